@@ -1,0 +1,315 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// appendReq is one Append call waiting for the committer.
+type appendReq struct {
+	records [][]byte
+	size    int64 // estimated bytes on disk
+	done    chan error
+}
+
+// Append stores records durably, in order. It returns nil only after every
+// record is committed to disk and fsynced: then they survive a crash of the
+// process or of the machine, and will be handed out by Lease until settled.
+//
+// Concurrent calls share one transaction and one fsync (group commit); no
+// call waits on a timer. A call is refused as a whole, with an error naming
+// the record, if one record is empty (ErrEmptyRecord) or larger than
+// MaxRecordBytes (ErrRecordTooLarge); other calls are not affected. When the
+// spool is full, Append returns ErrFull under the RejectNew policy, or
+// evicts the oldest segments under DropOldest.
+//
+// If ctx ends while the commit is under way, Append returns ctx.Err(), and
+// the records may or may not be stored: retrying may then duplicate them,
+// which at-least-once delivery allows.
+//
+// Append keeps no reference to records after it returns.
+func (s *Spool) Append(ctx context.Context, records ...[]byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	var size int64
+	for i, r := range records {
+		switch {
+		case len(r) == 0:
+			return &RecordError{Index: i, Size: 0, Err: ErrEmptyRecord}
+		case len(r) > s.opts.MaxRecordBytes:
+			return &RecordError{Index: i, Size: len(r), Err: fmt.Errorf("%w: limit is %d bytes", ErrRecordTooLarge, s.opts.MaxRecordBytes)}
+		}
+		size += int64(len(r)) + recordOverhead
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &appendReq{records: records, size: size, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closing {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	s.closeMu.RUnlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("spool: append outcome unknown: %w", ctx.Err())
+	}
+}
+
+// commitLoop is the single writer of the active segment. It takes every
+// request that is waiting, commits them in one transaction, and answers
+// each; requests that arrive meanwhile form the next group.
+func (s *Spool) commitLoop() {
+	defer close(s.done)
+	tick := time.NewTicker(min(s.opts.SegmentMaxAge/2, time.Second))
+	defer tick.Stop()
+	group := make([]*appendReq, 0, 64)
+	for {
+		select {
+		case req := <-s.reqs:
+			group = append(group[:0], req)
+			size := req.size
+		gather:
+			for size < maxGroupBytes {
+				select {
+				case r := <-s.reqs:
+					group = append(group, r)
+					size += r.size
+				default:
+					break gather
+				}
+			}
+			s.commitGroup(group)
+			clear(group)
+		case <-tick.C:
+			s.mu.Lock()
+			s.maintainLocked()
+			s.mu.Unlock()
+		case <-s.stop:
+			for {
+				select {
+				case r := <-s.reqs:
+					r.done <- ErrClosed
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// maintainLocked seals the active segment when it is due and refreshes the
+// view of the directory.
+func (s *Spool) maintainLocked() {
+	if time.Since(s.lastScan) >= scanInterval {
+		if err := s.scanLocked(); err != nil {
+			s.log.Warn("scan spool directory", "err", err)
+		}
+	}
+	g := s.active
+	if g == nil {
+		return
+	}
+	now := s.opts.Now()
+	if g.size >= s.opts.SegmentMaxBytes || (g.records > 0 && now.Sub(g.created) >= s.opts.SegmentMaxAge) {
+		if err := s.sealLocked(g); err != nil {
+			s.log.Error("seal active segment", "err", err)
+		}
+	}
+}
+
+// commitGroup admits the requests of a group against the limits, writes the
+// admitted ones in one transaction, and answers every request.
+func (s *Spool) commitGroup(group []*appendReq) {
+	s.mu.Lock()
+	s.maintainLocked()
+	if s.active == nil {
+		if err := s.newActiveLocked(); err != nil {
+			s.mu.Unlock()
+			for _, r := range group {
+				r.done <- err
+			}
+			return
+		}
+	}
+	g := s.active
+	admitted := group[:0:0]
+	var pending int64
+	for _, r := range group {
+		if err := s.admitLocked(pending + r.size); err != nil {
+			r.done <- err
+			continue
+		}
+		pending += r.size
+		admitted = append(admitted, r)
+	}
+	s.mu.Unlock()
+	if len(admitted) == 0 {
+		return
+	}
+
+	n, last, err := writeRecords(g, admitted, s.opts.Now().UnixNano())
+
+	s.mu.Lock()
+	if err == nil {
+		g.last = last
+		g.records += int64(n)
+		g.size = fileSize(g.path())
+		s.appended += uint64(n)
+	} else if errors.Is(err, ErrCorrupt) {
+		// bbolt panicked on our own file: set it aside and start afresh.
+		s.log.Error("active segment failed", "segment", g.id, "err", err)
+		s.active = nil
+		g.active = false
+		s.releaseLocked(g)
+		s.quarantineLocked(g.id+g.ext, g.records, err)
+	}
+	s.mu.Unlock()
+	if err == nil {
+		s.signal()
+	} else {
+		err = fmt.Errorf("spool: append: %w", err)
+	}
+	for _, r := range admitted {
+		r.done <- err
+	}
+}
+
+// admitLocked makes room for size more bytes, or says why it cannot.
+func (s *Spool) admitLocked(size int64) error {
+	over := func() bool { return s.diskBytesLocked()+size > s.opts.MaxBytes }
+	if !over() {
+		return nil
+	}
+	if s.opts.Policy == RejectNew {
+		return fmt.Errorf("%w: %d bytes on disk, limit %d (policy %v)", ErrFull, s.diskBytesLocked(), s.opts.MaxBytes, s.opts.Policy)
+	}
+	for over() {
+		if !s.evictOldestLocked() {
+			return fmt.Errorf("%w: %d bytes on disk, limit %d, and no segment can be evicted (the oldest are in use by another process or leased)", ErrFull, s.diskBytesLocked(), s.opts.MaxBytes)
+		}
+	}
+	return nil
+}
+
+// evictOldestLocked deletes the oldest segment that nobody is using,
+// counting its records as dropped with reason "full". It reports whether it
+// freed anything.
+func (s *Spool) evictOldestLocked() bool {
+	// Candidates, oldest first: segments of this process that are not
+	// leased from, and files of other processes that turn out to be free.
+	for len(s.others) > 0 || len(s.segs) > 0 {
+		var mine *segment
+		for _, g := range s.segs {
+			if g != s.active && g.outstanding == 0 {
+				mine = g
+				break
+			}
+		}
+		if len(s.others) > 0 && (mine == nil || s.others[0].id < mine.id) {
+			f := s.others[0]
+			s.others = s.others[1:]
+			g, err := openSegment(s.dir, f, s.opts.SegmentMaxBytes)
+			switch {
+			case errors.Is(err, ErrCorrupt):
+				s.quarantineLocked(f.name(), 0, err)
+				return true
+			case err != nil:
+				// Held by a live process: skip it for this round; the next
+				// scan lists it again.
+				continue
+			}
+			mine = g
+			s.insertLocked(g)
+		}
+		if mine == nil {
+			// Only the active segment is left: seal it so that it can go.
+			g := s.active
+			if g == nil || g.records == 0 || g.outstanding > 0 {
+				return false
+			}
+			if err := s.sealLocked(g); err != nil {
+				s.log.Error("seal active segment for eviction", "err", err)
+				return false
+			}
+			if err := s.newActiveLocked(); err != nil {
+				s.log.Error("create active segment", "err", err)
+				return false
+			}
+			if g.db == nil { // a producer released it: take it back to delete it
+				continue
+			}
+			mine = g
+		}
+		lost := mine.records
+		if err := s.removeLocked(mine); err != nil {
+			s.log.Error("evict segment", "segment", mine.id, "err", err)
+			return false
+		}
+		s.dropped[ReasonFull] += uint64(lost)
+		s.log.Warn("spool full: evicted oldest segment", "segment", mine.id, "records_dropped", lost, "max_bytes", s.opts.MaxBytes)
+		return true
+	}
+	return false
+}
+
+// writeRecords appends the records of reqs to g in one synced transaction.
+// It returns how many were written and the last sequence number.
+func writeRecords(g *segment, reqs []*appendReq, now int64) (n int, last uint64, err error) {
+	total := 0
+	for _, r := range reqs {
+		for _, rec := range r.records {
+			total += keyLen + recordHeaderLen + len(rec)
+			n++
+		}
+	}
+	// bbolt keeps references to keys and values until the commit, so they
+	// live in one arena for the transaction.
+	arena := make([]byte, total)
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("%w: bbolt panicked writing segment %s: %v", ErrCorrupt, g.id, r)
+		}
+	}()
+	err = g.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRecords)
+		if b == nil {
+			return fmt.Errorf("%w: segment %s has no records bucket", ErrCorrupt, g.id)
+		}
+		b.FillPercent = 1.0 // keys only ever grow: pack pages full
+		seq := b.Sequence()
+		off := 0
+		for _, r := range reqs {
+			for _, rec := range r.records {
+				seq++
+				key := putKey(arena[off:], seq)
+				off += keyLen
+				val := encodeRecord(arena[off:], rec, now)
+				off += len(val)
+				if err := b.Put(key, val); err != nil {
+					return err
+				}
+			}
+		}
+		last = seq
+		return b.SetSequence(seq)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return n, last, nil
+}

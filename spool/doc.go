@@ -1,0 +1,56 @@
+// Package spool is a durable first-in, first-out queue of opaque records
+// (byte slices) kept in a directory of bbolt segment files. It knows nothing
+// about what the records mean.
+//
+// # Guarantees
+//
+//   - Append returns nil only after its records are committed and fsynced.
+//     Concurrent appenders share one transaction and one fsync (group
+//     commit); nobody waits on a timer.
+//   - Delivery is at least once. Leases live in memory: after a crash every
+//     record that was not acknowledged is handed out again, and no
+//     acknowledged record ever comes back. Duplicates are possible, loss of
+//     an acknowledged Append is not.
+//   - Records leave the spool only when acknowledged, dropped by the caller
+//     for a reason (Settle), evicted by the full policy, expired past
+//     MaxAge, or quarantined as corrupt; every drop is counted in Stats by
+//     reason.
+//
+// # Segments
+//
+// Each process appends to its own active segment, a bbolt file named
+// "<creation time>-<random>.active". It is sealed (renamed to ".seg") when it
+// reaches Options.SegmentMaxBytes or Options.SegmentMaxAge, and on Close. A
+// drainer (a process that calls Lease) takes sealed segments oldest first,
+// plus its own active one. A segment whose owner died (its flock is free) is
+// treated as sealed. A segment that holds nothing more is deleted, which is
+// how disk space comes back: bbolt files never shrink, but segments are
+// small and short-lived.
+//
+// So two processes can share one directory: an application that produces
+// and a daemon that drains. Each segment file is held by one process at a
+// time (bbolt's exclusive flock); a second opener gets ErrLocked at once.
+//
+// # Records on disk
+//
+// Each record is stored under its 8-byte big-endian sequence number, with a
+// format version, a CRC32C and its append time. A record that fails its
+// check is copied to quarantine/ and dropped (reason "corrupt"); a segment
+// that bbolt cannot open, that fails bbolt's consistency check, or that
+// panics bbolt is renamed into quarantine/. Neither blocks the queue.
+//
+// # Limits
+//
+// MaxBytes bounds the size on disk of all segments. When it is reached, the
+// DropOldest policy (the default) evicts whole segments, oldest first; the
+// RejectNew policy makes Append return ErrFull. Records older than MaxAge are
+// dropped (reason "expired") instead of being handed out. A full disk makes
+// Append return the error and leaves every segment valid; appends succeed
+// again once space returns.
+//
+// # Safety
+//
+// The directory is created with mode 0700 and files with 0600. Open refuses
+// a directory that is a symlink, owned by another user, or writable by group
+// or others (ErrUnsafeDir). Records are never logged.
+package spool

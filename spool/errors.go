@@ -1,0 +1,55 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is.
+var (
+	// ErrClosed is returned by every method called after Close.
+	ErrClosed = errors.New("spool: closed")
+
+	// ErrFull is returned by Append when the spool holds MaxBytes and the
+	// policy is RejectNew, or when no space can be freed (for example the
+	// oldest segments are leased by another process).
+	ErrFull = errors.New("spool: full")
+
+	// ErrEmptyRecord is returned by Append for a zero-length record.
+	ErrEmptyRecord = errors.New("spool: empty record")
+
+	// ErrRecordTooLarge is returned by Append for a record larger than
+	// Options.MaxRecordBytes.
+	ErrRecordTooLarge = errors.New("spool: record too large")
+
+	// ErrLocked is returned by Open when the segment it must open is held
+	// by another process or another Spool in this process.
+	ErrLocked = errors.New("spool: segment locked by another opener")
+
+	// ErrUnsafeDir is returned by Open when the spool directory is a
+	// symlink, is not owned by the current user, or is writable by group or
+	// others. The wrapped message says which and how to fix it.
+	ErrUnsafeDir = errors.New("spool: unsafe directory")
+
+	// ErrStaleBatch is returned by Settle for a batch that was already
+	// settled, or that belongs to another Spool.
+	ErrStaleBatch = errors.New("spool: batch already settled or not from this spool")
+
+	// ErrCorrupt marks a segment or record that failed its integrity check.
+	// Such data is moved to quarantine and counted; it never blocks the
+	// queue, so callers normally only see it in logs and Stats.
+	ErrCorrupt = errors.New("spool: corrupt data")
+)
+
+// RecordError reports which record of an Append call was refused.
+type RecordError struct {
+	Index int   // position of the record in the Append call
+	Size  int   // its length in bytes
+	Err   error // ErrEmptyRecord or ErrRecordTooLarge
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("record %d (%d bytes): %v", e.Index, e.Size, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }

@@ -1,0 +1,446 @@
+package spool
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Record is one leased record.
+type Record struct {
+	// Data is a private copy of the record, valid until its batch is
+	// settled (and after; the spool never reuses it).
+	Data []byte
+	// Time is when the record was appended.
+	Time time.Time
+	// Attempts counts how many times the record was released for another
+	// try (Nack, or Outcome.Retry) before this lease.
+	Attempts int
+}
+
+// Batch is a set of leased records, all from one segment, so that settling
+// it is one atomic step. Leased records are not handed out again until the
+// batch is settled, or the process restarts.
+type Batch struct {
+	Records []Record
+
+	s       *Spool
+	g       *segment
+	seqs    []uint64
+	settled bool
+}
+
+// Outcome tells Settle what became of each record of a batch, by index into
+// Batch.Records. Every index that is neither retried nor dropped is
+// acknowledged: deleted for good.
+type Outcome struct {
+	// Retry lists records to keep and hand out again; their attempt count
+	// is incremented.
+	Retry []int
+	// Dropped lists records to delete undelivered, by reason; each is
+	// counted in Stats.Dropped under its reason.
+	Dropped map[string][]int
+}
+
+// Lease hands out up to maxRecords records and about maxBytes bytes of
+// payload (always at least one record, whatever its size), oldest first,
+// from one segment. It returns (nil, nil) when nothing is available now;
+// wait on Notify, or poll, and lease again.
+//
+// Records older than MaxAge are dropped (reason "expired") instead of being
+// handed out; records that fail their checksum are moved to quarantine/
+// (reason "corrupt"). A segment that bbolt cannot read is quarantined and
+// the next one is tried.
+func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, error) {
+	if maxRecords <= 0 {
+		return nil, fmt.Errorf("spool: lease of %d records: must be positive", maxRecords)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if !s.reader {
+		s.reader = true
+		s.lastScan = time.Time{}
+	}
+	if time.Since(s.lastScan) >= scanInterval {
+		if err := s.scanLocked(); err != nil {
+			return nil, err
+		}
+	}
+	for i := 0; i < len(s.segs); i++ {
+		g := s.segs[i]
+		if !g.available() {
+			if g.drained() {
+				if err := s.removeLocked(g); err != nil {
+					s.log.Warn("remove drained segment", "err", err)
+				}
+				i--
+			}
+			continue
+		}
+		b, err := s.readLocked(g, maxRecords, maxBytes)
+		if errors.Is(err, ErrCorrupt) {
+			s.dropSegmentLocked(g, err)
+			i--
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b != nil {
+			return b, nil
+		}
+		// Everything available was expired or corrupt and is dropped now.
+		if g.drained() {
+			if err := s.removeLocked(g); err != nil {
+				s.log.Warn("remove drained segment", "err", err)
+			}
+			i--
+		}
+	}
+	return nil, nil
+}
+
+// dropSegmentLocked quarantines a segment that failed while in use.
+func (s *Spool) dropSegmentLocked(g *segment, cause error) {
+	if g == s.active {
+		s.active = nil
+	}
+	g.active = false
+	lost := g.records
+	name := g.id + g.ext
+	if g.db != nil {
+		_ = g.db.Close()
+		g.db = nil
+	}
+	s.leased -= int64(g.outstanding)
+	s.segs = removeSeg(s.segs, g)
+	s.quarantineLocked(name, lost, cause)
+}
+
+func removeSeg(segs []*segment, g *segment) []*segment {
+	for i, x := range segs {
+		if x == g {
+			return append(segs[:i], segs[i+1:]...)
+		}
+	}
+	return segs
+}
+
+// readLocked reads the next batch of g. It returns (nil, nil) if every
+// available record was expired or corrupt (and is now dropped).
+func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err error) {
+	cutoff := s.opts.Now().Add(-s.opts.MaxAge)
+	type bad struct {
+		seq uint64
+		raw []byte
+		err error
+	}
+	var (
+		expired   []uint64
+		corrupt   []bad
+		views     [][]byte
+		total     int
+		retryUsed int
+	)
+	b = &Batch{s: s, g: g}
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("%w: bbolt panicked reading segment %s: %v", ErrCorrupt, g.id, r)
+		}
+	}()
+	next := g.next
+	err = g.db.View(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		att := tx.Bucket(bucketAttempts)
+		if recs == nil || att == nil {
+			return fmt.Errorf("%w: segment %s lacks its buckets", ErrCorrupt, g.id)
+		}
+		hasAttempts, _ := att.Cursor().First()
+		// take considers one stored record; it reports false when the batch
+		// is full and the record was not taken.
+		take := func(seq uint64, key, val []byte) bool {
+			if len(b.seqs) >= maxRecords || (len(b.seqs) > 0 && total+len(val)-recordHeaderLen > maxBytes) {
+				return false
+			}
+			t, payload, derr := decodeRecord(val)
+			switch {
+			case derr != nil:
+				corrupt = append(corrupt, bad{seq, append([]byte(nil), val...), derr})
+				return true
+			case t.Before(cutoff):
+				expired = append(expired, seq)
+				return true
+			}
+			r := Record{Time: t}
+			if hasAttempts != nil {
+				if v := att.Get(key); len(v) == 4 {
+					r.Attempts = int(binary.BigEndian.Uint32(v))
+				}
+			}
+			b.Records = append(b.Records, r)
+			b.seqs = append(b.seqs, seq)
+			views = append(views, payload)
+			total += len(payload)
+			return true
+		}
+		var key [keyLen]byte
+		for retryUsed < len(g.retry) {
+			seq := g.retry[retryUsed]
+			val := recs.Get(putKey(key[:], seq))
+			if val != nil && !take(seq, key[:], val) {
+				break
+			}
+			retryUsed++
+		}
+		if retryUsed == len(g.retry) {
+			c := recs.Cursor()
+			for k, v := c.Seek(putKey(key[:], next)); k != nil; k, v = c.Next() {
+				seq, ok := keySeq(k)
+				if !ok {
+					return fmt.Errorf("%w: segment %s has a malformed key", ErrCorrupt, g.id)
+				}
+				if seq > g.last || !take(seq, k, v) {
+					break
+				}
+				next = seq + 1
+			}
+		}
+		// Copy the payloads out of the mmap before the transaction ends.
+		arena := make([]byte, total)
+		off := 0
+		for i, v := range views {
+			b.Records[i].Data = arena[off : off+len(v) : off+len(v)]
+			off += copy(arena[off:], v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if next > g.next {
+		g.next = next
+	}
+	g.retry = g.retry[retryUsed:]
+	if len(expired) > 0 || len(corrupt) > 0 {
+		del := expired
+		for _, c := range corrupt {
+			s.quarantineRecord(g, c.seq, c.raw, c.err)
+			del = append(del, c.seq)
+		}
+		if err := deleteSeqs(g, del); err != nil {
+			// Still there: hand them out (and judge them) again later.
+			slices.Sort(del)
+			g.retry = mergeSorted(g.retry, del)
+			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", err)
+		} else {
+			g.records -= int64(len(del))
+			s.dropped[ReasonExpired] += uint64(len(expired))
+			s.dropped[ReasonCorrupt] += uint64(len(corrupt))
+		}
+	}
+	if len(b.seqs) == 0 {
+		return nil, nil
+	}
+	g.outstanding += len(b.seqs)
+	s.leased += int64(len(b.seqs))
+	return b, nil
+}
+
+// Ack acknowledges every record of the batch: they are deleted for good.
+func (b *Batch) Ack(ctx context.Context) error { return b.Settle(ctx, Outcome{}) }
+
+// Nack releases every record of the batch for another try, incrementing
+// their attempt counts.
+func (b *Batch) Nack(ctx context.Context) error {
+	all := make([]int, len(b.Records))
+	for i := range all {
+		all[i] = i
+	}
+	return b.Settle(ctx, Outcome{Retry: all})
+}
+
+// Settle applies an outcome to the batch in one atomic, synced
+// transaction: acknowledged and dropped records are deleted, retried ones
+// are released with their attempt count incremented. A batch is settled
+// once; later calls return ErrStaleBatch. If the transaction fails, nothing
+// is deleted and every record of the batch will be handed out again.
+func (b *Batch) Settle(ctx context.Context, o Outcome) error {
+	const (
+		ack = iota
+		retry
+		drop
+	)
+	n := len(b.Records)
+	kind := make([]uint8, n)
+	mark := func(i int, k uint8, what string) error {
+		if i < 0 || i >= n {
+			return fmt.Errorf("spool: settle: %s index %d is outside the batch of %d", what, i, n)
+		}
+		if kind[i] != ack {
+			return fmt.Errorf("spool: settle: index %d is given two outcomes", i)
+		}
+		kind[i] = k
+		return nil
+	}
+	for _, i := range o.Retry {
+		if err := mark(i, retry, "retry"); err != nil {
+			return err
+		}
+	}
+	for reason, idx := range o.Dropped {
+		if reason == "" {
+			return errors.New("spool: settle: empty drop reason")
+		}
+		for _, i := range idx {
+			if err := mark(i, drop, "dropped"); err != nil {
+				return err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, g := b.s, b.g
+	if s == nil {
+		return ErrStaleBatch
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrClosed
+	case b.settled:
+		s.mu.Unlock()
+		return ErrStaleBatch
+	case g.db == nil:
+		b.settled = true
+		s.mu.Unlock()
+		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
+	}
+	b.settled = true
+	s.mu.Unlock()
+
+	var retrySeqs []uint64
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: bbolt panicked settling in segment %s: %v", ErrCorrupt, g.id, r)
+			}
+		}()
+		return g.db.Update(func(tx *bolt.Tx) error {
+			recs := tx.Bucket(bucketRecords)
+			att := tx.Bucket(bucketAttempts)
+			var key [keyLen]byte
+			var val [4]byte
+			for i, seq := range b.seqs {
+				k := putKey(key[:], seq)
+				if kind[i] == retry {
+					binary.BigEndian.PutUint32(val[:], uint32(min(b.Records[i].Attempts+1, 1<<31)))
+					if err := att.Put(k, val[:]); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := recs.Delete(k); err != nil {
+					return err
+				}
+				if b.Records[i].Attempts > 0 {
+					if err := att.Delete(k); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g.outstanding -= n
+	s.leased -= int64(n)
+	if err != nil {
+		if !s.closed && g.db != nil {
+			g.retry = mergeSorted(g.retry, b.seqs)
+		}
+		return fmt.Errorf("spool: settle: %w", err)
+	}
+	var acked int
+	for i, seq := range b.seqs {
+		switch kind[i] {
+		case ack:
+			acked++
+		case retry:
+			retrySeqs = append(retrySeqs, seq)
+		}
+	}
+	for reason, idx := range o.Dropped {
+		s.dropped[reason] += uint64(len(idx))
+	}
+	g.records -= int64(n - len(retrySeqs))
+	s.acked += uint64(acked)
+	s.retried += uint64(len(retrySeqs))
+	if len(retrySeqs) > 0 {
+		g.retry = mergeSorted(g.retry, retrySeqs)
+		s.signal()
+	}
+	if g.drained() && !s.closed {
+		if err := s.removeLocked(g); err != nil {
+			s.log.Warn("remove drained segment", "err", err)
+		}
+	}
+	return nil
+}
+
+func deleteSeqs(g *segment, seqs []uint64) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt panicked deleting in segment %s: %v", ErrCorrupt, g.id, r)
+		}
+	}()
+	return g.db.Update(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		att := tx.Bucket(bucketAttempts)
+		var key [keyLen]byte
+		for _, seq := range seqs {
+			k := putKey(key[:], seq)
+			if err := recs.Delete(k); err != nil {
+				return err
+			}
+			if err := att.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// mergeSorted merges two ascending slices of distinct sequence numbers.
+func mergeSorted(a, b []uint64) []uint64 {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]uint64, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		if a[i] < b[j] {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}

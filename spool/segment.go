@@ -1,0 +1,192 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+var (
+	bucketRecords  = []byte("records")
+	bucketAttempts = []byte("attempts")
+	bucketMeta     = []byte("meta")
+	metaFormat     = []byte("format")
+)
+
+// segmentFormat is written into each segment's meta bucket.
+const segmentFormat = "aispool-segment-1"
+
+// segment is one bbolt file of the spool, opened by this process. The
+// fields after db are guarded by the owning Spool's mu.
+type segment struct {
+	dir     string
+	id      string
+	ext     string // current state: extActive or extSealed
+	created time.Time
+	db      *bolt.DB
+
+	active      bool     // this process appends to it
+	next        uint64   // first sequence never handed out by Lease
+	last        uint64   // last sequence appended
+	retry       []uint64 // released for another try, ascending; handed out first
+	outstanding int      // records leased and not yet settled
+	records     int64    // live records
+	size        int64    // file size on disk
+}
+
+func (g *segment) path() string { return filepath.Join(g.dir, g.id+g.ext) }
+
+// available reports whether Lease can hand out records from g.
+func (g *segment) available() bool { return len(g.retry) > 0 || g.next <= g.last }
+
+// drained reports whether g is sealed and holds nothing, so it can go.
+func (g *segment) drained() bool { return !g.active && g.records == 0 && g.outstanding == 0 }
+
+func boltOptions() *bolt.Options {
+	return &bolt.Options{
+		// Never wait for another process's lock: a held segment belongs to a
+		// live producer or drainer, and the caller moves on.
+		Timeout: time.Nanosecond,
+		// A queue churns pages: the map freelist is faster, and not
+		// persisting it keeps commits small. It is rebuilt on open, which is
+		// cheap for segments of tens of MiB.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// No InitialMmapSize: bbolt grows the file to the mmap size, which
+		// would make every segment look full at once.
+	}
+}
+
+// createSegment creates a new active segment. The file is initialised under
+// a .tmp name and renamed only once bbolt has written and synced its meta
+// pages, so that a crash during initialisation never leaves a half-made
+// .active file behind.
+func createSegment(dir string, now time.Time, segMax int64) (*segment, error) {
+	g := &segment{dir: dir, id: newSegmentID(now), ext: extTmp, created: now, active: true, next: 1}
+	tmp := g.path()
+	db, err := bolt.Open(tmp, 0o600, boltOptions())
+	if err != nil {
+		_ = os.Remove(tmp)
+		return nil, fmt.Errorf("spool: create segment %s: %w", tmp, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketRecords, bucketAttempts, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaFormat, []byte(segmentFormat))
+	})
+	if err == nil {
+		g.ext = extActive
+		err = os.Rename(tmp, g.path())
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		_ = db.Close()
+		_ = os.Remove(tmp)
+		_ = os.Remove(g.path())
+		return nil, fmt.Errorf("spool: create segment in %s: %w", dir, err)
+	}
+	g.db = db
+	g.size = fileSize(g.path())
+	return g, nil
+}
+
+// openSegment takes over an existing segment file: a sealed one, or the
+// active one of a process that died. It returns an error wrapping ErrLocked
+// if a live process holds the file, and one wrapping ErrCorrupt if the file
+// fails bbolt's consistency check or panics bbolt.
+func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error) {
+	g = &segment{dir: dir, id: f.id, ext: f.ext, next: 1}
+	path := g.path()
+	defer func() {
+		if r := recover(); r != nil {
+			if g.db != nil {
+				_ = g.db.Close()
+			}
+			g, err = nil, fmt.Errorf("%w: segment %s: bbolt panicked: %v", ErrCorrupt, f.name(), r)
+		}
+	}()
+	// A truncated or garbled file can make bbolt touch mmapped memory past
+	// the end of the file; turn that fault into a recoverable panic.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+
+	db, err := bolt.Open(path, 0o600, boltOptions())
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s", ErrLocked, f.name())
+	case isIOError(err):
+		return nil, fmt.Errorf("spool: open segment %s: %w", f.name(), err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: segment %s: %v", ErrCorrupt, f.name(), err)
+	}
+	g.db = db
+	size := fileSize(path)
+	err = db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > size {
+			return fmt.Errorf("file is %d bytes but its meta page says %d: truncated", size, tx.Size())
+		}
+		for cerr := range tx.Check() {
+			if cerr != nil {
+				return fmt.Errorf("consistency check: %w", cerr)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		recs := tx.Bucket(bucketRecords)
+		if meta == nil || recs == nil || tx.Bucket(bucketAttempts) == nil {
+			return errors.New("missing buckets")
+		}
+		if v := meta.Get(metaFormat); string(v) != segmentFormat {
+			return fmt.Errorf("unknown segment format %q", v)
+		}
+		c := recs.Cursor()
+		first, _ := c.First()
+		last, _ := c.Last()
+		if first != nil {
+			var ok1, ok2 bool
+			g.next, ok1 = keySeq(first)
+			g.last, ok2 = keySeq(last)
+			if !ok1 || !ok2 {
+				return errors.New("malformed record key")
+			}
+			g.records = int64(recs.Stats().KeyN)
+		} else {
+			g.next, g.last = recs.Sequence()+1, recs.Sequence()
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		g.db = nil
+		return nil, fmt.Errorf("%w: segment %s: %v", ErrCorrupt, f.name(), err)
+	}
+	g.size = size
+	return g, nil
+}
+
+// isIOError tells an operating-system failure (permissions, too many open
+// files, disk errors) from a verdict on the file's contents.
+func isIOError(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno)
+}
+
+func fileSize(path string) int64 {
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}
