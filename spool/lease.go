@@ -77,6 +77,19 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 			return nil, err
 		}
 	}
+	b, err := s.leaseLocked(maxRecords, maxBytes)
+	if b != nil || err != nil || len(s.others) == 0 {
+		return b, err
+	}
+	// Nothing in the segments held: take over more of the directory (there
+	// may be more sealed segments than maxOpenSegments) before saying so.
+	if err := s.scanLocked(); err != nil {
+		return nil, err
+	}
+	return s.leaseLocked(maxRecords, maxBytes)
+}
+
+func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 	for i := 0; i < len(s.segs); i++ {
 		g := s.segs[i]
 		if !g.available() {
@@ -342,16 +355,23 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 			recs := tx.Bucket(bucketRecords)
 			att := tx.Bucket(bucketAttempts)
 			var key [keyLen]byte
-			var val [4]byte
+			// bbolt keeps the key and value of a Put until the commit, so
+			// each Put gets its own bytes.
+			var arena []byte
 			for i, seq := range b.seqs {
-				k := putKey(key[:], seq)
 				if kind[i] == retry {
-					binary.BigEndian.PutUint32(val[:], uint32(min(b.Records[i].Attempts+1, 1<<31)))
-					if err := att.Put(k, val[:]); err != nil {
+					if arena == nil {
+						arena = make([]byte, 0, len(o.Retry)*(keyLen+4))
+					}
+					off := len(arena)
+					arena = binary.BigEndian.AppendUint64(arena, seq)
+					arena = binary.BigEndian.AppendUint32(arena, uint32(min(b.Records[i].Attempts+1, 1<<31)))
+					if err := att.Put(arena[off:off+keyLen], arena[off+keyLen:off+keyLen+4]); err != nil {
 						return err
 					}
 					continue
 				}
+				k := putKey(key[:], seq)
 				if err := recs.Delete(k); err != nil {
 					return err
 				}

@@ -55,11 +55,11 @@ func boltOptions() *bolt.Options {
 		// Never wait for another process's lock: a held segment belongs to a
 		// live producer or drainer, and the caller moves on.
 		Timeout: time.Nanosecond,
-		// A queue churns pages: the map freelist is faster, and not
-		// persisting it keeps commits small. It is rebuilt on open, which is
-		// cheap for segments of tens of MiB.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		// A queue churns pages: the map freelist is faster. The freelist
+		// is persisted (no NoFreelistSync): otherwise opening a file walks
+		// its whole tree in a goroutine of bbolt's own, where a corrupt page
+		// panics beyond any recover and kills the process.
+		FreelistType: bolt.FreelistMapType,
 		// No InitialMmapSize: bbolt grows the file to the mmap size, which
 		// would make every segment look full at once.
 	}
@@ -106,7 +106,7 @@ func createSegment(dir string, now time.Time, segMax int64) (*segment, error) {
 // openSegment takes over an existing segment file: a sealed one, or the
 // active one of a process that died. It returns an error wrapping ErrLocked
 // if a live process holds the file, and one wrapping ErrCorrupt if the file
-// fails bbolt's consistency check or panics bbolt.
+// is truncated, has a damaged tree, or panics bbolt.
 func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error) {
 	g = &segment{dir: dir, id: f.id, ext: f.ext, next: 1}
 	path := g.path()
@@ -137,11 +137,6 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 		if tx.Size() > size {
 			return fmt.Errorf("file is %d bytes but its meta page says %d: truncated", size, tx.Size())
 		}
-		for cerr := range tx.Check() {
-			if cerr != nil {
-				return fmt.Errorf("consistency check: %w", cerr)
-			}
-		}
 		meta := tx.Bucket(bucketMeta)
 		recs := tx.Bucket(bucketRecords)
 		if meta == nil || recs == nil || tx.Bucket(bucketAttempts) == nil {
@@ -150,19 +145,34 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 		if v := meta.Get(metaFormat); string(v) != segmentFormat {
 			return fmt.Errorf("unknown segment format %q", v)
 		}
+		// Walk every key (this touches every page of the records tree, so
+		// a damaged page fails here, in this goroutine, where the panic is
+		// recovered) and check every attempt count.
 		c := recs.Cursor()
-		first, _ := c.First()
-		last, _ := c.Last()
-		if first != nil {
-			var ok1, ok2 bool
-			g.next, ok1 = keySeq(first)
-			g.last, ok2 = keySeq(last)
-			if !ok1 || !ok2 {
-				return errors.New("malformed record key")
+		var prev uint64
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			seq, ok := keySeq(k)
+			if !ok || seq <= prev {
+				return fmt.Errorf("malformed or unordered record key %x", k)
 			}
-			g.records = int64(recs.Stats().KeyN)
-		} else {
-			g.next, g.last = recs.Sequence()+1, recs.Sequence()
+			if g.records == 0 {
+				g.next = seq
+			}
+			prev = seq
+			g.records++
+		}
+		if seq := recs.Sequence(); seq < prev {
+			return fmt.Errorf("bucket sequence %d is below its last key %d", seq, prev)
+		}
+		g.last = recs.Sequence()
+		if g.records == 0 {
+			g.next = g.last + 1
+		}
+		ac := tx.Bucket(bucketAttempts).Cursor()
+		for k, v := ac.First(); k != nil; k, v = ac.Next() {
+			if _, ok := keySeq(k); !ok || len(v) != 4 {
+				return fmt.Errorf("malformed attempt count %x=%x", k, v)
+			}
 		}
 		return nil
 	})

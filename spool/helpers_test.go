@@ -1,0 +1,17 @@
+package spool
+
+import (
+	"os"
+
+	"pgregory.net/rapid"
+)
+
+// tempDir returns a fresh directory removed when the rapid check ends.
+func tempDir(t *rapid.T) string {
+	dir, err := os.MkdirTemp("", "spool-model-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir + "/s"
+}
