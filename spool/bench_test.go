@@ -1,0 +1,214 @@
+package spool
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Benchmarks for 1 KiB records. Compare the items/s of BenchmarkAppend with
+// BenchmarkRawBolt from the same run: `go test -run XXX -bench . ./spool`.
+
+const benchRecord = 1024
+
+func benchOpen(b *testing.B, dir string) *Spool {
+	s, err := Open(context.Background(), dir, &Options{MaxBytes: 8 << 30, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkRawBolt is the baseline: a bare bbolt loop of 1000 puts of 1 KiB
+// per synced transaction.
+func BenchmarkRawBolt(b *testing.B) {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	val := make([]byte, benchRecord)
+	b.SetBytes(benchRecord)
+	b.ResetTimer()
+	var seq uint64
+	for done := 0; done < b.N; {
+		n := min(1000, b.N-done)
+		err := db.Update(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("q"))
+			if err != nil {
+				return err
+			}
+			for range n {
+				seq++
+				k := binary.BigEndian.AppendUint64(nil, seq)
+				if err := bk.Put(k, val); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done += n
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkAppend measures durable appends of 1 KiB records with several
+// concurrent appenders, each appending batches of the given size.
+func BenchmarkAppend(b *testing.B) {
+	for _, appenders := range []int{1, 8, 64} {
+		for _, batch := range []int{1, 512} {
+			b.Run(fmt.Sprintf("appenders=%d/batch=%d", appenders, batch), func(b *testing.B) {
+				s := benchOpen(b, b.TempDir())
+				defer s.Close()
+				rec := make([]byte, benchRecord)
+				recs := make([][]byte, batch)
+				for i := range recs {
+					recs[i] = rec
+				}
+				calls := (b.N + batch - 1) / batch
+				b.SetBytes(benchRecord)
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				work := make(chan struct{}, calls)
+				for range calls {
+					work <- struct{}{}
+				}
+				close(work)
+				for range appenders {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range work {
+							if err := s.Append(context.Background(), recs...); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(calls*batch)/b.Elapsed().Seconds(), "items/s")
+			})
+		}
+	}
+}
+
+// BenchmarkAppendLatency reports p50 and p99 of one 512-record Append.
+func BenchmarkAppendLatency(b *testing.B) {
+	s := benchOpen(b, b.TempDir())
+	defer s.Close()
+	recs := make([][]byte, 512)
+	for i := range recs {
+		recs[i] = make([]byte, benchRecord)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if err := s.Append(context.Background(), recs...); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkDrain measures lease(500)+ack of 1 KiB records while one
+// appender keeps adding more, and the disk left after the full drain.
+func BenchmarkDrain(b *testing.B) {
+	dir := b.TempDir()
+	s := benchOpen(b, dir)
+	defer s.Close()
+	rec := make([]byte, benchRecord)
+	recs := make([][]byte, 256)
+	for i := range recs {
+		recs[i] = rec
+	}
+	ctx := context.Background()
+	// Half pre-filled, half appended during the drain.
+	for n := 0; n < b.N/2; n += len(recs) {
+		if err := s.Append(ctx, recs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(benchRecord)
+	b.ResetTimer()
+	go func() {
+		for n := 0; n < b.N-b.N/2; n += len(recs) {
+			if err := s.Append(ctx, recs[:min(len(recs), b.N-b.N/2-n)]...); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	got := 0
+	for got < b.N {
+		bt, err := s.Lease(ctx, 500, 8<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if bt == nil {
+			<-s.Notify()
+			continue
+		}
+		got += len(bt.Records)
+		if err := bt.Ack(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "items/s")
+	b.StopTimer()
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	files, _ := listSegments(dir)
+	var left int64
+	for _, f := range files {
+		left += f.size
+	}
+	b.ReportMetric(float64(left)/(1<<20), "MiB-left")
+}
+
+// BenchmarkOpen measures Open of a spool holding about 1 GiB in sealed
+// segments.
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	s := benchOpen(b, dir)
+	rec := make([]byte, benchRecord)
+	recs := make([][]byte, 1024)
+	for i := range recs {
+		recs[i] = rec
+	}
+	for range 1024 { // 1 GiB of payload
+		if err := s.Append(context.Background(), recs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		s := benchOpen(b, dir)
+		b.StopTimer()
+		st := s.Stats()
+		if st.Bytes < 1<<30 {
+			b.Fatalf("spool holds only %d bytes", st.Bytes)
+		}
+		_ = s.Close()
+		b.StartTimer()
+	}
+}
