@@ -465,3 +465,53 @@ func TestConcurrentAppendersAndReader(t *testing.T) {
 		t.Fatalf("read %d of %d", len(seen), writers*per)
 	}
 }
+
+// A producer and a drainer share one directory, as an application and the
+// daemon do: the drainer receives everything, in order, while the producer
+// keeps appending, and takes over the producer's last segment once the
+// producer has closed.
+func TestProducerAndDrainerShareDirectory(t *testing.T) {
+	dir := t.TempDir()
+	prod := openTest(t, dir, &Options{SegmentMaxAge: 50 * time.Millisecond})
+	drain := openTest(t, dir, nil)
+	const total = 300
+	go func() {
+		for i := range total {
+			if err := prod.Append(context.Background(), rec(i)); err != nil {
+				t.Errorf("append: %v", err)
+				return
+			}
+			if i%50 == 0 {
+				time.Sleep(60 * time.Millisecond) // let segments seal by age
+			}
+		}
+	}()
+	next := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for next < total && time.Now().Before(deadline) {
+		b := mustLease(t, drain, 100)
+		if b == nil {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		for _, r := range b.Records {
+			if string(r.Data) != string(rec(next)) {
+				t.Fatalf("got %s, want %s", r.Data, rec(next))
+			}
+			next++
+		}
+		if err := b.Ack(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next != total {
+		t.Fatalf("drained %d of %d", next, total)
+	}
+	if err := prod.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := listSegments(dir)
+	if len(files) != 1 {
+		t.Fatalf("after the drain: %v, want only the drainer's active segment", files)
+	}
+}
