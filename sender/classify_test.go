@@ -1,0 +1,374 @@
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+type responseCase struct {
+	Name           string            `json:"name"`
+	Items          int               `json:"items"`
+	Status         int               `json:"status"`
+	Headers        map[string]string `json:"headers"`
+	Body           json.RawMessage   `json:"body"`
+	RawBody        *string           `json:"raw_body"`
+	TransportError string            `json:"transport_error"`
+	Then           *struct {
+		Status int             `json:"status"`
+		Body   json.RawMessage `json:"body"`
+	} `json:"then"`
+	Ack     []int             `json:"ack"`
+	Keep    []int             `json:"keep"`
+	Drop    map[string]string `json:"drop"`
+	Backoff bool              `json:"backoff"`
+	WaitMin *float64          `json:"wait_at_least_s"`
+	WaitMax *float64          `json:"wait_at_most_s"`
+}
+
+func (c responseCase) body() string {
+	if c.RawBody != nil {
+		return *c.RawBody
+	}
+	return string(c.Body)
+}
+
+func loadResponseCases(t *testing.T) []responseCase {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/responses.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []responseCase `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Cases) < 27 {
+		t.Fatalf("only %d cases", len(doc.Cases))
+	}
+	return doc.Cases
+}
+
+// dropByIndex turns {reason: [idx]} into {"idx": reason} like the vectors.
+func dropByIndex(drop map[string][]int) map[string]string {
+	out := map[string]string{}
+	for reason, idx := range drop {
+		for _, i := range idx {
+			out[strconv.Itoa(i)] = reason
+		}
+	}
+	return out
+}
+
+func sorted(v []int) []int {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if v == nil {
+		v = []int{}
+	}
+	return v
+}
+
+// TestClassifyVectors checks the pure classification of every vector that
+// is one response (redirects and transport errors are covered by
+// TestResponseVectorsEndToEnd).
+func TestClassifyVectors(t *testing.T) {
+	for _, tc := range loadResponseCases(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			var v Verdict
+			switch {
+			case tc.TransportError != "":
+				v = ClassifyError(tc.Items, errors.New(tc.TransportError))
+			case tc.Status == 307:
+				t.Skip("redirect: end to end only")
+			default:
+				h := http.Header{}
+				for k, val := range tc.Headers {
+					h.Set(k, val)
+				}
+				v = Classify(tc.Items, tc.Status, h, []byte(tc.body()), testEpoch)
+			}
+			if got := sorted(v.Retry); !reflect.DeepEqual(got, sorted(tc.Keep)) {
+				t.Errorf("keep = %v, want %v", got, tc.Keep)
+			}
+			if got := sorted(v.Acked(tc.Items)); !reflect.DeepEqual(got, sorted(tc.Ack)) {
+				t.Errorf("ack = %v, want %v", got, tc.Ack)
+			}
+			if got := dropByIndex(v.Drop); !reflect.DeepEqual(got, nonNil(tc.Drop)) {
+				t.Errorf("drop = %v, want %v", got, tc.Drop)
+			}
+			if v.Backoff != tc.Backoff {
+				t.Errorf("backoff = %v, want %v", v.Backoff, tc.Backoff)
+			}
+			if tc.WaitMin != nil && v.RetryAfter < time.Duration(*tc.WaitMin*float64(time.Second)) {
+				t.Errorf("RetryAfter = %v, want at least %vs", v.RetryAfter, *tc.WaitMin)
+			}
+			if tc.WaitMax != nil && v.RetryAfter > time.Duration(*tc.WaitMax*float64(time.Second)) {
+				t.Errorf("RetryAfter = %v, want at most %vs", v.RetryAfter, *tc.WaitMax)
+			}
+			if tc.Status == 413 && !v.Split {
+				t.Errorf("413 of %d items does not split", tc.Items)
+			}
+		})
+	}
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// TestResponseVectorsEndToEnd replays every vector through the real sending
+// path: gzip body, HTTP over loopback, redirects, classification, the
+// endpoint's back-off gate.
+func TestResponseVectorsEndToEnd(t *testing.T) {
+	for _, tc := range loadResponseCases(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			clk := newFakeClock()
+			first := reply{status: tc.Status, header: tc.Headers, body: tc.body()}
+			if tc.TransportError == "timeout" {
+				first = reply{hang: true}
+			}
+			script := []reply{first}
+			if tc.Then != nil {
+				script = append(script, reply{status: tc.Then.Status, body: string(tc.Then.Body)})
+			}
+			if tc.Status == 413 {
+				// Both halves are refused again, then each single item
+				// is accepted (depth first): the split ends with
+				// everything acknowledged.
+				ok := reply{status: 200, body: `{"itemsReceived":1,"itemsAccepted":1}`}
+				script = append(script, first, ok, ok, first, ok, ok)
+			}
+			e := newEndpoint(t, clk, script...)
+			logs := &logBuffer{}
+			cfg := testConfig(e, clk, logs)
+			switch tc.TransportError {
+			case "connection refused":
+				dead := httptest.NewServer(http.NotFoundHandler())
+				dead.Close()
+				cfg.ConnectionString = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + dead.URL
+			case "timeout":
+				cfg.RequestTimeout = 100 * time.Millisecond
+			}
+			if tc.Status == 307 {
+				cfg.Transport = routeTo(t, e.URL())
+			}
+			s := mustNew(t, cfg)
+			out := s.send(context.Background(), lines(tc.Items))
+
+			wantKeep := tc.Keep
+			wantDrop := nonNil(tc.Drop)
+			if tc.Status == 413 {
+				wantKeep = nil // resent in halves, accepted
+			}
+			if got := sorted(out.retry); !reflect.DeepEqual(got, sorted(wantKeep)) {
+				t.Errorf("keep = %v, want %v", got, wantKeep)
+			}
+			if got := dropByIndex(out.drop); !reflect.DeepEqual(got, wantDrop) {
+				t.Errorf("drop = %v, want %v", got, wantDrop)
+			}
+			ep := s.tx.endpoint(s.tx.target())
+			wait := ep.wait(clk.Now())
+			if (wait > 0) != tc.Backoff {
+				t.Errorf("gate armed for %v, want backoff=%v", wait, tc.Backoff)
+			}
+			if tc.WaitMin != nil && wait < time.Duration(*tc.WaitMin*float64(time.Second)) {
+				t.Errorf("wait %v, want at least %vs", wait, *tc.WaitMin)
+			}
+			if tc.WaitMax != nil && wait > time.Duration(*tc.WaitMax*float64(time.Second)) {
+				t.Errorf("wait %v, want at most %vs", wait, *tc.WaitMax)
+			}
+			if tc.Backoff && tc.WaitMin == nil && (wait < 500*time.Millisecond || wait > 1500*time.Millisecond) {
+				t.Errorf("first back-off %v, want 1 s ± 50%%", wait)
+			}
+			reqs := e.requests()
+			switch {
+			case tc.TransportError == "connection refused":
+				if len(reqs) != 0 {
+					t.Errorf("%d requests reached a dead endpoint", len(reqs))
+				}
+				if st := s.Stats(); st.TransportRetries != DefaultTransportRetries || st.Requests[0] != 1 {
+					t.Errorf("transport retries %d, requests %v; want %d quick retries in one request", st.TransportRetries, st.Requests, DefaultTransportRetries)
+				}
+			case tc.TransportError == "timeout":
+				if len(reqs) != 1 {
+					t.Errorf("%d requests, want 1 (timeouts are not retried by the transport layer)", len(reqs))
+				}
+			case tc.Status == 307:
+				if len(reqs) != 2 || reqs[1].host != "westus-1.in.applicationinsights.azure.com" || reqs[1].path != "/v2.1/track" {
+					t.Fatalf("requests %+v, want the second at the Location", reqs)
+				}
+				if got := s.tx.target(); got != tc.Headers["Location"] {
+					t.Errorf("target now %q, want the redirect remembered", got)
+				}
+				clk.Advance(61 * time.Second)
+				if got := s.tx.target(); got != s.Endpoint() {
+					t.Errorf("target after max-age = %q, want %q", got, s.Endpoint())
+				}
+			case tc.Status == 413:
+				if len(reqs) != 1+2+tc.Items {
+					t.Errorf("%d requests, want %d (whole, halves, singles)", len(reqs), 1+2+tc.Items)
+				}
+			default:
+				if len(reqs) != 1 {
+					t.Fatalf("%d requests, want 1 (the transport layer never retries a response)", len(reqs))
+				}
+				if len(reqs[0].lines) != tc.Items {
+					t.Errorf("body has %d lines, want %d", len(reqs[0].lines), tc.Items)
+				}
+			}
+		})
+	}
+}
+
+func TestClassifyMore(t *testing.T) {
+	body := func(errs string) []byte {
+		return []byte(`{"itemsReceived":4,"itemsAccepted":0,"errors":[` + errs + `]}`)
+	}
+	tests := []struct {
+		name    string
+		n       int
+		status  int
+		body    []byte
+		keep    []int
+		drop    map[string]string
+		backoff bool
+		split   bool
+	}{
+		{"201 acks", 2, 201, nil, nil, nil, false, false},
+		{"206 empty errors acks all", 2, 206, body(""), nil, nil, false, false},
+		{"206 duplicate index: retriable wins", 4, 206, body(`{"index":1,"statusCode":400},{"index":1,"statusCode":503}`), []int{1}, nil, true, false},
+		{"206 duplicate permanent: first code", 4, 206, body(`{"index":1,"statusCode":400},{"index":1,"statusCode":404}`), nil, map[string]string{"1": "status_400"}, false, false},
+		{"206 sampled out despite retriable code", 4, 206, body(`{"index":2,"statusCode":429,"message":"Telemetry Sampled Out."}`), nil, map[string]string{"2": "sampled_out"}, false, false},
+		{"206 entry without index ignored", 4, 206, body(`{"statusCode":500}`), nil, nil, false, false},
+		{"206 negative index ignored", 4, 206, body(`{"index":-1,"statusCode":500}`), nil, nil, false, false},
+		{"206 truncated JSON keeps all", 2, 206, []byte(`{"errors":[`), []int{0, 1}, nil, true, false},
+		{"400 with empty errors drops", 2, 400, body(""), nil, map[string]string{"0": "status_400", "1": "status_400"}, false, false},
+		{"401 keeps", 2, 401, nil, []int{0, 1}, nil, true, false},
+		{"413 single item drops", 1, 413, nil, nil, map[string]string{"0": "status_413"}, false, false},
+		{"413 splits", 3, 413, nil, []int{0, 1, 2}, nil, false, true},
+		{"405 drops", 1, 405, nil, nil, map[string]string{"0": "status_405"}, false, false},
+		{"501 keeps", 1, 501, nil, []int{0}, nil, true, false},
+		{"302 keeps (unexpected)", 1, 302, nil, []int{0}, nil, true, false},
+		{"500 with errors keeps all", 2, 500, body(`{"index":0,"statusCode":400}`), []int{0, 1}, nil, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Classify(tc.n, tc.status, http.Header{}, tc.body, testEpoch)
+			if got := sorted(v.Retry); !reflect.DeepEqual(got, sorted(tc.keep)) {
+				t.Errorf("keep = %v, want %v", got, tc.keep)
+			}
+			if got := dropByIndex(v.Drop); !reflect.DeepEqual(got, nonNil(tc.drop)) {
+				t.Errorf("drop = %v, want %v", got, tc.drop)
+			}
+			if v.Backoff != tc.backoff || v.Split != tc.split {
+				t.Errorf("backoff %v split %v, want %v %v", v.Backoff, v.Split, tc.backoff, tc.split)
+			}
+		})
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"7", 7 * time.Second, true},
+		{" 7 ", 7 * time.Second, true},
+		{"0", 0, false},
+		{"-5", 0, false},
+		{"", 0, false},
+		{"soon", 0, false},
+		{"1.5", 0, false},
+		{"3600", time.Hour, true},
+		{"3601", time.Hour, true},
+		{"99999999999999999999", 0, false}, // overflows int64: unparsable
+		{"999999", time.Hour, true},
+		{"Wed, 25 Nov 2026 12:00:30 GMT", 30 * time.Second, true},
+		{"Wednesday, 25-Nov-26 12:00:30 GMT", 30 * time.Second, true}, // RFC 850
+		{"Wed Nov 25 12:00:30 2026", 30 * time.Second, true},          // ANSI C
+		{"Wed, 25 Nov 2026 11:00:00 GMT", 0, false},
+		{"Wed, 25 Nov 2026 12:00:00 GMT", 0, false},
+		{"Thu, 26 Nov 2026 12:00:00 GMT", time.Hour, true},
+	}
+	for _, tc := range tests {
+		got, ok := ParseRetryAfter(tc.in, testEpoch)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestStatusReason(t *testing.T) {
+	if StatusReason(400) != "status_400" {
+		t.Fatal(StatusReason(400))
+	}
+	for in, want := range map[string]int{"status_400": 400, "status_0": 0} {
+		if got, ok := statusOfReason(in); !ok || got != want {
+			t.Errorf("statusOfReason(%q) = %d, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"status_", "expired", "status_4x", "status_99999"} {
+		if _, ok := statusOfReason(in); ok {
+			t.Errorf("statusOfReason(%q) ok", in)
+		}
+	}
+}
+
+func FuzzDecodeResponse(f *testing.F) {
+	f.Add([]byte(`{"itemsReceived":3,"itemsAccepted":1,"errors":[{"index":0,"statusCode":429,"message":"x"},{"index":2,"statusCode":400}]}`))
+	f.Add([]byte(`{"itemsReceived":1,"itemsAccepted":1,"appId":null,"errors":[],"extra":{"x":1}}`))
+	f.Add([]byte(`<html>oops</html>`))
+	f.Add([]byte(`{"errors":[{"statusCode":500}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp, err := DecodeResponse(body)
+		if err != nil {
+			if !errors.Is(err, ErrBadResponse) {
+				t.Fatalf("error %v does not wrap ErrBadResponse", err)
+			}
+			return
+		}
+		// Classifying any decodable body for a small request must give a
+		// consistent verdict: every index in range, none twice.
+		for _, status := range []int{206, 400} {
+			const n = 5
+			v := Classify(n, status, http.Header{}, body, testEpoch)
+			seen := map[int]bool{}
+			check := func(i int) {
+				if i < 0 || i >= n || seen[i] {
+					t.Fatalf("status %d: index %d out of range or twice (%+v, %+v)", status, i, v, resp)
+				}
+				seen[i] = true
+			}
+			for _, i := range v.Retry {
+				check(i)
+			}
+			for reason, idx := range v.Drop {
+				if reason == "" || !(reason == ReasonSampledOut || strings.HasPrefix(reason, "status_")) {
+					t.Fatalf("reason %q", reason)
+				}
+				for _, i := range idx {
+					check(i)
+				}
+			}
+			if v.Backoff != (len(v.Retry) > 0) {
+				t.Fatalf("backoff %v with %d kept", v.Backoff, len(v.Retry))
+			}
+		}
+	})
+}

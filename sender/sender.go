@@ -1,0 +1,435 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aispool/aispool/internal/connstring"
+)
+
+// settleTimeout bounds settling a batch with the queue. Settling uses a
+// context detached from Run's, so that records of a request cancelled by
+// shutdown are still handed back.
+const settleTimeout = 30 * time.Second
+
+// Sender drains a Queue to the Application Insights ingestion endpoint.
+// Create it with New, start it with Run, stop it with Close.
+type Sender struct {
+	cfg   Config
+	cs    *connstring.ConnectionString
+	tx    *transmitter
+	stats *statsCollector
+	log   *slog.Logger
+
+	wake chan struct{} // cap 1: a batch finished, or Flush was called
+	stop chan struct{} // closed by Close
+	done chan struct{} // closed when Run returns
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	inflight  int
+	cancelReq context.CancelFunc // cancels in-flight requests
+	flushReq  uint64             // tickets handed out by Flush
+	flushDone uint64             // tickets satisfied
+	progress  chan struct{}      // closed and replaced when flushDone grows
+	wg        sync.WaitGroup     // deliveries
+}
+
+// New validates cfg, resolves the connection string (cfg.ConnectionString,
+// else APPLICATIONINSIGHTS_CONNECTION_STRING through cfg.LookupEnv) and
+// returns a Sender that is not running yet.
+func New(cfg Config) (*Sender, error) {
+	errs := []error{cfg.Validate()}
+	cfg = cfg.withDefaults()
+	cs, err := connstring.Resolve(cfg.ConnectionString, cfg.LookupEnv)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%w: ConnectionString: %w", ErrInvalidConfig, err))
+	} else if cs.AAD && cfg.TokenSource == nil {
+		errs = append(errs, fmt.Errorf("%w: TokenSource: required by Authorization=AAD in the connection string", ErrInvalidConfig))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	bodies, err := newBodyPool(cfg.CompressionLevel)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sender{
+		cfg:      cfg,
+		cs:       cs,
+		stats:    newStatsCollector(),
+		log:      cfg.Logger.With(slog.String("component", "sender"), slog.String("ikey", cs.RedactedKey())),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		progress: make(chan struct{}),
+	}
+	var tokens *tokenCache
+	if cs.AAD {
+		tokens = &tokenCache{src: cfg.TokenSource, scope: cs.TokenScope(), clock: cfg.Clock}
+	}
+	s.tx = newTransmitter(&s.cfg, cs.TrackURL, tokens, bodies, s.stats)
+	return s, nil
+}
+
+// Endpoint returns the track URL the sender posts to (before redirects).
+func (s *Sender) Endpoint() string { return s.cs.TrackURL }
+
+// Stats returns a snapshot of the counters.
+func (s *Sender) Stats() Stats {
+	st := s.stats.snapshot()
+	s.mu.Lock()
+	st.InFlight = s.inflight
+	s.mu.Unlock()
+	st.ThrottledUntil = s.tx.endpoint(s.tx.target()).until()
+	return st
+}
+
+func (s *Sender) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the queue until Close is called (then it returns nil once the
+// requests in flight are settled) or ctx ends (then requests in flight are
+// cancelled, their records kept, and it returns ctx's error). A Sender runs
+// once: Run returns ErrRunning if it is running, ErrClosed after Close, and
+// an error wrapping ErrQueueClosed if the queue closes under it.
+func (s *Sender) Run(ctx context.Context) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrClosed
+	case s.started:
+		s.mu.Unlock()
+		return ErrRunning
+	}
+	s.started = true
+	reqCtx, cancel := context.WithCancel(ctx)
+	s.cancelReq = cancel
+	s.mu.Unlock()
+
+	s.log.LogAttrs(ctx, slog.LevelInfo, "sender: started", slog.Any("connection", s.cs))
+	err := s.loop(ctx, reqCtx)
+	s.wg.Wait()
+	cancel()
+	close(s.done)
+	return err
+}
+
+// loop leases batches and starts deliveries until stopped.
+func (s *Sender) loop(ctx, reqCtx context.Context) error {
+	cfg := &s.cfg
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sender: run: %w", ctx.Err())
+		case <-s.stop:
+			return nil
+		default:
+		}
+		ep := s.tx.endpoint(s.tx.target())
+		if w := ep.wait(cfg.Clock.Now()); w > 0 {
+			// Throttled or backing off: nothing goes out before the gate.
+			if err := s.sleep(ctx, w, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		s.mu.Lock()
+		busy := s.inflight >= ep.allowed(cfg.MaxInFlight)
+		idle := s.inflight == 0
+		ticket := s.flushReq
+		s.mu.Unlock()
+		if busy {
+			if err := s.sleep(ctx, -1, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		b, err := cfg.Queue.Lease(ctx, cfg.MaxBatchItems, cfg.MaxBatchBytes)
+		if err != nil {
+			if errors.Is(err, ErrQueueClosed) {
+				return fmt.Errorf("sender: run: %w", err)
+			}
+			if ctx.Err() != nil {
+				continue
+			}
+			s.stats.queueError()
+			s.log.LogAttrs(ctx, slog.LevelError, "sender: lease failed", slog.Any("err", err))
+			if err := s.sleep(ctx, cfg.PollInterval, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		if b == nil {
+			if idle {
+				// Nothing queued and nothing in flight: every Flush that
+				// started before this lease is done.
+				s.flushed(ticket)
+			}
+			if err := s.sleep(ctx, cfg.PollInterval, cfg.Queue.Notify()); err != nil {
+				return err
+			}
+			continue
+		}
+		s.stats.batch()
+		s.mu.Lock()
+		s.inflight++
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.deliver(reqCtx, b)
+	}
+}
+
+// sleep waits for d (forever when d < 0), a wake-up, notify (if not nil),
+// Close or the end of ctx.
+func (s *Sender) sleep(ctx context.Context, d time.Duration, notify <-chan struct{}) error {
+	var fire <-chan time.Time
+	if d >= 0 {
+		t := s.cfg.Clock.NewTimer(d)
+		defer t.Stop()
+		fire = t.C()
+	}
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("sender: run: %w", ctx.Err())
+	case <-s.stop:
+	case <-s.wake:
+	case <-notify:
+	case <-fire:
+	}
+	return nil
+}
+
+func (s *Sender) flushed(ticket uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ticket > s.flushDone {
+		s.flushDone = ticket
+		close(s.progress)
+		s.progress = make(chan struct{})
+	}
+}
+
+// Flush returns nil once every record queued before the call has an
+// outcome: delivered, or dropped and counted. It waits for the sender to
+// find the queue empty with nothing in flight; records kept for retry keep it
+// waiting (the back-off gate is honoured), so bound it with ctx. Under a
+// steady stream of new records the queue may never be empty: Flush then
+// returns ctx's error. It needs Run; after Close or when Run has returned it
+// returns ErrClosed.
+func (s *Sender) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.flushReq++
+	ticket := s.flushReq
+	s.mu.Unlock()
+	s.signal()
+	for {
+		s.mu.Lock()
+		ok, progress := s.flushDone >= ticket, s.progress
+		s.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return fmt.Errorf("sender: flush: %w", ctx.Err())
+		case <-s.done:
+			return ErrClosed
+		case <-s.stop:
+			return ErrClosed
+		}
+	}
+}
+
+// Close stops leasing and waits for the requests in flight to finish and be
+// settled, until ctx ends; then it cancels them (their records are kept for
+// retry), waits for that, and returns ctx's error. It does not send what is
+// still queued: call Flush first for that. Close is idempotent.
+func (s *Sender) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.cancelReq()
+		s.mu.Unlock()
+		<-s.done
+		return fmt.Errorf("sender: close: %w", ctx.Err())
+	}
+}
+
+// outcome accumulates what became of a batch's records, by index.
+type outcome struct {
+	retry []int
+	drop  map[string][]int
+}
+
+func (o *outcome) dropped(reason string, i ...int) {
+	if o.drop == nil {
+		o.drop = make(map[string][]int)
+	}
+	o.drop[reason] = append(o.drop[reason], i...)
+}
+
+func (o *outcome) ndropped() int {
+	n := 0
+	for _, idx := range o.drop {
+		n += len(idx)
+	}
+	return n
+}
+
+// deliver sends one leased batch and settles it with the queue.
+func (s *Sender) deliver(ctx context.Context, b Batch) {
+	defer func() {
+		s.mu.Lock()
+		s.inflight--
+		s.mu.Unlock()
+		s.signal()
+		s.wg.Done()
+	}()
+	recs := b.Records()
+	out := s.send(ctx, recs)
+	s.settle(ctx, b, len(recs), out)
+}
+
+// send screens recs (expiry, attempts, size) and sends the rest.
+func (s *Sender) send(ctx context.Context, recs []Record) *outcome {
+	cfg := &s.cfg
+	now := cfg.Clock.Now()
+	out := &outcome{}
+	live := make([]int, 0, len(recs))
+	for i, r := range recs {
+		switch {
+		case cfg.MaxAge > 0 && !r.Time.IsZero() && now.Sub(r.Time) > cfg.MaxAge:
+			out.dropped(ReasonExpired, i)
+		case cfg.MaxAttempts > 0 && r.Attempts >= cfg.MaxAttempts:
+			out.dropped(ReasonMaxAttempts, i)
+		case cfg.MaxItemBytes > 0 && lineLen(r.Data) > cfg.MaxItemBytes:
+			out.dropped(ReasonTooLarge, i)
+		default:
+			live = append(live, i)
+		}
+	}
+	if len(live) > 0 {
+		s.sendSet(ctx, recs, live, out)
+	}
+	return out
+}
+
+// lineLen is the length of a record without its trailing newline.
+func lineLen(b []byte) int {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return n - 1
+	}
+	return len(b)
+}
+
+// sendSet sends recs[idx...] as one request (splitting on 413) and records
+// the outcome. It returns true when the endpoint should get nothing more now
+// (back-off armed, or the request was cancelled).
+func (s *Sender) sendSet(ctx context.Context, recs []Record, idx []int, out *outcome) bool {
+	if ctx.Err() != nil {
+		out.retry = append(out.retry, idx...)
+		return true
+	}
+	ex := s.tx.send(ctx, recs, idx)
+	v := ex.verdict
+	if ctx.Err() != nil {
+		// Cancelled by shutdown: not the endpoint's fault, no back-off.
+		out.retry = append(out.retry, idx...)
+		return true
+	}
+	now := s.cfg.Clock.Now()
+	gate := ex.endpoint.done(ex.gen, v.Backoff, v.RetryAfter, now)
+	if v.Status >= 200 && v.Status < 300 {
+		s.stats.success(now)
+	}
+	if v.Split {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "sender: request too large, splitting", slog.Int("items", len(idx)))
+		h := len(idx) / 2
+		if s.sendSet(ctx, recs, idx[:h], out) {
+			out.retry = append(out.retry, idx[h:]...)
+			return true
+		}
+		return s.sendSet(ctx, recs, idx[h:], out)
+	}
+	for _, i := range v.Retry {
+		out.retry = append(out.retry, idx[i])
+	}
+	for reason, di := range v.Drop {
+		for _, i := range di {
+			out.dropped(reason, idx[i])
+		}
+	}
+	if v.Backoff {
+		attrs := []slog.Attr{
+			slog.Int("status", v.Status), slog.String("endpoint", endpointKey(ex.url)),
+			slog.Int("items", len(idx)), slog.Int("kept", len(v.Retry)),
+			slog.Duration("wait", gate.Sub(now)),
+		}
+		if v.RetryAfter > 0 {
+			attrs = append(attrs, slog.Duration("retry_after", v.RetryAfter))
+		}
+		if v.Err != nil {
+			attrs = append(attrs, slog.String("err", v.Err.Error()))
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: endpoint unavailable, backing off", attrs...)
+	}
+	return v.Backoff
+}
+
+// settle hands the outcome to the queue and counts it.
+func (s *Sender) settle(ctx context.Context, b Batch, n int, out *outcome) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	ndrop := out.ndropped()
+	var err error
+	switch {
+	case len(out.retry) == 0 && ndrop == 0:
+		err = b.Ack(ctx)
+	case len(out.retry) == n:
+		err = b.Nack(ctx)
+	default:
+		slices.Sort(out.retry)
+		err = b.Settle(ctx, out.retry, out.drop)
+	}
+	if err != nil {
+		s.stats.queueError()
+		s.log.LogAttrs(ctx, slog.LevelError, "sender: settling a batch failed", slog.Int("items", n), slog.Any("err", err))
+	}
+	s.stats.outcome(n-len(out.retry)-ndrop, len(out.retry), out.drop)
+	if ndrop > 0 {
+		attrs := make([]slog.Attr, 0, len(out.drop))
+		for reason, idx := range out.drop {
+			attrs = append(attrs, slog.Int(reason, len(idx)))
+		}
+		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: items dropped", slog.Int("items", ndrop), slog.Any("by_reason", slog.GroupValue(attrs...)))
+	}
+}
