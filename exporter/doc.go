@@ -1,0 +1,37 @@
+// Package exporter provides an OpenTelemetry Go SDK span exporter that
+// makes Application Insights telemetry durable: ExportSpans converts spans
+// into Application Insights envelopes (package exporter/envelope) and
+// appends them to a spool on disk (package spool) before it returns. A nil
+// error means the telemetry is fsynced and will be delivered by a sender
+// draining the spool, even if the process crashes right after.
+//
+// # Usage
+//
+//	exp, err := exporter.NewTraceExporter(ctx,
+//		exporter.WithConnectionString(cs), // or APPLICATIONINSIGHTS_CONNECTION_STRING
+//		exporter.WithSpoolDir("/var/lib/myapp/aispool"),
+//	)
+//	tp := sdktrace.NewTracerProvider(
+//		sdktrace.WithSpanProcessor(exporter.NewOperationNameProcessor()),
+//		sdktrace.WithBatcher(exp),
+//	)
+//	defer tp.Shutdown(ctx)
+//
+// # Configuration and environment
+//
+//	| setting            | option               | environment                              | default                                   |
+//	|--------------------|----------------------|------------------------------------------|-------------------------------------------|
+//	| connection string  | WithConnectionString | APPLICATIONINSIGHTS_CONNECTION_STRING    | none: an error                            |
+//	| spool directory    | WithSpoolDir         | OTEL_SERVICE_NAME names the subdirectory | <user cache dir>/aispool/<service>        |
+//	| shared spool       | WithSpool            |                                          | the exporter opens (and closes) its own   |
+//	| spool limits       | WithSpoolOptions     |                                          | 1 GiB, 48 h, drop oldest                  |
+//
+// An explicit option always beats the environment.
+//
+// # Contract
+//
+// The exporter follows the OpenTelemetry SDK exporter contract: it keeps no
+// reference to the spans after ExportSpans returns; Shutdown is idempotent
+// and honours its context; ExportSpans after Shutdown returns ErrShutdown;
+// ForceFlush returns once everything handed over is durable.
+package exporter

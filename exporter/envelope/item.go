@@ -1,0 +1,89 @@
+package envelope
+
+import (
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// envType is the telemetry type of an envelope.
+type envType uint8
+
+const (
+	typeRequest envType = iota
+	typeDependency
+	typeMessage
+	typeException
+)
+
+// Envelope names and base types, indexed by envType.
+var (
+	envelopeNames = [...]string{
+		typeRequest:    "Microsoft.ApplicationInsights.Request",
+		typeDependency: "Microsoft.ApplicationInsights.RemoteDependency",
+		typeMessage:    "Microsoft.ApplicationInsights.Message",
+		typeException:  "Microsoft.ApplicationInsights.Exception",
+	}
+	baseTypes = [...]string{
+		typeRequest:    "RequestData",
+		typeDependency: "RemoteDependencyData",
+		typeMessage:    "MessageData",
+		typeException:  "ExceptionData",
+	}
+)
+
+// item is everything one envelope needs, resolved from a span or a span
+// event but not yet encoded. Trimming re-encodes an item, so encoding must
+// depend on the item alone.
+type item struct {
+	typ       envType
+	span      *spanItem // context shared by a span's envelopes
+	time      time.Time
+	parentID  trace.SpanID
+	hasParent bool
+
+	// Request and dependency fields.
+	id       trace.SpanID
+	name     text
+	duration time.Duration
+	success  bool
+	code     text // responseCode / resultCode
+	url      text // request url / dependency data
+	peer     text // request source / dependency target
+	depType  text
+
+	// Message and exception fields.
+	message  string
+	typeName string
+	stack    string
+
+	// Properties: attrs filtered by keep (span attributes) or by the event
+	// rules (keep == nil), then the status description and the links.
+	attrs      []attribute.KeyValue
+	keep       []bool
+	exception  bool
+	statusDesc string
+	links      []sdktrace.Link
+}
+
+func (it *item) reset(typ envType, sp *spanItem) {
+	*it = item{typ: typ, span: sp}
+}
+
+// spanItem holds the main envelope of a span and the context its event
+// envelopes share.
+type spanItem struct {
+	item
+	traceID    trace.TraceID
+	sampleRate float64
+	res        []byte // encoded resource tags
+	opName     text
+	authUserID string
+	userID     string
+	sessionID  string
+	locationIP string
+	userAgent  string
+	synthetic  bool
+}

@@ -1,0 +1,162 @@
+package envelope
+
+import "unicode/utf8"
+
+// byteString is the type set of the escaper: the SDK hands out strings,
+// composed values (arrays, links) are built in byte scratch space.
+type byteString interface{ ~string | ~[]byte }
+
+const hexDigits = "0123456789abcdef"
+
+// replacementChar is U+FFFD in UTF-8; it stands for every invalid byte.
+const replacementChar = "\uFFFD"
+
+// appendEscaped appends s as the body of a JSON string (without quotes).
+//
+// It writes at most *budget characters and subtracts what it wrote. A
+// character is counted in UTF-16 code units, the unit the ingestion service
+// (a .NET service) measures its limits in; a rune outside the BMP counts
+// two. The cut always falls between runes, so a UTF-8 sequence is never
+// split. Each invalid UTF-8 byte becomes U+FFFD. Quotes, backslashes,
+// control characters and U+2028/U+2029 are escaped, so the output is valid
+// JSON and safe to embed in JavaScript. It reports whether s was cut.
+func appendEscaped[T byteString](dst []byte, s T, budget *int) ([]byte, bool) {
+	b := *budget
+	start, i := 0, 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if b == 0 {
+				break
+			}
+			b--
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = appendEscapedASCII(dst, c)
+			i++
+			start = i
+			continue
+		}
+		r, size := decodeRune(s[i:])
+		units := 1
+		if r >= 0x10000 {
+			units = 2
+		}
+		if b < units {
+			break
+		}
+		b -= units
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, replacementChar...)
+			i++
+			start = i
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hexDigits[r&0xf])
+			i += size
+			start = i
+		default:
+			i += size
+		}
+	}
+	dst = append(dst, s[start:i]...)
+	*budget = b
+	return dst, i < len(s)
+}
+
+// appendEscapedASCII escapes one ASCII byte that cannot appear raw in a
+// JSON string.
+func appendEscapedASCII(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
+// appendQuoted appends s as a complete JSON string of at most limit
+// characters.
+func appendQuoted[T byteString](dst []byte, s T, limit int) []byte {
+	dst = append(dst, '"')
+	dst, _ = appendEscaped(dst, s, &limit)
+	return append(dst, '"')
+}
+
+// decodeRune decodes the first rune of s like utf8.DecodeRune, for both
+// strings and byte slices. Invalid input gives (utf8.RuneError, 1).
+func decodeRune[T byteString](s T) (rune, int) {
+	n := len(s)
+	if n == 0 {
+		return utf8.RuneError, 0
+	}
+	c0 := s[0]
+	switch {
+	case c0 < 0x80:
+		return rune(c0), 1
+	case c0 < 0xC2 || c0 > 0xF4:
+		return utf8.RuneError, 1
+	case c0 < 0xE0:
+		if n < 2 || s[1]&0xC0 != 0x80 {
+			return utf8.RuneError, 1
+		}
+		return rune(c0&0x1F)<<6 | rune(s[1]&0x3F), 2
+	case c0 < 0xF0:
+		lo, hi := byte(0x80), byte(0xBF)
+		if c0 == 0xE0 {
+			lo = 0xA0
+		} else if c0 == 0xED {
+			hi = 0x9F
+		}
+		if n < 3 || s[1] < lo || s[1] > hi || s[2]&0xC0 != 0x80 {
+			return utf8.RuneError, 1
+		}
+		return rune(c0&0x0F)<<12 | rune(s[1]&0x3F)<<6 | rune(s[2]&0x3F), 3
+	default:
+		lo, hi := byte(0x80), byte(0xBF)
+		if c0 == 0xF0 {
+			lo = 0x90
+		} else if c0 == 0xF4 {
+			hi = 0x8F
+		}
+		if n < 4 || s[1] < lo || s[1] > hi || s[2]&0xC0 != 0x80 || s[3]&0xC0 != 0x80 {
+			return utf8.RuneError, 1
+		}
+		return rune(c0&0x07)<<18 | rune(s[1]&0x3F)<<12 | rune(s[2]&0x3F)<<6 | rune(s[3]&0x3F), 4
+	}
+}
+
+// charCount counts s in UTF-16 code units (invalid bytes count one each),
+// stopping early once the count exceeds max.
+func charCount(s string, max int) int {
+	n := 0
+	for i := 0; i < len(s) && n <= max; {
+		if s[i] < utf8.RuneSelf {
+			n++
+			i++
+			continue
+		}
+		r, size := decodeRune(s[i:])
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+		i += size
+	}
+	return n
+}

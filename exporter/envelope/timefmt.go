@@ -1,0 +1,80 @@
+package envelope
+
+import "time"
+
+// appendTime appends t in UTC as RFC 3339 with exactly seven fractional
+// digits (100 ns ticks) and a Z suffix: 2006-01-02T15:04:05.0000000Z.
+// Years outside 1..9999 are clamped, because RFC 3339 has four year digits.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	switch {
+	case year < 1:
+		year, month, day = 1, 1, 1
+		t = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	case year > 9999:
+		year, month, day = 9999, 12, 31
+		t = time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC)
+	}
+	hour, min, sec := t.Clock()
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, min, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, t.Nanosecond()/100, 7)
+	return append(dst, 'Z')
+}
+
+// maxDuration is the largest duration the ingestion schema accepts
+// (999.23:59:59.9999999; it must stay under 1000 days).
+const maxDuration = 1000*24*time.Hour - 100*time.Nanosecond
+
+// appendDuration appends d as d.hh:mm:ss.fffffff: days always present,
+// seven fractional digits. Negative durations are clamped to 0 and long
+// ones to 999.23:59:59.9999999.
+func appendDuration(dst []byte, d time.Duration) []byte {
+	if d < 0 {
+		d = 0
+	}
+	if d > maxDuration {
+		d = maxDuration
+	}
+	ticks := int64(d / 100)
+	frac := int(ticks % 10_000_000)
+	secs := ticks / 10_000_000
+	days := int(secs / 86400)
+	secs %= 86400
+	dst = appendDigits(dst, days, 1)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, int(secs/3600), 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, int(secs/60%60), 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, int(secs%60), 2)
+	dst = append(dst, '.')
+	return appendDigits(dst, frac, 7)
+}
+
+// appendDigits appends the non-negative v in decimal, zero-padded to at
+// least width digits.
+func appendDigits(dst []byte, v, width int) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for v >= 10 || width > 1 {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		width--
+	}
+	i--
+	buf[i] = byte('0' + v)
+	return append(dst, buf[i:]...)
+}

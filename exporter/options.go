@@ -1,0 +1,137 @@
+package exporter
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aispool/aispool/exporter/envelope"
+	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/spool"
+)
+
+// EnvConnectionString is the environment variable read when no connection
+// string is given with WithConnectionString.
+const EnvConnectionString = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+
+// Option configures a TraceExporter.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	connectionString string
+	lookupEnv        func(string) (string, bool)
+	spoolDir         string
+	spool            *spool.Spool
+	spoolOptions     spool.Options
+	envelope         envelope.Config
+	logger           *slog.Logger
+	noSender         bool
+	senderConfig     sender.Config
+}
+
+// WithoutSender disables the in-process sender: the exporter only writes to
+// the spool, and another process (the aispool daemon) drains it.
+func WithoutSender() Option {
+	return optionFunc(func(c *config) { c.noSender = true })
+}
+
+// WithSenderConfig tunes the in-process sender (batching, concurrency,
+// back-off, timeouts, token source for Entra ID). Its Queue,
+// ConnectionString, LookupEnv and Logger are set by the exporter.
+func WithSenderConfig(cfg sender.Config) Option {
+	return optionFunc(func(c *config) { c.senderConfig = cfg })
+}
+
+// WithConnectionString sets the Application Insights connection string. It
+// overrides the APPLICATIONINSIGHTS_CONNECTION_STRING environment variable.
+func WithConnectionString(s string) Option {
+	return optionFunc(func(c *config) { c.connectionString = s })
+}
+
+// WithSpoolDir sets the spool directory. The default is
+// "<user cache dir>/aispool/<service>", where the service is
+// OTEL_SERVICE_NAME or the program's name. Ignored with WithSpool.
+func WithSpoolDir(dir string) Option {
+	return optionFunc(func(c *config) { c.spoolDir = dir })
+}
+
+// WithSpool makes the exporter append to an existing spool, shared with
+// other exporters or a sender. The exporter does not close it.
+func WithSpool(s *spool.Spool) Option {
+	return optionFunc(func(c *config) { c.spool = s })
+}
+
+// WithSpoolOptions sets the limits of the spool the exporter opens (size,
+// age, full policy). Ignored with WithSpool.
+func WithSpoolOptions(o spool.Options) Option {
+	return optionFunc(func(c *config) { c.spoolOptions = o })
+}
+
+// WithEnvelopeConfig sets conversion settings (non-error status codes,
+// span events as messages, ...). Its InstrumentationKey is ignored: the key
+// comes from the connection string.
+func WithEnvelopeConfig(cfg envelope.Config) Option {
+	return optionFunc(func(c *config) { c.envelope = cfg })
+}
+
+// WithLogger sets the logger. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// withLookupEnv replaces os.LookupEnv, for tests.
+func withLookupEnv(f func(string) (string, bool)) Option {
+	return optionFunc(func(c *config) { c.lookupEnv = f })
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{lookupEnv: os.LookupEnv}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.spool == nil && c.spoolDir == "" {
+		dir, err := defaultSpoolDir(c.lookupEnv)
+		if err != nil {
+			return c, err
+		}
+		c.spoolDir = dir
+	}
+	if c.spoolOptions.Logger == nil {
+		c.spoolOptions.Logger = c.logger
+	}
+	return c, nil
+}
+
+// defaultSpoolDir is "<user cache dir>/aispool/<service>".
+func defaultSpoolDir(lookupEnv func(string) (string, bool)) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("exporter: no spool directory given and no user cache directory: %w", err)
+	}
+	service, _ := lookupEnv("OTEL_SERVICE_NAME")
+	if service == "" {
+		service = filepath.Base(os.Args[0])
+	}
+	service = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 || r == ':' {
+			return '_'
+		}
+		return r
+	}, service)
+	if service == "" || service == "." || service == ".." {
+		return "", errors.New("exporter: cannot derive a spool directory name from the service name; use WithSpoolDir")
+	}
+	return filepath.Join(cache, "aispool", service), nil
+}
