@@ -86,4 +86,3 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
-
