@@ -165,6 +165,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 	n, last, err := writeRecords(g, admitted, s.opts.Now().UnixNano())
 
 	s.mu.Lock()
+	s.lastAppendErr = err
 	if err == nil {
 		g.last = last
 		g.records += int64(n)

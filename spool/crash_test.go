@@ -342,6 +342,9 @@ func diskFullChild(t *testing.T, dir string, base uint64) {
 	if failures == 0 {
 		fmt.Printf("append-error the file size limit was never hit\n")
 	}
+	if s.Ready() == nil {
+		fmt.Printf("append-error Ready() is nil while appends fail\n")
+	}
 	// Space returns.
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
 		fmt.Printf("append-error setrlimit: %v\n", err)
@@ -354,6 +357,9 @@ func diskFullChild(t *testing.T, dir string, base uint64) {
 		fmt.Printf("appended %d %d\n", id, id)
 		fmt.Printf("recovered\n")
 		id++
+	}
+	if err := s.Ready(); err != nil {
+		fmt.Printf("append-error Ready() after recovery: %v\n", err)
 	}
 	if err := s.Close(); err != nil {
 		fmt.Printf("append-error close: %v\n", err)

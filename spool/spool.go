@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"sync"
 	"time"
 
@@ -58,6 +59,7 @@ type Spool struct {
 	reader   bool          // Lease was called: this process drains
 	lastScan time.Time
 
+	lastAppendErr            error // the last group commit's failure; nil after a success
 	appended, acked, retried uint64
 	leased                   int64
 	dropped                  map[string]uint64
@@ -105,6 +107,28 @@ func Open(ctx context.Context, dir string, opts *Options) (*Spool, error) {
 	}
 	go s.commitLoop()
 	return s, nil
+}
+
+// Ready reports whether the spool can take appends now: it is open, its
+// directory is writable, and the last append did not fail (a full disk
+// makes it unready until an append succeeds again).
+func (s *Spool) Ready() error {
+	s.mu.Lock()
+	closed, last := s.closed, s.lastAppendErr
+	s.mu.Unlock()
+	s.closeMu.RLock()
+	closing := s.closing
+	s.closeMu.RUnlock()
+	switch {
+	case closed || closing:
+		return ErrClosed
+	case last != nil:
+		return fmt.Errorf("spool: last append failed: %w", last)
+	}
+	if err := syscall.Access(s.dir, 2 /* W_OK */); err != nil {
+		return fmt.Errorf("spool: directory %s is not writable: %w", s.dir, err)
+	}
+	return nil
 }
 
 // Dir returns the spool directory.
@@ -375,6 +399,10 @@ type Stats struct {
 	Bytes int64
 	// Segments is the number of segment files in the directory.
 	Segments int
+	// Unclaimed is how many of them this process has not opened: the
+	// active segments of live producers, segments another drainer holds,
+	// and sealed segments not yet taken over.
+	Unclaimed int
 	// Oldest is the append time of the oldest live record this process
 	// can see; zero if none.
 	Oldest time.Time
@@ -397,6 +425,7 @@ func (s *Spool) Stats() Stats {
 		Leased:              s.leased,
 		Bytes:               s.diskBytesLocked(),
 		Segments:            len(s.segs) + len(s.others),
+		Unclaimed:           len(s.others),
 		Appended:            s.appended,
 		Acked:               s.acked,
 		Retried:             s.retried,

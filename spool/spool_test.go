@@ -515,3 +515,16 @@ func TestProducerAndDrainerShareDirectory(t *testing.T) {
 		t.Fatalf("after the drain: %v, want only the drainer's active segment", files)
 	}
 }
+
+func TestReady(t *testing.T) {
+	s := openTest(t, t.TempDir(), nil)
+	if err := s.Ready(); err != nil {
+		t.Fatalf("Ready = %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ready after Close = %v", err)
+	}
+}
