@@ -1,0 +1,365 @@
+package chaos
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aispool/aispool/sender"
+)
+
+// Stats are the endpoint's counters since Start.
+type Stats struct {
+	// Requests counts requests that reached a handler (connections
+	// refused during an outage are not requests).
+	Requests int `json:"requests"`
+	// ByOutcome counts requests by outcome label: a Fault, with
+	// "_<status>" when a status was sent ("ok_200", "ok_206",
+	// "status_503", "throttle_429", "redirect_307", "reset", "hang", …).
+	ByOutcome map[string]int `json:"byOutcome"`
+	// ByListener counts requests per listener: "primary", "secondary".
+	ByListener map[string]int `json:"byListener"`
+
+	// ItemsReceived counts the items of processed bodies (all answers).
+	ItemsReceived int `json:"itemsReceived"`
+	// ItemsAccepted counts accepted items, duplicates included.
+	ItemsAccepted int `json:"itemsAccepted"`
+	// Accepted counts the distinct ids accepted at least once.
+	Accepted int `json:"accepted"`
+	// Duplicates counts the ids accepted more than once, and
+	// DuplicateItems the acceptances beyond the first.
+	Duplicates     int `json:"duplicates"`
+	DuplicateItems int `json:"duplicateItems"`
+	// UnexplainedDuplicates counts the ids accepted more than once
+	// although at most one of those answers was lost: an at-least-once
+	// shipper only resends what it got no (intact) answer for.
+	UnexplainedDuplicates int `json:"unexplainedDuplicates"`
+	// AcceptedWithoutID counts accepted items in which the IDFunc found
+	// no id.
+	AcceptedWithoutID int `json:"acceptedWithoutID"`
+	// InvalidItems counts items refused with a per-item 400 because they
+	// were not valid JSON objects or not valid envelopes.
+	InvalidItems int `json:"invalidItems"`
+	// Dropped counts, by the reason a client records ("status_<code>",
+	// "sampled_out"), item answers that tell the client to drop the item
+	// and that reached it intact.
+	Dropped map[string]int `json:"dropped"`
+	// RetriableItems counts item answers that ask to keep and retry the
+	// item (per-item or whole-request codes).
+	RetriableItems int `json:"retriableItems"`
+	// LostAnswers counts processed requests whose answer was lost or
+	// damaged (reset after accept, hang, truncate, garbage, client gone).
+	LostAnswers int `json:"lostAnswers"`
+	// RetryAfterViolations counts requests that arrived on a listener
+	// while a Retry-After it gave was running, later than
+	// EndpointConfig.RetryAfterGrace after that answer.
+	RetryAfterViolations int `json:"retryAfterViolations"`
+	// RetryAfterRaces counts requests that arrived early but within the
+	// grace: most likely already in flight when the answer was given.
+	RetryAfterRaces int `json:"retryAfterRaces"`
+	// UntrackedItems counts items not tracked by id because
+	// EndpointConfig.MaxIDs was reached.
+	UntrackedItems int `json:"untrackedItems"`
+}
+
+// IDStats is what happened to one id.
+type IDStats struct {
+	// Accepted counts acceptances; AcceptedLost those whose answer was
+	// lost or damaged.
+	Accepted     int `json:"accepted"`
+	AcceptedLost int `json:"acceptedLost,omitempty"`
+	// Retriable counts answers asking to keep and retry the item.
+	Retriable int `json:"retriable,omitempty"`
+	// Dropped counts answers telling the client to drop the item (a
+	// permanent code, or sampled out) that reached it intact, and
+	// DroppedLost those that did not.
+	Dropped     int `json:"dropped,omitempty"`
+	DroppedLost int `json:"droppedLost,omitempty"`
+	// Reason is the client's drop reason of the last drop answer:
+	// "status_<code>" or "sampled_out".
+	Reason string `json:"reason,omitempty"`
+}
+
+// Violation is a request that arrived while a Retry-After was running.
+type Violation struct {
+	// At is when the request arrived, Listener where, Remote from where.
+	At       time.Time `json:"at"`
+	Listener string    `json:"listener"`
+	Remote   string    `json:"remote"`
+	// Given is when the Retry-After answer was sent, NotBefore when it
+	// ended, Early by how much the request preceded that (so At − Given
+	// is how soon after the answer it came).
+	Given     time.Time     `json:"given"`
+	NotBefore time.Time     `json:"notBefore"`
+	Early     time.Duration `json:"early"`
+}
+
+// Bucket is one slot of the time series.
+type Bucket struct {
+	// Offset is the bucket's start, since Start.
+	Offset time.Duration `json:"offset"`
+	// Requests and accepted items in the bucket.
+	Requests      int `json:"requests"`
+	ItemsAccepted int `json:"itemsAccepted"`
+	// Failures counts requests by outcome label, for every outcome but
+	// a plain "ok_200".
+	Failures map[string]int `json:"failures,omitempty"`
+}
+
+// Report is everything the endpoint recorded: Stats, each id's history, the
+// Retry-After violations and a time series.
+type Report struct {
+	Stats
+	// Profile is the profile's name, Seed the seed in use (replay a run
+	// with EndpointConfig.Seed), Started the Start time, Elapsed the time
+	// since (until Close, if closed).
+	Profile string        `json:"profile"`
+	Seed    uint64        `json:"seed"`
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsed"`
+	// IDs holds each id seen in a processed request.
+	IDs map[string]IDStats `json:"ids"`
+	// Violations lists the Retry-After violations, Races the early
+	// requests within the grace (at most 1000 each).
+	Violations []Violation `json:"violations"`
+	Races      []Violation `json:"races"`
+	// BucketWidth is the width of the time series' buckets; Series holds
+	// the most recent EndpointConfig.MaxBuckets of them, oldest first,
+	// including empty ones.
+	BucketWidth time.Duration `json:"bucketWidth"`
+	Series      []Bucket      `json:"series"`
+}
+
+// Unaccounted returns the ids in want that the endpoint neither accepted
+// nor told the client (intact) to drop: with a correct at-least-once
+// shipper that has drained, it is empty. The order of want is kept.
+func (r *Report) Unaccounted(want []string) []string {
+	var out []string
+	for _, id := range want {
+		s := r.IDs[id]
+		if s.Accepted == 0 && s.Dropped == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// itemAnswer is what a request's answer says about one item.
+type itemAnswer struct {
+	id       string // "" without id
+	hasID    bool
+	accepted bool
+	retry    bool
+	invalid  bool   // not a JSON object, too large, or not a valid envelope
+	reason   string // drop reason when dropped
+}
+
+// recorder accumulates what the endpoint saw, under a mutex.
+type recorder struct {
+	mu         sync.Mutex
+	start      time.Time
+	width      time.Duration
+	maxBuckets int
+	maxIDs     int
+
+	st         Stats
+	ids        map[string]*IDStats
+	violations []Violation
+	races      []Violation
+	series     []Bucket
+	first      int64 // bucket index of series[0]
+}
+
+const maxViolationsKept = 1000
+
+func newRecorder(width time.Duration, maxBuckets, maxIDs int) *recorder {
+	return &recorder{
+		width:      width,
+		maxBuckets: maxBuckets,
+		maxIDs:     maxIDs,
+		st: Stats{
+			ByOutcome:  map[string]int{},
+			ByListener: map[string]int{},
+			Dropped:    map[string]int{},
+		},
+		ids: map[string]*IDStats{},
+	}
+}
+
+// request records one request's outcome at time at; items is nil for a
+// request that was not processed item by item.
+func (r *recorder) request(at time.Time, listener, outcome string, lost bool, items []itemAnswer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.st.Requests++
+	r.st.ByOutcome[outcome]++
+	r.st.ByListener[listener]++
+	if lost {
+		r.st.LostAnswers++
+	}
+	accepted := 0
+	r.st.ItemsReceived += len(items)
+	for _, it := range items {
+		switch {
+		case it.accepted:
+			accepted++
+		case it.retry:
+			r.st.RetriableItems++
+		case !lost:
+			r.st.Dropped[it.reason]++
+		}
+		if it.invalid {
+			r.st.InvalidItems++
+		}
+		if it.accepted && !it.hasID {
+			r.st.AcceptedWithoutID++
+		}
+		if it.hasID {
+			r.item(it, lost)
+		}
+	}
+	r.st.ItemsAccepted += accepted
+	b := r.bucket(at)
+	if b == nil {
+		return
+	}
+	b.Requests++
+	b.ItemsAccepted += accepted
+	if outcome != string(FaultNone)+"_200" {
+		if b.Failures == nil {
+			b.Failures = map[string]int{}
+		}
+		b.Failures[outcome]++
+	}
+}
+
+// item records one item answer for its id.
+func (r *recorder) item(it itemAnswer, lost bool) {
+	s := r.ids[it.id]
+	if s == nil {
+		if len(r.ids) >= r.maxIDs {
+			r.st.UntrackedItems++
+			return
+		}
+		s = &IDStats{}
+		r.ids[it.id] = s
+	}
+	switch {
+	case it.accepted:
+		s.Accepted++
+		if lost {
+			s.AcceptedLost++
+		}
+		switch s.Accepted {
+		case 1:
+			r.st.Accepted++
+		case 2:
+			r.st.Duplicates++
+		}
+		if s.Accepted > 1 {
+			r.st.DuplicateItems++
+		}
+		if s.Accepted-s.AcceptedLost == 2 && !lost {
+			r.st.UnexplainedDuplicates++
+		}
+	case it.retry:
+		s.Retriable++
+	default:
+		if lost {
+			s.DroppedLost++
+		} else {
+			s.Dropped++
+		}
+		s.Reason = it.reason
+	}
+}
+
+// violation records a request that arrived while a Retry-After ran; race
+// marks one within the grace.
+func (r *recorder) violation(v Violation, race bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if race {
+		r.st.RetryAfterRaces++
+		if len(r.races) < maxViolationsKept {
+			r.races = append(r.races, v)
+		}
+		return
+	}
+	r.st.RetryAfterViolations++
+	if len(r.violations) < maxViolationsKept {
+		r.violations = append(r.violations, v)
+	}
+}
+
+// bucket returns the time series bucket of at, growing the series (and
+// forgetting the oldest buckets beyond maxBuckets); nil if at is older than
+// the kept series.
+func (r *recorder) bucket(at time.Time) *Bucket {
+	i := max(int64(at.Sub(r.start)/r.width), 0)
+	if i < r.first {
+		return nil
+	}
+	for int64(len(r.series)) <= i-r.first {
+		r.series = append(r.series, Bucket{Offset: time.Duration(r.first+int64(len(r.series))) * r.width})
+	}
+	if over := len(r.series) - r.maxBuckets; over > 0 {
+		r.series = slices.Delete(r.series, 0, over)
+		r.first += int64(over)
+	}
+	return &r.series[i-r.first]
+}
+
+// begin sets the start of the time series.
+func (r *recorder) begin(start time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.start = start
+}
+
+func (r *recorder) stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.statsLocked()
+}
+
+func (r *recorder) statsLocked() Stats {
+	s := r.st
+	s.ByOutcome = maps.Clone(r.st.ByOutcome)
+	s.ByListener = maps.Clone(r.st.ByListener)
+	s.Dropped = maps.Clone(r.st.Dropped)
+	return s
+}
+
+func (r *recorder) report() Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := Report{
+		Stats:       r.statsLocked(),
+		Started:     r.start,
+		IDs:         make(map[string]IDStats, len(r.ids)),
+		Violations:  slices.Clone(r.violations),
+		Races:       slices.Clone(r.races),
+		BucketWidth: r.width,
+		Series:      make([]Bucket, len(r.series)),
+	}
+	for id, s := range r.ids {
+		rep.IDs[id] = *s
+	}
+	for i, b := range r.series {
+		b.Failures = maps.Clone(b.Failures)
+		rep.Series[i] = b
+	}
+	return rep
+}
+
+// dropReason is the reason a client records for an item refused with a
+// per-item or whole-request code: "sampled_out" or "status_<code>" (the
+// sender's spelling, so reports and sender statistics compare directly).
+func dropReason(code int, sampled bool) string {
+	if sampled {
+		return sender.ReasonSampledOut
+	}
+	return sender.StatusReason(code)
+}

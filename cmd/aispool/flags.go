@@ -1,0 +1,46 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/aispool/aispool/internal/daemon"
+)
+
+// daemonFlags are the flags of run, drain and validate, mapped onto
+// daemon.Config.
+type daemonFlags struct {
+	cfg daemon.Config
+}
+
+func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
+	d := daemon.DefaultConfig()
+	f.cfg = d
+	fs.StringVar(&f.cfg.SpoolDir, "spool-dir", "", "spool directory (required)")
+	fs.StringVar(&f.cfg.ConnectionString, "connection-string", "", "Application Insights connection string (default: $APPLICATIONINSIGHTS_CONNECTION_STRING)")
+	fs.Int64Var(&f.cfg.MaxSpoolBytes, "max-spool-bytes", d.MaxSpoolBytes, "maximum bytes on disk of the spool; past it the oldest records are dropped")
+	fs.DurationVar(&f.cfg.MaxAge, "max-age", d.MaxAge, "records older than this are dropped")
+	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long requests in flight may finish at shutdown")
+	fs.IntVar(&f.cfg.Sender.MaxInFlight, "max-in-flight", 2, "concurrent requests to the ingestion service")
+	if listeners {
+		fs.StringVar(&f.cfg.Listen, "listen", d.Listen, "address of the local ingestion endpoint (empty: off)")
+		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz and /readyz (empty: off)")
+		fs.StringVar(&f.cfg.TLSCert, "tls-cert", "", "certificate file: serve the local ingestion endpoint over HTTPS")
+		fs.StringVar(&f.cfg.TLSKey, "tls-key", "", "private key file for --tls-cert")
+	} else {
+		f.cfg.Listen, f.cfg.AdminListen = "", ""
+	}
+}
+
+// config returns the configuration with the command's environment and
+// logger.
+func (f *daemonFlags) config(g *globals) (daemon.Config, error) {
+	log, err := g.logger()
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	c := f.cfg
+	c.LookupEnv = g.lookupEnv
+	c.Logger = log
+	c.Version = version()
+	return c, nil
+}

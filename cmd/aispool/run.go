@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aispool/aispool/internal/daemon"
+)
+
+func newRunCommand(g *globals) *cobra.Command {
+	var f daemonFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: drain the spool, accept telemetry locally, expose metrics",
+		Long: `run drains the spool directory (sealed segments of any process, and those of dead processes) to
+Application Insights, serves a local ingestion endpoint with the service's own API (point an SDK's
+IngestionEndpoint at it to give it offline storage and retry), and serves /metrics, /healthz and
+/readyz on the admin address.
+
+On SIGTERM or SIGINT it stops accepting, lets requests in flight finish within --shutdown-timeout,
+leaves the rest in the spool and exits 0; a second signal exits at once. Exit code 78 for a
+configuration error (such as a missing or bad connection string).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(g)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			d, err := daemon.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			return d.Run(ctx)
+		},
+	}
+	f.register(cmd.Flags(), true)
+	return cmd
+}
+
+// signalContext is cancelled by the first SIGTERM or SIGINT; a second one
+// exits the process at once.
+func signalContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		select {
+		case s, ok := <-sig:
+			if !ok {
+				return
+			}
+			fmt.Fprintf(os.Stderr, "aispool: %v: shutting down (again to exit at once)\n", s)
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		if s, ok := <-sig; ok {
+			fmt.Fprintf(os.Stderr, "aispool: %v: exiting now\n", s)
+			os.Exit(exitFailed)
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sig)
+		close(sig)
+		cancel()
+	}
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aispool/aispool/internal/connstring"
+)
+
+func newValidateCommand(g *globals) *cobra.Command {
+	var f daemonFlags
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check a configuration (the flags of run) without starting anything",
+		Long: `validate checks the flags of "aispool run" (connection string, addresses, TLS files, limits)
+and reports every problem at once. It touches neither the network nor the spool. Exit code 0 when
+the configuration is valid, 78 when it is not.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(g)
+			if err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			cs, _ := connstring.Resolve(cfg.ConnectionString, cfg.LookupEnv)
+			_, err = fmt.Fprintf(g.stdout, "configuration is valid: spool %s, ingestion %s (key %s), listen %q, admin %q\n",
+				cfg.SpoolDir, cs.TrackURL, cs.RedactedKey(), cfg.Listen, cfg.AdminListen)
+			return err
+		},
+	}
+	f.register(cmd.Flags(), true)
+	return cmd
+}

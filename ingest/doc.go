@@ -1,0 +1,68 @@
+// Package ingest is the daemon's local ingestion endpoint: an http.Handler
+// that speaks the Application Insights ingestion API, so that any
+// Application Insights SDK (.NET, Node.js, Python, Java, the OpenTelemetry
+// Collector) gains offline storage and retries by pointing the
+// IngestionEndpoint of its connection string at the daemon. What it accepts
+// goes into the spool, from which the sender forwards it.
+//
+// # Requests
+//
+// POST /v2/track and POST /v2.1/track; leading slashes are collapsed, so
+// "//v2.1/track" (what .NET and Python produce from an endpoint with a
+// trailing slash) works too, and the query string is ignored. Any other
+// path is 404, any other method on these paths 405 with "Allow: POST".
+// The body is decoded by internal/trackbody: a JSON array or
+// newline-delimited JSON, gzip-compressed or plain. Content-Type is not
+// checked (SDKs send application/json or application/x-json-stream for
+// either form).
+//
+// # Answers
+//
+// Every answer is application/json; track answers have the service's
+// TrackResponse shape {"itemsReceived":N,"itemsAccepted":M,"errors":[...]}.
+//
+//   - 200: every item is valid, and all of them are durable in the spool
+//     (one Append call for the whole request, which returns once fsynced).
+//   - 206: some items are not valid envelopes (not JSON, not an object,
+//     over the item size limit, or refused by envelope.Validate); each is
+//     listed as {"index":i,"statusCode":400,"message":...}, with i its
+//     0-based position in the request (array element, or non-blank NDJSON
+//     line); the others are durable.
+//   - 400 with errors[]: no item is valid; every item is listed, nothing
+//     is stored (as the service does for a batch whose only item is
+//     refused).
+//   - 400 with empty errors[]: the body cannot be parsed at all (broken
+//     gzip, broken array, empty body, not JSON), or could not be read.
+//     errors[] is empty on purpose: a sender that applies errors[] would
+//     otherwise take the unlisted items as accepted.
+//   - 413: the body exceeds Limits.MaxBodyBytes as received (refused from
+//     Content-Length before reading, or while reading a chunked body),
+//     Limits.MaxDecodedBytes after decompression (gzip bombs), or holds
+//     more than Limits.MaxItems items. The sender splits and retries.
+//   - 415 with "Accept-Encoding: gzip": a Content-Encoding other than
+//     gzip or identity.
+//   - 503 with Retry-After (seconds): the spool could not take the items
+//     (full under the reject-new policy, closed, disk error, or slower than
+//     Config.AppendTimeout). Nothing of that request was acknowledged: the
+//     client keeps and resends all of it. If the failure was a timeout the
+//     items may still have been stored, so the resend may duplicate them;
+//     delivery is at least once.
+//
+// A record refused by the spool on its own (over the spool's
+// MaxRecordBytes) becomes a per-item error and the rest is stored.
+//
+// # Records
+//
+// Each accepted item is stored as one spool record: its compact JSON (as
+// received, only insignificant whitespace removed, invalid UTF-8 replaced
+// by U+FFFD) followed by a single '\n', so that the sender only
+// concatenates records into a newline-delimited body.
+//
+// # Logging and serving
+//
+// The handler logs through log/slog, never envelope contents: one debug
+// line per request (status, counts, bytes, duration) and a rate-limited
+// warning while the spool refuses appends. Serve and ListenAndServe run the
+// handler in an http.Server with timeouts suited to ingestion (NewServer),
+// over HTTP or HTTPS, and shut it down gracefully when their context ends.
+package ingest

@@ -1,0 +1,372 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aispool/aispool/exporter/envelope"
+	"github.com/aispool/aispool/internal/trackbody"
+	"github.com/aispool/aispool/spool"
+)
+
+// Appender stores records durably: Append returns nil only once every
+// record is on stable storage. *spool.Spool implements it. An error refuses
+// the whole call; a *spool.RecordError names one record refused on its own.
+type Appender interface {
+	Append(ctx context.Context, records ...[]byte) error
+}
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultRetryAfter    = 10 * time.Second
+	DefaultAppendTimeout = 15 * time.Second
+)
+
+// Config configures a Handler.
+type Config struct {
+	// Spool receives the accepted items, one record each. Required.
+	Spool Appender
+	// Limits bounds request bodies; zero fields take trackbody's defaults
+	// (64 MiB as received, twice that decoded, 64,000 items, 64 KiB per
+	// item). Negative fields are an error.
+	Limits trackbody.Limits
+	// Logger receives the handler's log lines (never envelope contents).
+	// Default slog.Default().
+	Logger *slog.Logger
+	// RetryAfter is sent with every 503, rounded up to whole seconds.
+	// Default DefaultRetryAfter (10 s).
+	RetryAfter time.Duration
+	// AppendTimeout bounds how long a request waits for the spool before
+	// it is answered 503, so that clients with short timeouts get an
+	// answer. Default DefaultAppendTimeout (15 s).
+	AppendTimeout time.Duration
+}
+
+// Handler is the ingestion endpoint. It is safe for concurrent use.
+type Handler struct {
+	spool         Appender
+	limits        trackbody.Limits
+	log           *slog.Logger
+	retryAfter    string // header value, whole seconds
+	appendTimeout time.Duration
+
+	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
+	bodyBytes, storedBytes                                    atomic.Uint64
+
+	mu       sync.Mutex
+	requests map[int]uint64
+
+	warn warnLimiter
+}
+
+// New returns a Handler for cfg, or an error naming every invalid field.
+func New(cfg Config) (*Handler, error) {
+	var errs []error
+	if cfg.Spool == nil {
+		errs = append(errs, errors.New("field Spool is nil"))
+	}
+	l := cfg.Limits
+	if l.MaxBodyBytes < 0 || l.MaxDecodedBytes < 0 || l.MaxItems < 0 || l.MaxItemBytes < 0 {
+		errs = append(errs, fmt.Errorf("field Limits %+v has a negative value", l))
+	}
+	if cfg.RetryAfter < 0 {
+		errs = append(errs, fmt.Errorf("field RetryAfter %v is negative", cfg.RetryAfter))
+	}
+	if cfg.AppendTimeout < 0 {
+		errs = append(errs, fmt.Errorf("field AppendTimeout %v is negative", cfg.AppendTimeout))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("ingest: invalid config: %w", errors.Join(errs...))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = DefaultRetryAfter
+	}
+	if cfg.AppendTimeout == 0 {
+		cfg.AppendTimeout = DefaultAppendTimeout
+	}
+	secs := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
+	return &Handler{
+		spool:         cfg.Spool,
+		limits:        l.WithDefaults(),
+		log:           cfg.Logger,
+		retryAfter:    strconv.FormatInt(secs, 10),
+		appendTimeout: cfg.AppendTimeout,
+		requests:      make(map[int]uint64),
+	}, nil
+}
+
+// Limits returns the limits in force, defaults filled in.
+func (h *Handler) Limits() trackbody.Limits { return h.limits }
+
+// trackResponse is the service's TrackResponse.
+type trackResponse struct {
+	ItemsReceived int         `json:"itemsReceived"`
+	ItemsAccepted int         `json:"itemsAccepted"`
+	Errors        []itemError `json:"errors"`
+}
+
+// itemError is one entry of TrackResponse.errors.
+type itemError struct {
+	Index      int    `json:"index"`
+	StatusCode int    `json:"statusCode"`
+	Message    string `json:"message"`
+}
+
+// isTrackPath reports whether path is /v2/track or /v2.1/track, with any
+// number of leading slashes.
+func isTrackPath(path string) bool {
+	p := strings.TrimLeft(path, "/")
+	return len(p) < len(path) && (p == "v2/track" || p == "v2.1/track")
+}
+
+// ServeHTTP answers one track request; see the package documentation.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if !isTrackPath(r.URL.Path) {
+		h.finish(w, r, start, http.StatusNotFound, trackResponse{}, 0, "unknown path")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.finish(w, r, start, http.StatusMethodNotAllowed, trackResponse{}, 0, "method not allowed")
+		return
+	}
+	if r.ContentLength > h.limits.MaxBodyBytes {
+		h.finish(w, r, start, http.StatusRequestEntityTooLarge, trackResponse{}, 0,
+			fmt.Sprintf("Content-Length %d over the limit of %d bytes", r.ContentLength, h.limits.MaxBodyBytes))
+		return
+	}
+	body := &countingReader{r: r.Body}
+	items, err := trackbody.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
+	h.bodyBytes.Add(uint64(body.n))
+	if err != nil {
+		status := http.StatusBadRequest
+		switch {
+		case errors.Is(err, trackbody.ErrTooLarge):
+			status = http.StatusRequestEntityTooLarge
+		case errors.Is(err, trackbody.ErrUnsupportedEncoding):
+			status = http.StatusUnsupportedMediaType
+			w.Header().Set("Accept-Encoding", "gzip")
+		}
+		h.finish(w, r, start, status, trackResponse{}, body.n, err.Error())
+		return
+	}
+	resp, records := h.check(items)
+	h.itemsReceived.Add(uint64(len(items)))
+	if len(records) == 0 {
+		h.itemsRejected.Add(uint64(len(resp.Errors)))
+		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no valid item")
+		return
+	}
+	if err := h.store(r.Context(), &resp, records); err != nil {
+		h.itemsRefused.Add(uint64(resp.ItemsAccepted))
+		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
+		w.Header().Set("Retry-After", h.retryAfter)
+		refused := trackResponse{ItemsReceived: resp.ItemsReceived}
+		h.finish(w, r, start, http.StatusServiceUnavailable, refused, body.n, err.Error())
+		return
+	}
+	h.itemsAccepted.Add(uint64(resp.ItemsAccepted))
+	h.itemsRejected.Add(uint64(len(resp.Errors)))
+	status := http.StatusOK
+	if len(resp.Errors) > 0 {
+		status = http.StatusPartialContent
+	}
+	h.finish(w, r, start, status, resp, body.n, "")
+}
+
+// record is an accepted item on its way to the spool.
+type record struct {
+	index int    // position in the request
+	data  []byte // compact JSON + '\n'
+}
+
+// check validates the decoded items. It returns the response as if every
+// valid item were stored, and the records of the valid items.
+func (h *Handler) check(items []trackbody.Item) (trackResponse, []record) {
+	resp := trackResponse{ItemsReceived: len(items), Errors: []itemError{}}
+	size := 0
+	for _, it := range items {
+		size += len(it.Raw) + 1
+	}
+	buf := make([]byte, 0, size)
+	records := make([]record, 0, len(items))
+	for i, it := range items {
+		err := it.Err
+		if err == nil {
+			err = envelope.Validate(it.Raw)
+		}
+		if err != nil {
+			resp.Errors = append(resp.Errors, itemError{Index: i, StatusCode: http.StatusBadRequest, Message: err.Error()})
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, it.Raw...)
+		buf = append(buf, '\n')
+		records = append(records, record{index: i, data: buf[start:len(buf):len(buf)]})
+	}
+	resp.ItemsAccepted = len(records)
+	return resp, records
+}
+
+// store appends the records in one call. A record the spool refuses on its
+// own (a *spool.RecordError) becomes a per-item error and the rest is
+// appended again; any other error refuses the whole request.
+func (h *Handler) store(ctx context.Context, resp *trackResponse, records []record) error {
+	ctx, cancel := context.WithTimeout(ctx, h.appendTimeout)
+	defer cancel()
+	data := make([][]byte, len(records))
+	for {
+		data = data[:len(records)]
+		for i, rec := range records {
+			data[i] = rec.data
+		}
+		err := h.spool.Append(ctx, data...)
+		var re *spool.RecordError
+		if err == nil || !errors.As(err, &re) || re.Index < 0 || re.Index >= len(records) {
+			if err == nil {
+				var n uint64
+				for _, rec := range records {
+					n += uint64(len(rec.data))
+				}
+				h.storedBytes.Add(n)
+			}
+			return err
+		}
+		resp.Errors = append(resp.Errors, itemError{
+			Index:      records[re.Index].index,
+			StatusCode: http.StatusBadRequest,
+			Message:    "item refused by the spool: " + re.Err.Error(),
+		})
+		records = slices.Delete(records, re.Index, re.Index+1)
+		resp.ItemsAccepted = len(records)
+		slices.SortFunc(resp.Errors, func(a, b itemError) int { return a.Index - b.Index })
+		if len(records) == 0 {
+			return nil
+		}
+	}
+}
+
+// finish writes the answer, counts it and logs it (without contents).
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time, status int, resp trackResponse, bodyBytes int64, reason string) {
+	if resp.Errors == nil {
+		resp.Errors = []itemError{}
+	}
+	// A 206 whose valid items were all refused by the spool one by one
+	// is a 400: nothing was accepted.
+	if status == http.StatusPartialContent && resp.ItemsAccepted == 0 {
+		status = http.StatusBadRequest
+	}
+	out, _ := json.Marshal(resp) // cannot fail: plain types
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(out)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(out, '\n'))
+
+	h.mu.Lock()
+	h.requests[status]++
+	h.mu.Unlock()
+	if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		attrs := []any{"status", status, "path", r.URL.Path, "remote", r.RemoteAddr,
+			"items", resp.ItemsReceived, "accepted", resp.ItemsAccepted, "rejected", len(resp.Errors),
+			"body_bytes", bodyBytes, "duration", time.Since(start)}
+		if reason != "" {
+			attrs = append(attrs, "reason", reason)
+		}
+		h.log.DebugContext(r.Context(), "ingest: request", attrs...)
+	}
+}
+
+// Stats is a snapshot of a Handler's counters since New.
+type Stats struct {
+	// Requests counts answered requests by HTTP status.
+	Requests map[int]uint64
+	// ItemsReceived counts the items of decodable bodies.
+	ItemsReceived uint64
+	// ItemsAccepted counts items stored durably and acknowledged (200/206).
+	ItemsAccepted uint64
+	// ItemsRejected counts items refused as invalid (per-item errors).
+	ItemsRejected uint64
+	// ItemsRefused counts valid items of requests answered 503: the
+	// client was told to send them again.
+	ItemsRefused uint64
+	// BodyBytes counts request body bytes read, as received.
+	BodyBytes uint64
+	// StoredBytes counts the bytes of the records stored.
+	StoredBytes uint64
+}
+
+// Stats returns a snapshot of the counters; cheap enough for a metrics
+// scrape.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	req := make(map[int]uint64, len(h.requests))
+	for k, v := range h.requests {
+		req[k] = v
+	}
+	h.mu.Unlock()
+	return Stats{
+		Requests:      req,
+		ItemsReceived: h.itemsReceived.Load(),
+		ItemsAccepted: h.itemsAccepted.Load(),
+		ItemsRejected: h.itemsRejected.Load(),
+		ItemsRefused:  h.itemsRefused.Load(),
+		BodyBytes:     h.bodyBytes.Load(),
+		StoredBytes:   h.storedBytes.Load(),
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// warnLimiter logs a warning at most once per warnEvery, saying how many
+// were suppressed meanwhile, so that a long spool outage does not flood the
+// log.
+type warnLimiter struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+const warnEvery = 10 * time.Second
+
+func (l *warnLimiter) warn(log *slog.Logger, msg string, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < warnEvery {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	log.Warn(msg, args...)
+}

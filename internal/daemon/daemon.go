@@ -1,0 +1,195 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aispool/aispool/ingest"
+	"github.com/aispool/aispool/metrics"
+	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/spool"
+)
+
+// Daemon is a running aispool: a spool, a sender draining it, the local
+// ingestion endpoint and the admin endpoint. Create it with New (which binds
+// the listeners, so that their addresses are known), then Run it.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	sp     *spool.Spool
+	snd    *sender.Sender
+	ingest *ingest.Handler
+	ing    *http.Server
+	ingLn  net.Listener
+	adm    *http.Server
+	admLn  net.Listener
+}
+
+// New validates cfg, opens the spool, builds the sender and binds the
+// listeners. Errors in cfg wrap ErrConfig.
+func New(ctx context.Context, cfg Config) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger}
+	var err error
+	d.sp, err = spool.Open(ctx, cfg.SpoolDir, cfg.spoolOptions())
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Daemon, error) {
+		d.closeListeners()
+		_ = d.sp.Close()
+		return nil, err
+	}
+	d.snd, err = sender.New(cfg.senderConfig(d.sp))
+	if err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrConfig, err))
+	}
+	reg := metrics.NewRegistry()
+	src := metrics.Sources{Spool: d.sp.Stats, Sender: d.snd.Stats, Version: cfg.Version}
+	if err := metrics.Register(reg, src); err != nil {
+		return fail(err)
+	}
+	if cfg.Listen != "" {
+		if cfg.TLSCert != "" {
+			// Check the pair now: a bad one is a configuration error at
+			// start, not a failure of the first connection.
+			if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+				return fail(fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrConfig, err))
+			}
+		}
+		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger})
+		if err != nil {
+			return fail(err)
+		}
+		d.ing = ingest.NewServer(d.ingest, cfg.Logger)
+		if d.ingLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fail(fmt.Errorf("--listen %s: %w", cfg.Listen, err))
+		}
+	}
+	if cfg.AdminListen != "" {
+		d.adm = newServer(adminHandler(reg, d.sp.Ready))
+		if d.admLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			return fail(fmt.Errorf("--admin-listen %s: %w", cfg.AdminListen, err))
+		}
+	}
+	return d, nil
+}
+
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
+func (d *Daemon) closeListeners() {
+	for _, ln := range []net.Listener{d.ingLn, d.admLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+// IngestURL is the base URL of the local ingestion endpoint ("" if off):
+// an SDK's connection string gets IngestionEndpoint=<IngestURL>.
+func (d *Daemon) IngestURL() string {
+	if d.ingLn == nil {
+		return ""
+	}
+	scheme := "http"
+	if d.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + d.ingLn.Addr().String()
+}
+
+// AdminURL is the base URL of the admin endpoint ("" if off).
+func (d *Daemon) AdminURL() string {
+	if d.admLn == nil {
+		return ""
+	}
+	return "http://" + d.admLn.Addr().String()
+}
+
+// Ingest returns the local ingestion endpoint's handler (nil if off).
+func (d *Daemon) Ingest() *ingest.Handler { return d.ingest }
+
+// Spool returns the daemon's spool.
+func (d *Daemon) Spool() *spool.Spool { return d.sp }
+
+// Sender returns the daemon's sender.
+func (d *Daemon) Sender() *sender.Sender { return d.snd }
+
+// Run serves until ctx ends, then shuts down gracefully: it stops
+// accepting (requests being answered finish), lets the sender finish or
+// abandon its requests in flight within ShutdownTimeout, and closes the
+// spool. Nothing acknowledged is lost: what was not delivered stays in the
+// spool. Run returns nil after a graceful shutdown.
+func (d *Daemon) Run(ctx context.Context) error {
+	errc := make(chan error, 3)
+	serve := func(srv *http.Server, ln net.Listener, what string, tls bool) {
+		if srv == nil {
+			return
+		}
+		go func() {
+			var err error
+			if tls {
+				err = srv.ServeTLS(ln, d.cfg.TLSCert, d.cfg.TLSKey)
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", what, err)
+			}
+		}()
+	}
+	serve(d.ing, d.ingLn, "ingestion endpoint", d.cfg.TLSCert != "")
+	serve(d.adm, d.admLn, "admin endpoint", false)
+	runCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSender()
+	sndDone := make(chan error, 1)
+	go func() { sndDone <- d.snd.Run(runCtx) }()
+	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", d.snd.Endpoint(),
+		"listen", d.IngestURL(), "admin", d.AdminURL())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		d.log.Error("server failed", "err", runErr)
+	case runErr = <-sndDone:
+		d.log.Error("sender stopped", "err", runErr)
+		sndDone <- runErr
+	}
+	d.log.Info("shutting down", "timeout", d.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.ShutdownTimeout)
+	defer cancel()
+	// Stop accepting first: a request answered 200 is durable already.
+	if d.ing != nil {
+		_ = d.ing.Shutdown(sctx)
+	}
+	if err := d.snd.Close(sctx); err != nil {
+		d.log.Warn("sender: requests in flight abandoned; their records stay in the spool", "err", err)
+	}
+	<-sndDone
+	if d.adm != nil {
+		_ = d.adm.Shutdown(sctx)
+	}
+	if err := d.sp.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	st := d.sp.Stats()
+	d.log.Info("stopped", "sent", d.snd.Stats().Sent, "records_left", st.Records)
+	return runErr
+}

@@ -1,0 +1,102 @@
+package trackbody
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestAppendCompact(t *testing.T) {
+	tests := []struct {
+		in, want string // want "" means invalid
+	}{
+		{`{}`, `{}`},
+		{` { "a" : [ 1 , -2.5e+3 , 0 , true , false , null , "x" , { } , [ ] ] } `, `{"a":[1,-2.5e+3,0,true,false,null,"x",{},[]]}`},
+		{"{\n\t\"s\": \"a \\\" b \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9\\uD83D\\uDE80 \"\r\n}", `{"s":"a \" b \\ \/ \b\f\n\r\t \u00e9\uD83D\uDE80 "}`},
+		{`"str"`, `"str"`},
+		{`0`, `0`},
+		{`-0.0E-0`, `-0.0E-0`},
+		{"{\"\xff\":1}", "{\"\xff\":1}"}, // bytes copied as they are
+		{``, ``},
+		{`   `, ``},
+		{`{`, ``},
+		{`{"a"}`, ``},
+		{`{"a":}`, ``},
+		{`{"a":1,}`, ``},
+		{`[1,]`, ``},
+		{`[1 2]`, ``},
+		{`{"a":1 "b":2}`, ``},
+		{`{1:2}`, ``},
+		{`01`, ``},
+		{`-`, ``},
+		{`1.`, ``},
+		{`1e`, ``},
+		{`.5`, ``},
+		{`+1`, ``},
+		{`tru`, ``},
+		{`nul`, ``},
+		{`True`, ``},
+		{`"a`, ``},
+		{"\"a\x01\"", ``},
+		{`"\x"`, ``},
+		{`"\u12G4"`, ``},
+		{`"\u12"`, ``},
+		{`{} {}`, ``},
+		{`[}`, ``},
+		{`{]`, ``},
+		{`[[[`, ``},
+		{strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth), strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)},
+		{strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1), ``},
+	}
+	for _, tt := range tests {
+		got, _, err := appendCompact([]byte("prefix"), []byte(tt.in), nil)
+		var ref bytes.Buffer
+		refErr := json.Compact(&ref, []byte(tt.in))
+		if tt.want == "" {
+			if err == nil || string(got) != "prefix" || refErr == nil {
+				t.Errorf("appendCompact(%.40q) = %.40q, %v; json.Compact err %v; want an error", tt.in, got, err, refErr)
+			}
+			continue
+		}
+		if err != nil || string(got) != "prefix"+tt.want || ref.String() != tt.want {
+			t.Errorf("appendCompact(%.40q) = %.40q, %v; want %.40q (json.Compact %.40q)", tt.in, got, err, tt.want, ref.String())
+		}
+	}
+}
+
+func TestAppendCompactMessages(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":x}`:  "invalid character 'x' looking for beginning of value at offset 5",
+		`{"a":1`:   "unexpected end of JSON input at offset 6",
+		`{"a" 1}`:  "invalid character '1' after object key at offset 5",
+		`[1 2]`:    "invalid character '2' after array element at offset 3",
+		`{"a":1 2`: "invalid character '2' after object key:value pair at offset 7",
+		`{} x`:     "invalid character 'x' after top-level value at offset 3",
+		"\"\t\"":   `invalid character '\t' in string literal at offset 1`,
+	} {
+		_, _, err := appendCompact(nil, []byte(in), nil)
+		if err == nil || err.Error() != want {
+			t.Errorf("appendCompact(%q) err = %v, want %q", in, err, want)
+		}
+	}
+}
+
+// FuzzCompact checks appendCompact against json.Compact: the same inputs
+// are valid, with the same output.
+func FuzzCompact(f *testing.F) {
+	for _, s := range []string{
+		`{"a":[1,-2.5e+3,true,false,null,"x\"\\\u00e9",{},[]]}`, " { \"a\" : 1 } ", `"s"`, `0`, `-0.5E-7`,
+		`[1,]`, `01`, `"\u12"`, "\"\x01\"", "{\"\xff\":1}", `[[[[]]]]`, `{"a":1}{}`, `tru`, `1.e5`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		got, _, err := appendCompact(nil, src, nil)
+		var want bytes.Buffer
+		wantErr := json.Compact(&want, src)
+		if (err == nil) != (wantErr == nil) || err == nil && !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("appendCompact(%q) = %q, %v; json.Compact = %q, %v", src, got, err, want.Bytes(), wantErr)
+		}
+	})
+}

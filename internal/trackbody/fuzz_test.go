@@ -1,0 +1,138 @@
+package trackbody
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+	"unicode/utf8"
+)
+
+// fuzzLimits are small, so that the fuzzer reaches every limit.
+var fuzzLimits = Limits{MaxBodyBytes: 1 << 16, MaxDecodedBytes: 1 << 16, MaxItems: 16, MaxItemBytes: 256}
+
+// FuzzDecode checks that Decode never panics, that every item it returns
+// keeps its promises (see checkInvariants), and, for plain bodies, that it
+// agrees with a simple reference decoder built on encoding/json.
+//
+// mode selects how body is sent: 0 plain with no Content-Encoding, 1
+// gzip-compressed, 2 plain as "identity", 3 raw bytes declared as gzip (to
+// fuzz the gzip reader).
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`[{"a":1},{"b":2}]`,
+		"{\"a\":1}\n{\"b\":2}\n",
+		"{\"a\":1}\r\nnot json\r\n\r\n[1]\n{\"c\":",
+		"\uFEFF [ {\"a\" : [1, {\"b\": \"]}\\\"\"}]}, 2, \"x\", {} ]",
+		"[{\"m\":\"a\xffb\"}]",
+		"{\"m\":\"\xed\xa0\x80\"}\n",
+		"",
+		"[]",
+		"[{},]",
+		`[{} {}]`,
+		"{\"a\":\"" + string(bytes.Repeat([]byte("x"), 300)) + "\"}\n{}\n",
+	} {
+		for mode := range byte(4) {
+			f.Add([]byte(s), mode)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte, mode byte) {
+		mode %= 4
+		send, enc := body, ""
+		switch mode {
+		case 1:
+			send, enc = gz(t, string(body)), "gzip"
+		case 2:
+			enc = "identity"
+		case 3:
+			enc = "gzip"
+		}
+		items, err := Decode(bytes.NewReader(send), enc, fuzzLimits)
+		if err != nil {
+			if items != nil {
+				t.Fatalf("items %v with error %v", items, err)
+			}
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+		} else {
+			checkInvariants(t, items, fuzzLimits)
+		}
+		if mode == 3 || len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b || len(send) > int(fuzzLimits.MaxBodyBytes) {
+			return
+		}
+		want, wantErr := reference(body, fuzzLimits)
+		switch {
+		case wantErr != nil:
+			if !errors.Is(err, wantErr) {
+				t.Fatalf("Decode err = %v, reference %v", err, wantErr)
+			}
+		case want != nil:
+			if err != nil {
+				t.Fatalf("Decode err = %v, reference has %d items", err, len(want))
+			}
+			if len(items) != len(want) {
+				t.Fatalf("Decode has %d items, reference %d", len(items), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(items[i].Raw, want[i].Raw) || (items[i].Err == nil) != (want[i].Err == nil) {
+					t.Fatalf("item %d: Decode %q, %v; reference %q, %v", i, items[i].Raw, items[i].Err, want[i].Raw, want[i].Err)
+				}
+			}
+		}
+	})
+}
+
+// reference decodes a plain body the slow, obvious way. It returns (nil,
+// nil) when it has no opinion (an array body that is not valid JSON as a
+// whole, where Decode's tolerance of bad elements goes further).
+func reference(body []byte, lim Limits) ([]Item, error) {
+	body = bytes.TrimPrefix(body, utf8BOM)
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, ErrMalformed
+	}
+	rawCap := 4 * lim.MaxItemBytes
+	item := func(raw []byte, rawLen int) Item {
+		if rawLen > rawCap {
+			return Item{Err: ErrItemTooLarge}
+		}
+		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+		var b bytes.Buffer
+		switch {
+		case json.Compact(&b, raw) != nil:
+			return Item{Err: ErrInvalidJSON}
+		case b.Bytes()[0] != '{':
+			return Item{Err: ErrNotObject}
+		case b.Len() > lim.MaxItemBytes:
+			return Item{Err: ErrItemTooLarge}
+		}
+		return Item{Raw: b.Bytes()}
+	}
+	var items []Item
+	switch trimmed[0] {
+	case '[':
+		var elems []json.RawMessage
+		if !utf8.Valid(trimmed) || json.Unmarshal(trimmed, &elems) != nil {
+			return nil, nil
+		}
+		if len(elems) == 0 {
+			return nil, ErrMalformed
+		}
+		for _, e := range elems {
+			items = append(items, item(e, len(e)))
+		}
+	case '{':
+		for line := range bytes.SplitSeq(body, []byte("\n")) {
+			if t := bytes.Trim(line, " \t\r"); len(t) > 0 || len(line) > rawCap {
+				items = append(items, item(t, len(line)))
+			}
+		}
+	default:
+		return nil, ErrMalformed
+	}
+	if len(items) > lim.MaxItems {
+		return nil, ErrTooLarge
+	}
+	return items, nil
+}

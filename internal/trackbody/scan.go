@@ -1,0 +1,387 @@
+package trackbody
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+const (
+	// readBufSize is the decoded stream's buffer: a typical NDJSON line
+	// is read in place, without a copy.
+	readBufSize = 64 << 10
+	// The shared backing arrays of Item.Raw start at minArena bytes and
+	// double up to maxArena, so that a small body does not pay for (and
+	// clear) a large array.
+	minArena = 16 << 10
+	maxArena = 1 << 20
+	// rawFactor: an item more than rawFactor × MaxItemBytes before
+	// compaction is refused without being buffered.
+	rawFactor = 4
+)
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// decoder parses a decoded body from br.
+type decoder struct {
+	br        *bufio.Reader
+	lim       Limits
+	rawCap    int // longest raw item buffered
+	items     []Item
+	arena     []byte // backing array of the items' Raw; len is what is used
+	arenaSize int    // size of the last arena allocated
+	stack     []byte // appendCompact's scratch
+	scratch   []byte
+	line      int // physical lines consumed (NDJSON), for messages
+}
+
+func newDecoder(r io.Reader, lim Limits) *decoder {
+	rawCap := int64(lim.MaxItemBytes) * rawFactor
+	rawCap = min(rawCap, lim.MaxDecodedBytes, 1<<30)
+	return &decoder{
+		br:     bufio.NewReaderSize(r, readBufSize),
+		lim:    lim,
+		rawCap: int(rawCap),
+	}
+}
+
+// run parses the whole body.
+func (d *decoder) run() ([]Item, error) {
+	if b, err := d.br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
+		_, _ = d.br.Discard(len(utf8BOM))
+	}
+	c, err := d.skipSpace()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, fmt.Errorf("%w: empty body", ErrMalformed)
+	case err != nil:
+		return nil, err
+	}
+	switch c {
+	case '[':
+		_, _ = d.br.Discard(1)
+		err = d.array()
+	case '{':
+		err = d.ndjson()
+	default:
+		return nil, fmt.Errorf("%w: neither a JSON array nor newline-delimited JSON objects (starts with %q)", ErrMalformed, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(d.items) == 0 {
+		return nil, fmt.Errorf("%w: no items (empty array)", ErrMalformed)
+	}
+	return d.items, nil
+}
+
+// peek returns the buffered bytes, reading more if none are buffered. It
+// consumes nothing.
+func (d *decoder) peek() ([]byte, error) {
+	if d.br.Buffered() == 0 {
+		if _, err := d.br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	return d.br.Peek(d.br.Buffered())
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+// skipSpace consumes JSON whitespace, counting newlines, and returns the
+// next byte without consuming it.
+func (d *decoder) skipSpace() (byte, error) {
+	for {
+		buf, err := d.peek()
+		if err != nil {
+			return 0, err
+		}
+		for i, c := range buf {
+			if !isSpace(c) {
+				_, _ = d.br.Discard(i)
+				return c, nil
+			}
+			if c == '\n' {
+				d.line++
+			}
+		}
+		_, _ = d.br.Discard(len(buf))
+	}
+}
+
+// unexpectedEOF maps the end of the body in the middle of an array to
+// ErrMalformed; other errors pass.
+func unexpectedEOF(err error, where string) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: body ends %s", ErrMalformed, where)
+	}
+	return err
+}
+
+// array parses the elements of a JSON array whose '[' is consumed, and
+// checks that nothing but whitespace follows its ']'.
+func (d *decoder) array() error {
+	c, err := d.skipSpace()
+	if err != nil {
+		return unexpectedEOF(err, "before the array's closing ']'")
+	}
+	if c == ',' {
+		return fmt.Errorf("%w: expected an item after '[', found ','", ErrMalformed)
+	}
+	if c != ']' {
+		for idx := 0; ; idx++ {
+			if err := d.element(idx); err != nil {
+				return err
+			}
+			c, err := d.skipSpace()
+			if err != nil {
+				return unexpectedEOF(err, fmt.Sprintf("after item %d, before the array's closing ']'", idx))
+			}
+			_, _ = d.br.Discard(1)
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				return fmt.Errorf("%w: expected ',' or ']' after item %d, found %q", ErrMalformed, idx, c)
+			}
+			c, err = d.skipSpace()
+			if err != nil {
+				return unexpectedEOF(err, fmt.Sprintf("after item %d, before the array's closing ']'", idx))
+			}
+			if c == ']' || c == ',' {
+				return fmt.Errorf("%w: expected an item after item %d, found %q", ErrMalformed, idx, c)
+			}
+		}
+	} else {
+		_, _ = d.br.Discard(1)
+	}
+	c, err = d.skipSpace()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w: data after the array's closing ']' (found %q)", ErrMalformed, c)
+}
+
+// Scanning modes of one array element, chosen by its first byte.
+const (
+	modeContainer = iota // object or array: ends at the matching bracket
+	modeString           // string: ends at the closing quote
+	modeBare             // number, literal or garbage: ends before , ] or space
+)
+
+// element reads array element idx (its first byte is not whitespace) and
+// records it as an item. It finds the element's end by bracket and string
+// structure only; the element's validity is checked afterwards, so an
+// element with bad content but balanced brackets is a per-item error.
+func (d *decoder) element(idx int) error {
+	if err := d.checkCount(); err != nil {
+		return err
+	}
+	d.scratch = d.scratch[:0]
+	over := false
+	mode, depth, inStr, esc, first := modeBare, 0, false, false, true
+	for done := false; !done; {
+		buf, err := d.peek()
+		if err != nil {
+			return unexpectedEOF(err, fmt.Sprintf("inside item %d", idx))
+		}
+		i := 0
+		if first {
+			switch buf[0] {
+			case '{', '[':
+				mode, depth = modeContainer, 1
+			case '"':
+				mode, inStr = modeString, true
+			}
+			i, first = 1, false
+		}
+	scan:
+		for ; i < len(buf); i++ {
+			if inStr && !esc {
+				// Skip the string's plain bytes in a tight loop.
+				for i < len(buf) && buf[i] != '"' && buf[i] != '\\' {
+					i++
+				}
+				if i == len(buf) {
+					break
+				}
+			}
+			c := buf[i]
+			if inStr {
+				switch {
+				case esc:
+					esc = false
+				case c == '\\':
+					esc = true
+				case c == '"':
+					inStr = false
+					if mode == modeString {
+						i++
+						done = true
+						break scan
+					}
+				}
+				continue
+			}
+			switch mode {
+			case modeBare:
+				if isSpace(c) || c == ',' || c == ']' {
+					done = true
+					break scan
+				}
+			case modeContainer:
+				switch c {
+				case '"':
+					inStr = true
+				case '{', '[':
+					depth++
+				case '}', ']':
+					depth--
+					if depth == 0 {
+						i++
+						done = true
+						break scan
+					}
+				}
+			}
+		}
+		if !over {
+			if len(d.scratch)+i > d.rawCap {
+				over, d.scratch = true, d.scratch[:0]
+			} else {
+				d.scratch = append(d.scratch, buf[:i]...)
+			}
+		}
+		_, _ = d.br.Discard(i)
+	}
+	d.addItem(d.scratch, over, "item", idx)
+	return nil
+}
+
+// ndjson parses newline-delimited JSON: every non-blank line is an item.
+func (d *decoder) ndjson() error {
+	for {
+		line, over, err := d.readLine()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d.line++
+		if !over {
+			line = bytes.Trim(line, " \t\r")
+			if len(line) == 0 {
+				continue
+			}
+		}
+		if err := d.checkCount(); err != nil {
+			return err
+		}
+		d.addItem(line, over, "line", d.line)
+	}
+}
+
+// readLine returns the next line without its '\n', or io.EOF when the body
+// has no more bytes. A line longer than rawCap is not buffered: it is
+// consumed and reported as over. The line is valid until the next read.
+func (d *decoder) readLine() (line []byte, over bool, err error) {
+	d.scratch = d.scratch[:0]
+	seen := false
+	for {
+		frag, err := d.br.ReadSlice('\n')
+		seen = seen || len(frag) > 0
+		content := len(frag) // bytes of the line in frag, without '\n'
+		if err == nil {
+			content--
+		}
+		switch {
+		case over:
+		case len(d.scratch)+content > d.rawCap:
+			over, d.scratch = true, d.scratch[:0]
+		case err == nil && len(d.scratch) == 0:
+			return frag[:content], false, nil // in place, no copy
+		default:
+			d.scratch = append(d.scratch, frag[:content]...)
+		}
+		switch {
+		case err == nil:
+			return d.scratch, over, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			if !seen {
+				return nil, false, io.EOF
+			}
+			return d.scratch, over, nil
+		default:
+			return nil, false, err
+		}
+	}
+}
+
+// checkCount refuses an item past MaxItems.
+func (d *decoder) checkCount() error {
+	if len(d.items) >= d.lim.MaxItems {
+		return fmt.Errorf("%w: more than %d items", ErrTooLarge, d.lim.MaxItems)
+	}
+	return nil
+}
+
+// addItem validates and compacts one raw item into the arena and appends it
+// to d.items. unit and n name it in errors ("line 3", "item 3").
+func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
+	if over {
+		d.items = append(d.items, Item{Err: fmt.Errorf("%s %d: %w: over %s before compaction (limit %s)",
+			unit, n, ErrItemTooLarge, formatBytes(int64(d.rawCap)), formatBytes(int64(d.lim.MaxItemBytes)))})
+		return
+	}
+	if !utf8.Valid(raw) {
+		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+	}
+	if cap(d.arena)-len(d.arena) < len(raw) {
+		d.arenaSize = min(max(minArena, 2*d.arenaSize), maxArena)
+		d.arena = make([]byte, 0, max(d.arenaSize, len(raw)))
+	}
+	// The compacted item is never longer than raw, so it lands in the
+	// arena's spare capacity, after the items before it.
+	start := len(d.arena)
+	res, stack, err := appendCompact(d.arena, raw, d.stack)
+	d.stack = stack
+	if err != nil {
+		d.items = append(d.items, Item{Err: fmt.Errorf("%s %d: %w: %v", unit, n, ErrInvalidJSON, err)})
+		return
+	}
+	out := res[start:len(res):len(res)]
+	switch {
+	case out[0] != '{':
+		d.items = append(d.items, Item{Err: fmt.Errorf("%s %d: %w (found %s)", unit, n, ErrNotObject, kind(out[0]))})
+	case len(out) > d.lim.MaxItemBytes:
+		d.items = append(d.items, Item{Err: fmt.Errorf("%s %d: %w: %d bytes (limit %s)",
+			unit, n, ErrItemTooLarge, len(out), formatBytes(int64(d.lim.MaxItemBytes)))})
+	default:
+		d.arena = res
+		d.items = append(d.items, Item{Raw: out})
+	}
+}
+
+// kind names the JSON type that starts with c.
+func kind(c byte) string {
+	switch c {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}

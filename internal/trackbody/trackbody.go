@@ -1,0 +1,264 @@
+package trackbody
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
+)
+
+// Default limits, used for the zero (or negative) fields of Limits.
+const (
+	// DefaultMaxBodyBytes bounds a body as received: 64 MiB. SDKs send
+	// far less (hundreds of items, a few MiB at most).
+	DefaultMaxBodyBytes int64 = 64 << 20
+	// DefaultMaxItems is the service's limit of items per request.
+	DefaultMaxItems = 64000
+	// DefaultMaxItemBytes is the service's per-item limit, 64 KiB,
+	// measured on the compacted item.
+	DefaultMaxItemBytes = 64 << 10
+	// The default of MaxDecodedBytes is twice MaxBodyBytes (128 MiB with
+	// the default MaxBodyBytes): the decoded items are held in memory, so
+	// this is also the bound on one request's memory.
+	decodedPerBody = 2
+)
+
+// Limits bounds what Decode accepts. A zero or negative field means its
+// default.
+type Limits struct {
+	// MaxBodyBytes bounds the body as received (compressed, if it is).
+	// Default DefaultMaxBodyBytes (64 MiB).
+	MaxBodyBytes int64
+	// MaxDecodedBytes bounds the body after gunzip (for a plain body, the
+	// body itself); it refuses gzip bombs. Default twice MaxBodyBytes
+	// (128 MiB by default).
+	MaxDecodedBytes int64
+	// MaxItems bounds the items of one body, valid or not. Default
+	// DefaultMaxItems (64,000, the service's limit).
+	MaxItems int
+	// MaxItemBytes bounds one item, compacted. An item over it is a
+	// per-item error (ErrItemTooLarge), not a whole-body error. An item
+	// more than four times as large before compaction is refused without
+	// being buffered. Default DefaultMaxItemBytes (64 KiB).
+	MaxItemBytes int
+}
+
+// WithDefaults returns l with every zero or negative field replaced by its
+// default.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxDecodedBytes <= 0 {
+		l.MaxDecodedBytes = decodedPerBody * l.MaxBodyBytes
+		if l.MaxDecodedBytes < l.MaxBodyBytes { // overflow
+			l.MaxDecodedBytes = l.MaxBodyBytes
+		}
+	}
+	if l.MaxItems <= 0 {
+		l.MaxItems = DefaultMaxItems
+	}
+	if l.MaxItemBytes <= 0 {
+		l.MaxItemBytes = DefaultMaxItemBytes
+	}
+	return l
+}
+
+// Whole-body errors. Decode's error wraps one of them (or is a read error of
+// the underlying reader); callers map them to HTTP statuses.
+var (
+	// ErrTooLarge: the body exceeds MaxBodyBytes as received or
+	// MaxDecodedBytes after decompression, or holds more than MaxItems
+	// items (HTTP 413).
+	ErrTooLarge = errors.New("trackbody: body too large")
+	// ErrMalformed: the body cannot be parsed at all (HTTP 400).
+	ErrMalformed = errors.New("trackbody: malformed body")
+	// ErrUnsupportedEncoding: the Content-Encoding is neither gzip nor
+	// identity (HTTP 415).
+	ErrUnsupportedEncoding = errors.New("trackbody: unsupported content encoding")
+)
+
+// Per-item errors, wrapped by Item.Err.
+var (
+	// ErrInvalidJSON: the item is not valid JSON.
+	ErrInvalidJSON = errors.New("invalid JSON")
+	// ErrNotObject: the item is valid JSON but not an object.
+	ErrNotObject = errors.New("not a JSON object")
+	// ErrItemTooLarge: the item exceeds MaxItemBytes.
+	ErrItemTooLarge = errors.New("item too large")
+)
+
+// Item is one item of a body, in request order.
+type Item struct {
+	// Raw is the item's JSON object, compacted to one line, without a
+	// trailing newline; nil if Err != nil.
+	Raw []byte
+	// Err is the item's problem (wrapping ErrInvalidJSON, ErrNotObject or
+	// ErrItemTooLarge and naming the line or index); nil if it is fine.
+	Err error
+}
+
+// Decode reads a whole ingestion body from r and returns its items in
+// order. contentEncoding is the request's Content-Encoding header: "gzip"
+// (or "x-gzip"), any case, or "" / "identity" for a plain body (sniffed for
+// the gzip magic bytes all the same). The body is either a JSON array of
+// objects or newline-delimited JSON objects; see the package documentation
+// for the exact rules.
+//
+// On success every item is returned, bad ones with Err set; there is at
+// least one item. On failure Decode returns nil and an error wrapping
+// ErrTooLarge, ErrMalformed or ErrUnsupportedEncoding, or a read error of r.
+// Decode stops reading as soon as a limit is exceeded, and never holds more
+// than the decoded items plus a few buffers in memory.
+func Decode(r io.Reader, contentEncoding string, lim Limits) ([]Item, error) {
+	lim = lim.WithDefaults()
+	gz, err := parseEncoding(contentEncoding)
+	if err != nil {
+		return nil, err
+	}
+	body := &limitReader{r: r, limit: lim.MaxBodyBytes}
+	bbr := bufio.NewReaderSize(body, 32<<10)
+	if !gz {
+		if magic, _ := bbr.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+			gz = true
+		}
+	}
+	var src io.Reader = bbr
+	if gz {
+		if magic, _ := bbr.Peek(2); len(magic) == 2 && (magic[0] != 0x1f || magic[1] != 0x8b) {
+			return nil, fmt.Errorf("%w: Content-Encoding is gzip but the body is not gzip data", ErrMalformed)
+		}
+		zr, err := gzip.NewReader(bbr)
+		if err != nil {
+			if errors.Is(err, io.EOF) && !body.exceeded && body.readErr == nil {
+				return nil, fmt.Errorf("%w: empty body", ErrMalformed)
+			}
+			return nil, classify(err, body, nil, lim)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	decoded := &limitReader{r: src, limit: lim.MaxDecodedBytes}
+	d := newDecoder(decoded, lim)
+	items, err := d.run()
+	if err != nil {
+		return nil, classify(err, body, decoded, lim)
+	}
+	return items, nil
+}
+
+// parseEncoding reports whether contentEncoding asks for gzip. It accepts a
+// comma-separated list in which "identity" entries are ignored.
+func parseEncoding(contentEncoding string) (gz bool, err error) {
+	n := 0
+	for coding := range strings.SplitSeq(contentEncoding, ",") {
+		coding = strings.TrimSpace(coding)
+		switch {
+		case coding == "", strings.EqualFold(coding, "identity"):
+		case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
+			gz = true
+			n++
+		default:
+			return false, fmt.Errorf("%w: %q (only gzip and identity are supported)", ErrUnsupportedEncoding, clip(coding))
+		}
+	}
+	if n > 1 {
+		return false, fmt.Errorf("%w: gzip applied more than once", ErrUnsupportedEncoding)
+	}
+	return gz, nil
+}
+
+// classify turns a failure of the decoding pipeline into Decode's error:
+// exceeded limits first (the pipeline's other errors are then symptoms),
+// then read errors of the request body, then the parser's own errors, and
+// last gzip format errors.
+func classify(err error, body, decoded *limitReader, lim Limits) error {
+	switch {
+	case body.exceeded:
+		return fmt.Errorf("%w: body exceeds %s", ErrTooLarge, formatBytes(lim.MaxBodyBytes))
+	case decoded != nil && decoded.exceeded:
+		return fmt.Errorf("%w: body exceeds %s after decompression", ErrTooLarge, formatBytes(lim.MaxDecodedBytes))
+	case body.readErr != nil:
+		return fmt.Errorf("trackbody: reading body: %w", body.readErr)
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrMalformed):
+		return err
+	}
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: invalid gzip data: truncated", ErrMalformed)
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.As(err, &corrupt):
+		return fmt.Errorf("%w: invalid gzip data: %v", ErrMalformed, err)
+	}
+	// Any other error of the gzip reader is a format problem too: the
+	// request body's own read errors were caught above.
+	return fmt.Errorf("%w: invalid gzip data: %v", ErrMalformed, err)
+}
+
+// errLimit is returned by a limitReader past its limit; classify reports
+// the limit from the reader's state, never this error itself.
+var errLimit = errors.New("trackbody: read limit exceeded")
+
+// limitReader reads at most limit bytes from r and notes whether the
+// source holds more (exceeded) and the first read error of r other than
+// io.EOF (readErr).
+type limitReader struct {
+	r        io.Reader
+	limit    int64
+	n        int64
+	exceeded bool
+	readErr  error
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.exceeded {
+		return 0, errLimit
+	}
+	// Read one byte past the limit to tell "exactly at the limit" from
+	// "over it".
+	if rem := l.limit - l.n + 1; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.limit {
+		l.exceeded = true
+		return n - int(l.n-l.limit), errLimit
+	}
+	if err != nil && err != io.EOF && l.readErr == nil && !errors.Is(err, errLimit) {
+		l.readErr = err
+	}
+	return n, err
+}
+
+// formatBytes renders a byte count for an error message: "64 MiB",
+// "1.5 KiB", "100 bytes".
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	suffix := [...]string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}[exp]
+	if n%div == 0 {
+		return fmt.Sprintf("%d %s", n/div, suffix)
+	}
+	return fmt.Sprintf("%.1f %s", v, suffix)
+}
+
+// clip shortens a client-supplied string for an error message.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
