@@ -261,7 +261,7 @@ func (s *Spool) evictOldestLocked() bool {
 			s.log.Error("evict segment", "segment", mine.id, "err", err)
 			return false
 		}
-		s.dropped[ReasonFull] += uint64(lost)
+		s.addDropLocked(ReasonFull, uint64(lost))
 		s.log.Warn("spool full: evicted oldest segment", "segment", mine.id, "records_dropped", lost, "max_bytes", s.opts.MaxBytes)
 		return true
 	}

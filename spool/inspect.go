@@ -54,6 +54,9 @@ type Report struct {
 	QuarantineBytes int64
 	// Peek holds the first records, oldest first, if asked for.
 	Peek []PeekRecord
+	// Dropped counts the records every process using the spool dropped
+	// undelivered, by reason, since the spool was created.
+	Dropped map[string]uint64
 }
 
 // Inspect reads a spool directory without changing it: the segments, their
@@ -110,6 +113,9 @@ func Inspect(ctx context.Context, dir string, peek int) (*Report, error) {
 			r.Oldest = si.Oldest
 		}
 		r.Segments = append(r.Segments, si)
+	}
+	if r.Dropped, err = readDrops(dir); err != nil {
+		return nil, fmt.Errorf("spool: inspect drop counters: %w", err)
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, quarantineDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestInspect(t *testing.T) {
@@ -62,5 +63,46 @@ func TestInspectRefusesUnsafeDir(t *testing.T) {
 	}
 	if _, err := Inspect(context.Background(), filepath.Join(base, "missing"), 0); err == nil {
 		t.Fatal("Inspect of a missing directory succeeded")
+	}
+}
+
+func TestDropCountersPersistAcrossProcessesAndCompact(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	for round := range 2 { // two "processes", one after the other
+		s := openTest(t, dir, nil)
+		mustAppend(t, s, rec(1), rec(2), rec(3))
+		b := mustLease(t, s, 10)
+		if b == nil {
+			t.Fatal("nothing leased")
+		}
+		err := b.Settle(context.Background(), Outcome{Dropped: map[string][]int{"status_400": {0}, "sampled_out": {1, 2}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Inspect(context.Background(), dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := uint64(round + 1)
+		if r.Dropped["status_400"] != want || r.Dropped["sampled_out"] != 2*want {
+			t.Fatalf("round %d: lifetime drops %v", round, r.Dropped)
+		}
+	}
+	// Many events: the file is compacted and the totals kept.
+	for range 20000 {
+		if err := appendDrop(dir, "expired", 1, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := os.Stat(filepath.Join(dir, dropsFile))
+	if err != nil || info.Size() > dropsCompactBytes+100 {
+		t.Fatalf("drops file not compacted: %v %v", info.Size(), err)
+	}
+	totals, err := readDrops(dir)
+	if err != nil || totals["expired"] != 20000 || totals["status_400"] != 2 {
+		t.Fatalf("after compaction: %v %v", totals, err)
 	}
 }

@@ -258,8 +258,8 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", err)
 		} else {
 			g.records -= int64(len(del))
-			s.dropped[ReasonExpired] += uint64(len(expired))
-			s.dropped[ReasonCorrupt] += uint64(len(corrupt))
+			s.addDropLocked(ReasonExpired, uint64(len(expired)))
+			s.addDropLocked(ReasonCorrupt, uint64(len(corrupt)))
 		}
 	}
 	if len(b.seqs) == 0 {
@@ -405,7 +405,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 		}
 	}
 	for reason, idx := range o.Dropped {
-		s.dropped[reason] += uint64(len(idx))
+		s.addDropLocked(reason, uint64(len(idx)))
 	}
 	g.records -= int64(n - len(retrySeqs))
 	s.acked += uint64(acked)

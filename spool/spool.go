@@ -283,7 +283,7 @@ func (s *Spool) quarantineLocked(name string, lost int64, cause error) {
 	_ = syncDir(s.dir)
 	s.quarantined++
 	if lost > 0 {
-		s.dropped[ReasonCorrupt] += uint64(lost)
+		s.addDropLocked(ReasonCorrupt, uint64(lost))
 	}
 	s.log.Error("segment quarantined", "segment", name, "records_lost", lost, "cause", cause, "moved_to", dst)
 }

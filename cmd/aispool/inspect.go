@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -51,15 +53,16 @@ holds are listed as in use.`,
 
 // inspectOutput is the JSON contract of `aispool inspect --json`.
 type inspectOutput struct {
-	Dir             string           `json:"dir"`
-	Records         int64            `json:"records"`
-	RecordsExact    bool             `json:"records_exact"`
-	Bytes           int64            `json:"bytes"`
-	Oldest          *time.Time       `json:"oldest,omitempty"`
-	Segments        []segmentOutput  `json:"segments"`
-	Quarantine      []string         `json:"quarantine"`
-	QuarantineBytes int64            `json:"quarantine_bytes"`
-	Peek            []envelopeOutput `json:"peek,omitempty"`
+	Dir             string            `json:"dir"`
+	Records         int64             `json:"records"`
+	RecordsExact    bool              `json:"records_exact"`
+	Bytes           int64             `json:"bytes"`
+	Oldest          *time.Time        `json:"oldest,omitempty"`
+	Segments        []segmentOutput   `json:"segments"`
+	Quarantine      []string          `json:"quarantine"`
+	QuarantineBytes int64             `json:"quarantine_bytes"`
+	Dropped         map[string]uint64 `json:"dropped"`
+	Peek            []envelopeOutput  `json:"peek,omitempty"`
 }
 
 type segmentOutput struct {
@@ -83,7 +86,7 @@ type envelopeOutput struct {
 
 func inspectJSON(r *spool.Report) inspectOutput {
 	out := inspectOutput{Dir: r.Dir, Records: r.Records, RecordsExact: r.RecordsExact, Bytes: r.Bytes,
-		Quarantine: r.Quarantine, QuarantineBytes: r.QuarantineBytes, Segments: []segmentOutput{}}
+		Quarantine: r.Quarantine, QuarantineBytes: r.QuarantineBytes, Segments: []segmentOutput{}, Dropped: r.Dropped}
 	if out.Quarantine == nil {
 		out.Quarantine = []string{}
 	}
@@ -141,6 +144,9 @@ func printInspect(g *globals, r *spool.Report) error {
 		fmt.Fprintf(w, "oldest record\t-\n")
 	}
 	fmt.Fprintf(w, "quarantine\t%d files, %d bytes\n", len(o.Quarantine), o.QuarantineBytes)
+	for _, reason := range slices.Sorted(maps.Keys(o.Dropped)) {
+		fmt.Fprintf(w, "dropped: %s\t%d\n", reason, o.Dropped[reason])
+	}
 	fmt.Fprintf(w, "\nSEGMENT\tSTATE\tBYTES\tRECORDS\tNOTE\n")
 	for _, s := range o.Segments {
 		recs, note := fmt.Sprint(s.Records), s.Error

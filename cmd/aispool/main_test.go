@@ -161,6 +161,20 @@ func TestInspectAndDrain(t *testing.T) {
 	}
 }
 
+func TestInspectShowsLifetimeDrops(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	fillSpool(t, dir, "x", 5)
+	srv := newStubEndpoint(t, http.StatusBadRequest, `{"itemsReceived":5,"itemsAccepted":0,"errors":[]}`)
+	if code, _, _ := cli(t, nil, "drain", "--spool-dir", dir, "--connection-string",
+		"InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint="+srv); code != 1 {
+		t.Fatalf("drain exit %d", code)
+	}
+	code, out, _ := cli(t, nil, "inspect", "--spool-dir", dir)
+	if code != 0 || !strings.Contains(out, "dropped: status_400") || !strings.Contains(out, "5") {
+		t.Fatalf("inspect after drops:\n%s", out)
+	}
+}
+
 func TestDrainReportsUndelivered(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	fillSpool(t, dir, "u", 20)
