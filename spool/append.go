@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -286,6 +287,7 @@ func writeRecords(g *segment, reqs []*appendReq, now int64) (n int, last uint64,
 			n, err = 0, fmt.Errorf("%w: bbolt panicked writing segment %s: %v", ErrCorrupt, g.id, r)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	err = g.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRecords)
 		if b == nil {
@@ -307,6 +309,9 @@ func writeRecords(g *segment, reqs []*appendReq, now int64) (n int, last uint64,
 			}
 		}
 		last = seq
+		if err := addRecordCount(tx, int64(n)); err != nil {
+			return err
+		}
 		return b.SetSequence(seq)
 	})
 	if err != nil {

@@ -3,12 +3,15 @@ package spool
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // sealedSpool makes a directory with two sealed segments, the first holding
@@ -221,5 +224,35 @@ func TestStaleTmpAndForeignFilesIgnored(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "README")); err != nil {
 		t.Fatalf("a foreign file was touched: %v", err)
+	}
+}
+
+// A segment whose record count disagrees with its tree (records lost by
+// damage that bbolt did not notice) is drained, the difference counted as
+// corrupt, and the file set aside instead of staying forever.
+func TestRecordCountMismatchQuarantined(t *testing.T) {
+	dir, first, _ := sealedSpool(t, 10)
+	db, err := bolt.Open(first, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaRecords, binary.BigEndian.AppendUint64(nil, 13))
+	})
+	_ = db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, dir, nil)
+	if got := drainAll(t, s); len(got) != 20 {
+		t.Fatalf("drained %d, want 20", len(got))
+	}
+	st := s.Stats()
+	if st.Dropped[ReasonCorrupt] != 3 || st.QuarantinedSegments != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	files, _ := listSegments(dir)
+	if len(files) != 1 { // only the drainer's own active segment
+		t.Fatalf("segments left: %v", files)
 	}
 }

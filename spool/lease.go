@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -92,6 +93,14 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 	for i := 0; i < len(s.segs); i++ {
 		g := s.segs[i]
+		if !g.available() && !g.active && g.outstanding == 0 && g.records > 0 {
+			// Everything was handed out and settled, yet the count says
+			// records are left: the tree lost them. Count them and set
+			// the file aside rather than keep it forever.
+			s.dropSegmentLocked(g, fmt.Errorf("%w: %d records counted but not found in the tree", ErrCorrupt, g.records))
+			i--
+			continue
+		}
 		if !g.available() {
 			if g.drained() {
 				if err := s.removeLocked(g); err != nil {
@@ -172,6 +181,9 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			b, err = nil, fmt.Errorf("%w: bbolt panicked reading segment %s: %v", ErrCorrupt, g.id, r)
 		}
 	}()
+	// A damaged file can make bbolt touch memory past its end: turn the
+	// fault into a panic recovered above.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	next := g.next
 	err = g.db.View(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
@@ -351,6 +363,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 				err = fmt.Errorf("%w: bbolt panicked settling in segment %s: %v", ErrCorrupt, g.id, r)
 			}
 		}()
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		return g.db.Update(func(tx *bolt.Tx) error {
 			recs := tx.Bucket(bucketRecords)
 			att := tx.Bucket(bucketAttempts)
@@ -381,7 +394,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 					}
 				}
 			}
-			return nil
+			return addRecordCount(tx, -int64(len(b.seqs)-len(o.Retry)))
 		})
 	}()
 
@@ -428,6 +441,7 @@ func deleteSeqs(g *segment, seqs []uint64) (err error) {
 			err = fmt.Errorf("%w: bbolt panicked deleting in segment %s: %v", ErrCorrupt, g.id, r)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return g.db.Update(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
 		att := tx.Bucket(bucketAttempts)
@@ -441,7 +455,7 @@ func deleteSeqs(g *segment, seqs []uint64) (err error) {
 				return err
 			}
 		}
-		return nil
+		return addRecordCount(tx, -int64(len(seqs)))
 	})
 }
 

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,7 +20,24 @@ var (
 	bucketAttempts = []byte("attempts")
 	bucketMeta     = []byte("meta")
 	metaFormat     = []byte("format")
+	metaRecords    = []byte("records") // live records, uint64 big-endian, kept in step with every transaction
 )
+
+// addRecordCount adds delta to the live-record count in the meta bucket,
+// inside the caller's write transaction.
+func addRecordCount(tx *bolt.Tx, delta int64) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return fmt.Errorf("%w: missing meta bucket", ErrCorrupt)
+	}
+	var n int64
+	if v := meta.Get(metaRecords); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n = max(n+delta, 0)
+	// The value must stay valid until the commit: a fresh slice.
+	return meta.Put(metaRecords, binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(n)))
+}
 
 // segmentFormat is written into each segment's meta bucket.
 const segmentFormat = "aispool-segment-1"
@@ -83,7 +101,10 @@ func createSegment(dir string, now time.Time, segMax int64) (*segment, error) {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(metaFormat, []byte(segmentFormat))
+		if err := tx.Bucket(bucketMeta).Put(metaFormat, []byte(segmentFormat)); err != nil {
+			return err
+		}
+		return addRecordCount(tx, 0)
 	})
 	if err == nil {
 		g.ext = extActive
@@ -145,34 +166,33 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 		if v := meta.Get(metaFormat); string(v) != segmentFormat {
 			return fmt.Errorf("unknown segment format %q", v)
 		}
-		// Walk every key (this touches every page of the records tree, so
-		// a damaged page fails here, in this goroutine, where the panic is
-		// recovered) and check every attempt count.
+		// The first and last keys give the range; the live count is kept
+		// in the meta bucket, so a claim touches a few pages, not the
+		// whole file (a drainer can hold many segments). Damage deeper in
+		// the tree shows when records are read, where the panic or fault
+		// is recovered and the segment quarantined.
 		c := recs.Cursor()
-		var prev uint64
+		first, _ := c.First()
+		last, _ := c.Last()
+		seq := recs.Sequence()
+		if first == nil {
+			g.next, g.last = seq+1, seq
+			return nil
+		}
+		var ok1, ok2 bool
+		g.next, ok1 = keySeq(first)
+		lastSeq, ok2 := keySeq(last)
+		if !ok1 || !ok2 || lastSeq < g.next || seq < lastSeq {
+			return fmt.Errorf("malformed record keys %x..%x (sequence %d)", first, last, seq)
+		}
+		g.last = lastSeq
+		if v := meta.Get(metaRecords); len(v) == 8 {
+			g.records = int64(binary.BigEndian.Uint64(v))
+			return nil
+		}
+		// No count (a segment that never committed one): walk the keys.
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			seq, ok := keySeq(k)
-			if !ok || seq <= prev {
-				return fmt.Errorf("malformed or unordered record key %x", k)
-			}
-			if g.records == 0 {
-				g.next = seq
-			}
-			prev = seq
 			g.records++
-		}
-		if seq := recs.Sequence(); seq < prev {
-			return fmt.Errorf("bucket sequence %d is below its last key %d", seq, prev)
-		}
-		g.last = recs.Sequence()
-		if g.records == 0 {
-			g.next = g.last + 1
-		}
-		ac := tx.Bucket(bucketAttempts).Cursor()
-		for k, v := ac.First(); k != nil; k, v = ac.Next() {
-			if _, ok := keySeq(k); !ok || len(v) != 4 {
-				return fmt.Errorf("malformed attempt count %x=%x", k, v)
-			}
 		}
 		return nil
 	})
