@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aispool/aispool/chaos"
+)
+
+// nodeClientDir holds the Node.js fixture: the Azure Monitor OpenTelemetry
+// exporter and send.js. CI installs it with npm ci (see .ci/run).
+const nodeClientDir = "testdata/node-client"
+
+// TestNodeExporterThroughDaemon is a real-client test: the Node.js Azure
+// Monitor exporter (@azure/monitor-opentelemetry-exporter, offline storage
+// off) sends server spans to the daemon's local ingestion endpoint over
+// HTTPS, and every span must reach the upstream endpoint.
+func TestNodeExporterThroughDaemon(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH: skipping the Node.js exporter test")
+	}
+	if _, err := os.Stat(filepath.Join(nodeClientDir, "node_modules", "@azure", "monitor-opentelemetry-exporter")); err != nil {
+		t.Skipf("%s/node_modules is not installed (run: cd cmd/aispool/%s && npm ci): skipping the Node.js exporter test", nodeClientDir, nodeClientDir)
+	}
+	script, err := filepath.Abs(filepath.Join(nodeClientDir, "send.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tmp := t.TempDir()
+	certFile, keyFile := writeSelfSignedCert(t, tmp)
+	ep := startEndpoint(t, "healthy")
+	d := startDaemon(t, filepath.Join(tmp, "spool"), ep.ConnectionString(""), "--tls-cert", certFile, "--tls-key", keyFile)
+	exited := false
+	t.Cleanup(func() {
+		if !exited {
+			_ = d.cmd.Process.Kill()
+			_ = d.cmd.Wait()
+		}
+	})
+	if !strings.HasPrefix(d.ingest, "https://") {
+		t.Fatalf("daemon with --tls-cert serves %q, want an https URL", d.ingest)
+	}
+
+	const spans = 50
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, strconv.Itoa(spans))
+	cmd.Dir = filepath.Dir(script)
+	cmd.Env = append(os.Environ(),
+		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey="+chaos.DefaultIKey+";IngestionEndpoint="+d.ingest,
+		"NODE_EXTRA_CA_CERTS="+certFile,
+	)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	runErr := cmd.Run()
+	t.Logf("node send.js %d: %v in %v\n%s", spans, errOrOK(runErr), time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
+	if ctx.Err() != nil {
+		t.Fatalf("node send.js did not finish within 60s; stdout:\n%s", stdout.String())
+	}
+	if runErr != nil {
+		t.Fatalf("the Node.js exporter failed to export to the daemon's endpoint (%v): see its stderr above\ndaemon metrics:\n%s", runErr, daemonMetrics(d))
+	}
+
+	idRE := regexp.MustCompile(`^[0-9a-f]{16}$`)
+	var ids []string
+	for line := range strings.Lines(stdout.String()) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if !idRE.MatchString(line) {
+			t.Fatalf("send.js printed %q, want a 16-hex span id per line", line)
+		}
+		ids = append(ids, line)
+	}
+	if len(ids) != spans {
+		t.Fatalf("send.js printed %d span ids, want %d:\n%s", len(ids), spans, stdout.String())
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rep := ep.Report()
+		lost := rep.Unaccounted(ids)
+		if len(lost) == 0 {
+			// Unaccounted counts ids upstream told the shipper to drop; a
+			// real client's spans must have been accepted.
+			for _, id := range ids {
+				if rep.IDs[id].Accepted == 0 {
+					t.Fatalf("span %s reached upstream but was not accepted: %+v", id, rep.IDs[id])
+				}
+			}
+			t.Logf("all %d spans accepted upstream (%d ids recorded there)", len(ids), len(rep.IDs))
+			break
+		}
+		if time.Now().After(deadline) {
+			seen := make([]string, 0, 5)
+			for id := range rep.IDs {
+				if len(seen) == cap(seen) {
+					break
+				}
+				seen = append(seen, id)
+			}
+			t.Fatalf("%d of %d spans not delivered upstream within 20s (first missing: %s; ids seen upstream, e.g.: %q; stats: %+v)\ndaemon metrics:\n%s",
+				len(lost), len(ids), lost[0], seen, rep.Stats, daemonMetrics(d))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitErr := d.cmd.Wait()
+	exited = true
+	if waitErr != nil {
+		t.Fatalf("daemon exit after SIGTERM: %v", waitErr)
+	}
+}
+
+// daemonMetrics returns the daemon's aispool_ metrics, for failure messages
+// (its log buffer is written concurrently, so it is not read here).
+func daemonMetrics(d *daemonProc) string {
+	resp, err := http.Get(d.admin + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, "aispool_") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+func errOrOK(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.String()
+	}
+	return err.Error()
+}
+
+// writeSelfSignedCert writes a self-signed ECDSA P-256 certificate for
+// 127.0.0.1, ::1 and localhost (cert.pem, its own trust anchor) and its key
+// (key.pem) into dir.
+func writeSelfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "aispool test", Organization: []string{"aispool"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
