@@ -163,7 +163,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		return
 	}
 
-	n, last, err := writeRecords(g, admitted, s.opts.Now().UnixNano())
+	n, last, err := writeRecords(g, admitted, s.opts.Now().UnixNano(), &s.arena)
 
 	s.mu.Lock()
 	s.lastAppendErr = err
@@ -270,8 +270,10 @@ func (s *Spool) evictOldestLocked() bool {
 }
 
 // writeRecords appends the records of reqs to g in one synced transaction.
-// It returns how many were written and the last sequence number.
-func writeRecords(g *segment, reqs []*appendReq, now int64) (n int, last uint64, err error) {
+// It returns how many were written and the last sequence number. *buf is
+// the committer's reusable arena: bbolt keeps references to keys and values
+// until the commit, and none after, so one arena serves every transaction.
+func writeRecords(g *segment, reqs []*appendReq, now int64, buf *[]byte) (n int, last uint64, err error) {
 	total := 0
 	for _, r := range reqs {
 		for _, rec := range r.records {
@@ -279,9 +281,10 @@ func writeRecords(g *segment, reqs []*appendReq, now int64) (n int, last uint64,
 			n++
 		}
 	}
-	// bbolt keeps references to keys and values until the commit, so they
-	// live in one arena for the transaction.
-	arena := make([]byte, total)
+	if cap(*buf) < total {
+		*buf = make([]byte, total)
+	}
+	arena := (*buf)[:total]
 	defer func() {
 		if r := recover(); r != nil {
 			n, err = 0, fmt.Errorf("%w: bbolt panicked writing segment %s: %v", ErrCorrupt, g.id, r)

@@ -15,7 +15,7 @@ import (
 // Record is one leased record.
 type Record struct {
 	// Data is a private copy of the record, valid until its batch is
-	// settled (and after; the spool never reuses it).
+	// settled: then the spool reuses the memory (copy what you keep).
 	Data []byte
 	// Time is when the record was appended.
 	Time time.Time
@@ -33,7 +33,31 @@ type Batch struct {
 	s       *Spool
 	g       *segment
 	seqs    []uint64
+	arena   *[]byte // holds the records' data; recycled when settled
 	settled bool
+}
+
+// getArena returns memory for n bytes of leased records, recycled from
+// settled batches when possible.
+func (s *Spool) getArena(n int) *[]byte {
+	p, _ := s.arenas.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	if cap(*p) < n {
+		*p = make([]byte, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// release recycles a settled batch's memory; its Records are gone.
+func (b *Batch) release() {
+	if b.arena != nil {
+		b.s.arenas.Put(b.arena)
+		b.arena = nil
+	}
+	b.Records = nil
 }
 
 // Outcome tells Settle what became of each record of a batch, by index into
@@ -242,7 +266,8 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			}
 		}
 		// Copy the payloads out of the mmap before the transaction ends.
-		arena := make([]byte, total)
+		b.arena = s.getArena(total)
+		arena := *b.arena
 		off := 0
 		for i, v := range views {
 			b.Records[i].Data = arena[off : off+len(v) : off+len(v)]
@@ -400,6 +425,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer b.release()
 	g.outstanding -= n
 	s.leased -= int64(n)
 	if err != nil {

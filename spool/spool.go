@@ -50,6 +50,8 @@ type Spool struct {
 	stop    chan struct{}
 	done    chan struct{}
 	notify  chan struct{}
+	arena   []byte    // the committer's reusable key/value arena
+	arenas  sync.Pool // memory of settled batches, for the next leases
 
 	mu       sync.Mutex
 	closed   bool
