@@ -1,0 +1,276 @@
+// Command benchmarks runs aispool's whole-system performance scenarios on
+// this machine and writes a markdown report, comparing aispool with the
+// limits of the machine measured in the same run (ratios, since shared
+// machines are noisy).
+//
+//	go run ./benchmarks                       # default sizes, writes benchmarks/REPORT.md
+//	go run ./benchmarks -spans 100000 -backlog 1000000
+//
+// Scenarios (HTTP-server spans with 8 attributes, and a mixed workload of
+// server spans with database and HTTP client children and exception
+// events, made through the OpenTelemetry SDK with a BatchSpanProcessor
+// using WithBlocking, so no span is dropped):
+//
+//   - produce: SDK → exporter (WithoutSender) → spool, durable;
+//   - ship: the spool produce left → sender → loopback endpoint;
+//   - e2e: SDK → exporter → spool → in-process sender → endpoint, until the
+//     endpoint has counted every envelope;
+//   - backlog: e2e with the endpoint down until the whole backlog is
+//     spooled, then up: the drain.
+//
+// Baselines: the SDK with an exporter that discards; raw bbolt, 1000 puts of
+// about 1 KiB per synced transaction; encoding/json of the same envelopes;
+// gzip of the same bodies (klauspost/compress level 1, the sender's, and the
+// standard library); a plain net/http client posting pre-gzip'd bodies to
+// the same endpoint.
+//
+// The process under measurement (the "shipper") and the endpoint each run
+// in a child process: this binary re-executed with -role. The parent reads
+// the shipper's CPU time and peak RSS from its rusage, so the figures are
+// the shipper's alone. The endpoint listens on 127.0.0.1 only, gunzips each
+// body and counts its lines. CPU and allocation profiles of every shipper
+// run go to benchmarks/out/ (git-ignored); the report names the top
+// functions of the profile behind any missed target.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if isChild(os.Args[1:]) {
+		os.Exit(childMain(os.Args[1:]))
+	}
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "benchmarks:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the parent's flags.
+type options struct {
+	spans      int
+	backlog    int
+	producers  int
+	batch      int
+	out        string
+	report     string
+	timeout    time.Duration
+	backoffMax time.Duration
+	keep       bool
+	profiles   bool
+	analyze    bool
+	verbose    bool
+}
+
+// parseOptions parses the parent's flags. Paths default to the module's
+// benchmarks/ directory, wherever the command is run from inside the module.
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.spans, "spans", 300_000, "spans per produce / e2e / SDK run (the mixed workload rounds up to whole requests of 3 spans)")
+	fs.IntVar(&o.backlog, "backlog", 250_000, "envelopes spooled while the endpoint is down (the full size is -backlog 1000000)")
+	fs.IntVar(&o.producers, "producers", 2, "goroutines making spans")
+	fs.IntVar(&o.batch, "batch", 2048, "BatchSpanProcessor max export batch size (the queue holds 4 batches); a durable exporter waits for an fsync per export, so larger batches amortise it")
+	fs.StringVar(&o.out, "out", "", "directory for profiles and scratch spools (default <module>/benchmarks/out)")
+	fs.StringVar(&o.report, "report", "", "markdown report path (default <module>/benchmarks/REPORT.md)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "abort the whole run after this long")
+	fs.DurationVar(&o.backoffMax, "backoff-max", time.Second, "sender BackoffMax (and 100 ms initial): bounds the wait between the endpoint's return and the drain")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch spool directories")
+	fs.BoolVar(&o.profiles, "profiles", true, "write CPU and allocation profiles of every shipper run")
+	fs.BoolVar(&o.analyze, "analyze", true, "run 'go tool pprof -top' on the profiles behind missed targets")
+	fs.BoolVar(&o.verbose, "v", false, "let the children log aispool warnings")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./benchmarks [flags]\n\nRuns aispool's whole-system benchmarks and writes a markdown report.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case o.spans < 1 || o.backlog < 1:
+		return o, errors.New("-spans and -backlog must be positive")
+	case o.producers < 1 || o.batch < 1:
+		return o, errors.New("-producers and -batch must be positive")
+	case o.analyze && !o.profiles:
+		o.analyze = false
+	}
+	root := moduleRoot()
+	if o.out == "" {
+		o.out = filepath.Join(root, "benchmarks", "out")
+	}
+	if o.report == "" {
+		o.report = filepath.Join(root, "benchmarks", "REPORT.md")
+	}
+	return o, nil
+}
+
+// moduleRoot is the nearest directory above the working directory holding
+// a go.mod, or the working directory.
+func moduleRoot() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for d := wd; ; {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return wd
+		}
+		d = parent
+	}
+}
+
+// runData is everything one run measured.
+type runData struct {
+	o                     options
+	start, end            time.Time
+	loadBefore, loadAfter string
+	base                  *baselineFigures
+	sdk                   map[string]*scenarioResult
+	produce, ship, e2e    map[string]*scenarioResult
+	backlog               *scenarioResult
+	analyses              map[string]*analysis // by profile file
+}
+
+// run is the parent: baselines, then the scenarios, then the report.
+func run(args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(o.out, "work-")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer os.RemoveAll(work)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+
+	stderr = &syncWriter{w: stderr} // the children's output pipes copy concurrently
+	h := &harness{o: o, exe: exe, work: work, stderr: stderr, progress: stderr}
+	d := &runData{
+		o: o, start: time.Now(), loadBefore: loadAvg(),
+		sdk: map[string]*scenarioResult{}, produce: map[string]*scenarioResult{},
+		ship: map[string]*scenarioResult{}, e2e: map[string]*scenarioResult{},
+	}
+	h.logf("machine: %d CPUs, load %s; spans %d, backlog %d", runtime.NumCPU(), d.loadBefore, o.spans, o.backlog)
+
+	if d.base, err = h.runBaselines(ctx, o.spans); err != nil {
+		return fmt.Errorf("baselines: %w", err)
+	}
+	workloads := []string{workloadHTTP, workloadMixed}
+	for _, w := range workloads {
+		if d.sdk[w], err = h.runSDKBaseline(ctx, w); err != nil {
+			return err
+		}
+	}
+	for _, w := range workloads {
+		if d.produce[w], err = h.runProduce(ctx, w); err != nil {
+			return err
+		}
+		if d.ship[w], err = h.runShip(ctx, w, d.produce[w]); err != nil {
+			return err
+		}
+	}
+	for _, w := range workloads {
+		if d.e2e[w], err = h.runE2E(ctx, w); err != nil {
+			return err
+		}
+	}
+	if d.backlog, err = h.runBacklog(ctx); err != nil {
+		return err
+	}
+	d.end, d.loadAfter = time.Now(), loadAvg()
+
+	targets := d.targets()
+	d.analyses = map[string]*analysis{}
+	if o.analyze {
+		for _, t := range targets {
+			if t.Pass || t.Profile == "" {
+				continue
+			}
+			if _, done := d.analyses[t.Profile]; done {
+				continue
+			}
+			h.logf("analysing %s", filepath.Base(t.Profile))
+			d.analyses[t.Profile] = analyzeProfile(ctx, filepath.Join(o.out, t.Profile), t.SampleIndex)
+		}
+	}
+	md := d.markdown(targets)
+	if err := os.WriteFile(o.report, []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\nreport written to %s\n", summary(targets), o.report)
+	var problems []string
+	for _, s := range d.all() {
+		for _, p := range s.Problems {
+			problems = append(problems, s.Name+": "+p)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("incomplete delivery: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// all returns every scenario result in report order.
+func (d *runData) all() []*scenarioResult {
+	var out []*scenarioResult
+	for _, m := range []map[string]*scenarioResult{d.sdk, d.produce, d.ship, d.e2e} {
+		for _, w := range []string{workloadHTTP, workloadMixed} {
+			if s := m[w]; s != nil {
+				out = append(out, s)
+			}
+		}
+	}
+	if d.backlog != nil {
+		out = append(out, d.backlog)
+	}
+	return out
+}

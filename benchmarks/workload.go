@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/resource"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// The two workloads. Both are generated through the real OpenTelemetry SDK
+// (tracer.Start / span.End), so the SDK's own cost is part of every
+// producing scenario and of the SDK baseline alike.
+const (
+	// workloadHTTP is one HTTP server span with 8 attributes per unit.
+	workloadHTTP = "http"
+	// workloadMixed is one HTTP server span with a database client child
+	// and an HTTP client child per unit (3 spans); every 10th server span
+	// fails with an exception event (one more envelope).
+	workloadMixed = "mixed"
+)
+
+// errDeclined is the error recorded on every 10th request of the mixed
+// workload.
+var errDeclined = errors.New("payment declined: card expired")
+
+// benchResource is the resource of every tracer provider of the runs.
+func benchResource() *resource.Resource {
+	return resource.NewSchemaless(
+		attribute.String("service.name", "checkout"),
+		attribute.String("service.instance.id", "bench-1"),
+		attribute.String("service.version", "1.4.2"),
+	)
+}
+
+// spansPerUnit is how many spans one unit of work makes.
+func spansPerUnit(workload string) int {
+	if workload == workloadMixed {
+		return 3
+	}
+	return 1
+}
+
+// plan returns how many units a run of about spans spans makes, the exact
+// number of spans and the number of envelopes the converter emits for them.
+func plan(workload string, spans int) (units, nspans, envelopes int) {
+	per := spansPerUnit(workload)
+	units = (spans + per - 1) / per
+	nspans = units * per
+	envelopes = nspans
+	if workload == workloadMixed {
+		envelopes += (units + 9) / 10 // units 0, 10, 20, ... carry an exception
+	}
+	return units, nspans, envelopes
+}
+
+// checkWorkload rejects an unknown workload name.
+func checkWorkload(w string) error {
+	if w != workloadHTTP && w != workloadMixed {
+		return fmt.Errorf("unknown workload %q (want %q or %q)", w, workloadHTTP, workloadMixed)
+	}
+	return nil
+}
+
+// generate makes units units of the workload with producers goroutines,
+// each taking the next unit number from a shared counter. It returns when
+// every span has ended (handed to the span processors), or ctx ends.
+func generate(ctx context.Context, tp trace.TracerProvider, workload string, units, producers int) error {
+	if err := checkWorkload(workload); err != nil {
+		return err
+	}
+	tr := tp.Tracer("github.com/aispool/aispool/benchmarks")
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(producers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var attrs [8]attribute.KeyValue
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= units {
+					return
+				}
+				if workload == workloadMixed {
+					mixedUnit(ctx, tr, i, &attrs)
+				} else {
+					httpUnit(ctx, tr, i, &attrs)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// serverAttrs fills attrs with the 8 attributes of an HTTP server span.
+func serverAttrs(attrs *[8]attribute.KeyValue, method, route string, i, status int) {
+	*attrs = [8]attribute.KeyValue{
+		attribute.String("http.request.method", method),
+		attribute.String("http.route", route),
+		attribute.String("url.path", "/api/orders/"+strconv.Itoa(i)),
+		attribute.String("url.scheme", "https"),
+		attribute.String("server.address", "shop.example.com"),
+		attribute.Int("server.port", 443),
+		attribute.Int("http.response.status_code", status),
+		attribute.String("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64) bench/1.0"),
+	}
+}
+
+// httpUnit is one HTTP server span with 8 attributes.
+func httpUnit(ctx context.Context, tr trace.Tracer, i int, attrs *[8]attribute.KeyValue) {
+	serverAttrs(attrs, "GET", "/api/orders/{id}", i, 200)
+	_, s := tr.Start(ctx, "GET /api/orders/{id}", trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs[:]...))
+	s.End()
+}
+
+// mixedUnit is a server span with a database and an HTTP client child;
+// every 10th one fails with an exception event.
+func mixedUnit(ctx context.Context, tr trace.Tracer, i int, attrs *[8]attribute.KeyValue) {
+	fail := i%10 == 0
+	status, clientStatus := 200, 200
+	if fail {
+		status, clientStatus = 500, 502
+	}
+	serverAttrs(attrs, "POST", "/api/checkout", i, status)
+	cctx, srv := tr.Start(ctx, "POST /api/checkout", trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs[:]...))
+
+	_, db := tr.Start(cctx, "SELECT shop.orders", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("db.system.name", "postgresql"),
+		attribute.String("db.namespace", "shop"),
+		attribute.String("db.operation.name", "SELECT"),
+		attribute.String("db.collection.name", "orders"),
+		attribute.String("db.query.text", "SELECT id, total, status FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT 20"),
+		attribute.String("server.address", "db.internal"),
+		attribute.Int("server.port", 5432),
+	))
+	db.End()
+
+	_, hc := tr.Start(cctx, "POST", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.String("http.request.method", "POST"),
+		attribute.String("url.full", "https://payments.example.com/v1/charges?order="+strconv.Itoa(i)),
+		attribute.String("server.address", "payments.example.com"),
+		attribute.Int("server.port", 443),
+		attribute.Int("http.response.status_code", clientStatus),
+	))
+	hc.End()
+
+	if fail {
+		srv.RecordError(errDeclined)
+		srv.SetStatus(codes.Error, "checkout failed")
+	}
+	srv.End()
+}
