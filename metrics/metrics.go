@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/aispool/aispool/ingest"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
 )
@@ -23,6 +24,8 @@ const namespace = "aispool"
 type Sources struct {
 	Spool  func() spool.Stats
 	Sender func() sender.Stats
+	// Ingest is the daemon's local ingestion endpoint.
+	Ingest func() ingest.Stats
 	// Version is reported by aispool_build_info; empty means the module
 	// version from the build information.
 	Version string
@@ -67,6 +70,8 @@ type collector struct {
 	sent, retried, requests, duration, inFlight                         *prometheus.Desc
 	throttledUntil, lastSuccess, bodyBytes, transportRetries, redirects *prometheus.Desc
 	tokenErrors, queueErrors, batches                                   *prometheus.Desc
+
+	ingestRequests, ingestItems, ingestBytes *prometheus.Desc
 }
 
 func newCollector(src Sources) *collector {
@@ -94,6 +99,9 @@ func newCollector(src Sources) *collector {
 		tokenErrors:      desc("token_errors_total", "Failures to obtain an Entra ID token."),
 		queueErrors:      desc("queue_errors_total", "Failed lease or settle calls on the spool."),
 		batches:          desc("batches_total", "Batches leased from the spool for sending."),
+		ingestRequests:   desc("ingest_requests_total", "Requests answered by the local ingestion endpoint, by status code.", "code"),
+		ingestItems:      desc("ingest_items_total", "Items posted to the local ingestion endpoint, by outcome: accepted (durable), rejected (invalid envelope), refused (answered 503, to be resent).", "outcome"),
+		ingestBytes:      desc("ingest_body_bytes_total", "Request body bytes read by the local ingestion endpoint, as received."),
 	}
 }
 
@@ -102,7 +110,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.spoolRecords, c.spoolLeased, c.spoolBytes, c.spoolSegments,
 		c.spoolOldest, c.spoolQuarantined, c.enqueued, c.dropped, c.sent, c.retried, c.requests, c.duration,
 		c.inFlight, c.throttledUntil, c.lastSuccess, c.bodyBytes, c.transportRetries, c.redirects,
-		c.tokenErrors, c.queueErrors, c.batches} {
+		c.tokenErrors, c.queueErrors, c.batches, c.ingestRequests, c.ingestItems, c.ingestBytes} {
 		ch <- d
 	}
 }
@@ -159,6 +167,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.tokenErrors, st.TokenErrors)
 		counter(c.queueErrors, st.QueueErrors)
 		counter(c.batches, st.Batches)
+	}
+	if c.src.Ingest != nil {
+		st := c.src.Ingest()
+		for code, n := range st.Requests {
+			counter(c.ingestRequests, n, strconv.Itoa(code))
+		}
+		counter(c.ingestItems, st.ItemsAccepted, "accepted")
+		counter(c.ingestItems, st.ItemsRejected, "rejected")
+		counter(c.ingestItems, st.ItemsRefused, "refused")
+		counter(c.ingestBytes, st.BodyBytes)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/aispool/aispool/ingest"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
 )
@@ -42,6 +43,9 @@ func fixedSources() Sources {
 				ThrottledUntil: t0.Add(30 * time.Second), LastSuccess: t0.Add(10 * time.Second),
 				RequestDuration: sender.Histogram{Count: 14, Sum: 2.5, Bounds: []float64{0.1, 1}, Counts: []uint64{9, 13}},
 			}
+		},
+		Ingest: func() ingest.Stats {
+			return ingest.Stats{Requests: map[int]uint64{200: 40, 206: 2, 503: 1}, ItemsAccepted: 990, ItemsRejected: 3, ItemsRefused: 10, BodyBytes: 123456}
 		},
 	}
 }

@@ -52,11 +52,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrConfig, err))
 	}
-	reg := metrics.NewRegistry()
 	src := metrics.Sources{Spool: d.sp.Stats, Sender: d.snd.Stats, Version: cfg.Version}
-	if err := metrics.Register(reg, src); err != nil {
-		return fail(err)
-	}
 	if cfg.Listen != "" {
 		if cfg.TLSCert != "" {
 			// Check the pair now: a bad one is a configuration error at
@@ -73,6 +69,13 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		if d.ingLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fail(fmt.Errorf("--listen %s: %w", cfg.Listen, err))
 		}
+	}
+	if d.ingest != nil {
+		src.Ingest = d.ingest.Stats
+	}
+	reg := metrics.NewRegistry()
+	if err := metrics.Register(reg, src); err != nil {
+		return fail(err)
 	}
 	if cfg.AdminListen != "" {
 		d.adm = newServer(adminHandler(reg, d.sp.Ready))
