@@ -51,7 +51,16 @@ type Config struct {
 	// it is answered 503, so that clients with short timeouts get an
 	// answer. Default DefaultAppendTimeout (15 s).
 	AppendTimeout time.Duration
+	// MaxConcurrent bounds the requests decoded and stored at once, so
+	// that memory stays bounded (each may hold up to MaxDecodedBytes)
+	// whatever the number of clients; the others wait their turn. Default
+	// DefaultMaxConcurrent.
+	MaxConcurrent int
 }
+
+// DefaultMaxConcurrent is the default of Config.MaxConcurrent: enough to
+// keep two cores and the spool's group commit busy.
+const DefaultMaxConcurrent = 8
 
 // Handler is the ingestion endpoint. It is safe for concurrent use.
 type Handler struct {
@@ -60,6 +69,7 @@ type Handler struct {
 	log           *slog.Logger
 	retryAfter    string // header value, whole seconds
 	appendTimeout time.Duration
+	slots         chan struct{} // one per request being decoded and stored
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -86,6 +96,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.AppendTimeout < 0 {
 		errs = append(errs, fmt.Errorf("field AppendTimeout %v is negative", cfg.AppendTimeout))
 	}
+	if cfg.MaxConcurrent < 0 {
+		errs = append(errs, fmt.Errorf("field MaxConcurrent %d is negative", cfg.MaxConcurrent))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("ingest: invalid config: %w", errors.Join(errs...))
 	}
@@ -98,6 +111,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.AppendTimeout == 0 {
 		cfg.AppendTimeout = DefaultAppendTimeout
 	}
+	if cfg.MaxConcurrent == 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
 	secs := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
 	return &Handler{
 		spool:         cfg.Spool,
@@ -105,6 +121,7 @@ func New(cfg Config) (*Handler, error) {
 		log:           cfg.Logger,
 		retryAfter:    strconv.FormatInt(secs, 10),
 		appendTimeout: cfg.AppendTimeout,
+		slots:         make(chan struct{}, cfg.MaxConcurrent),
 		requests:      make(map[int]uint64),
 	}, nil
 }
@@ -149,6 +166,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, start, http.StatusRequestEntityTooLarge, trackResponse{}, 0,
 			fmt.Sprintf("Content-Length %d over the limit of %d bytes", r.ContentLength, h.limits.MaxBodyBytes))
 		return
+	}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-r.Context().Done():
+		return // the client went away while waiting its turn
 	}
 	body := &countingReader{r: r.Body}
 	items, err := trackbody.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)

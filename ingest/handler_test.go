@@ -592,3 +592,52 @@ func TestServeWaitsForAppend(t *testing.T) {
 		t.Fatalf("spool holds %d records", len(got))
 	}
 }
+
+// blockingAppender holds every Append until release is closed.
+type blockingAppender struct {
+	inside  chan struct{}
+	release chan struct{}
+}
+
+func (a *blockingAppender) Append(ctx context.Context, _ ...[]byte) error {
+	a.inside <- struct{}{}
+	<-a.release
+	return nil
+}
+
+func TestMaxConcurrentBoundsRequestsInProgress(t *testing.T) {
+	app := &blockingAppender{inside: make(chan struct{}, 10), release: make(chan struct{})}
+	h, err := New(Config{Spool: app, MaxConcurrent: 2, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startHTTP(t, h)
+	body := `{"name":"Microsoft.ApplicationInsights.Event","time":"2026-01-01T00:00:00.0000000Z","iKey":"00000000-0000-0000-0000-000000000000","data":{"baseType":"EventData","baseData":{"ver":2,"name":"e"}}}`
+	done := make(chan int, 4)
+	for range 4 {
+		go func() {
+			resp, err := http.Post(srv.URL+"/v2.1/track", "application/json", strings.NewReader(body))
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+	}
+	// Two requests reach the spool; the other two wait for a slot.
+	for range 2 {
+		<-app.inside
+	}
+	select {
+	case <-app.inside:
+		t.Fatal("a third request got past MaxConcurrent 2")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(app.release)
+	for range 4 {
+		if code := <-done; code != http.StatusOK {
+			t.Fatalf("status %d", code)
+		}
+	}
+}
