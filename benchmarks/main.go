@@ -84,7 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.spans, "spans", 300_000, "spans per produce / e2e / SDK run (the mixed workload rounds up to whole requests of 3 spans)")
 	fs.IntVar(&o.backlog, "backlog", 250_000, "envelopes spooled while the endpoint is down (the full size is -backlog 1000000)")
 	fs.IntVar(&o.producers, "producers", 2, "goroutines making spans")
-	fs.IntVar(&o.batch, "batch", 2048, "BatchSpanProcessor max export batch size (the queue holds 4 batches); a durable exporter waits for an fsync per export, so larger batches amortise it")
+	fs.IntVar(&o.batch, "batch", 2048, "BatchSpanProcessor max export batch size (the queue holds 2 batches); a durable exporter waits for an fsync per export, so larger batches amortise it")
 	fs.StringVar(&o.out, "out", "", "directory for profiles and scratch spools (default <module>/benchmarks/out)")
 	fs.StringVar(&o.report, "report", "", "markdown report path (default <module>/benchmarks/REPORT.md)")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "abort the whole run after this long")

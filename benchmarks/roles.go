@@ -370,7 +370,7 @@ func newProvider(exp sdktrace.SpanExporter, opName bool, batch int) *sdktrace.Tr
 	if opName {
 		opts = append(opts, sdktrace.WithSpanProcessor(exporter.NewOperationNameProcessor()))
 	}
-	opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBlocking(), sdktrace.WithMaxExportBatchSize(batch), sdktrace.WithMaxQueueSize(max(2048, 4*batch))))
+	opts = append(opts, sdktrace.WithBatcher(exp, sdktrace.WithBlocking(), sdktrace.WithMaxExportBatchSize(batch), sdktrace.WithMaxQueueSize(max(2048, 2*batch))))
 	return sdktrace.NewTracerProvider(opts...)
 }
 

@@ -24,7 +24,7 @@ const (
 	recordOverhead = keyLen + recordHeaderLen + 16
 	// maxGroupBytes bounds one group commit; appends beyond it wait for the
 	// next transaction.
-	maxGroupBytes = 8 << 20
+	maxGroupBytes = 4 << 20
 	// scanInterval rate-limits directory scans for segments of other
 	// processes.
 	scanInterval = 500 * time.Millisecond
