@@ -124,7 +124,7 @@
 //	  "redirect": {                    // 307/308 to the second listener
 //	    "probability": 0.03,
 //	    "codes": [307, 308],           // default both
-//	    "maxAge": "2s"                 // Cache-Control max-age, whole seconds; default 2s
+//	    "maxAge": "2s"                 // Cache-Control max-age, whole seconds; default 2s, "0s": do not remember
 //	  },
 //	  "reset": 0.02,                   // RST after reading part of the body; nothing accepted
 //	  "resetAfterAccept": 0.02,        // items accepted, then RST instead of the answer

@@ -560,20 +560,27 @@ func (l *listener) throttle(given, until time.Time) {
 	l.given = given
 }
 
+// redirectMarker is the query parameter a redirect's Location carries.
+const redirectMarker = "chaosRedirect"
+
 // checkEarly records a request that arrived at at while a Retry-After ran.
-func (l *listener) checkEarly(at time.Time, remote string) {
+func (l *listener) checkEarly(at time.Time, r *http.Request) {
 	l.mu.Lock()
 	notBefore, given := l.notBefore, l.given
 	l.mu.Unlock()
 	if !at.Before(notBefore) {
 		return
 	}
-	v := Violation{At: at, Listener: l.name, Remote: remote, Given: given, NotBefore: notBefore, Early: notBefore.Sub(at)}
+	v := Violation{
+		At: at, Listener: l.name, Remote: r.RemoteAddr, Given: given, NotBefore: notBefore, Early: notBefore.Sub(at),
+		ViaRedirect: r.URL.Query().Has(redirectMarker),
+	}
 	race := at.Sub(given) < l.e.cfg.RetryAfterGrace
 	l.e.rec.violation(v, race)
 	if !race {
 		l.e.log.LogAttrs(context.Background(), slog.LevelWarn, "chaos: request before Retry-After ended",
-			slog.String("listener", l.name), slog.String("remote", remote), slog.Duration("early", v.Early))
+			slog.String("listener", l.name), slog.String("remote", v.Remote), slog.Duration("early", v.Early),
+			slog.Bool("via_redirect", v.ViaRedirect))
 	}
 }
 
@@ -625,12 +632,12 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.rec.request(at, l.name, outcome(FaultNotTrack, status), false, nil)
 		return
 	}
-	l.checkEarly(at, r.RemoteAddr)
+	l.checkEarly(at, r)
 	n := e.seq.Add(1) - 1
 	rng := rand.New(rand.NewPCG(e.seed, n))
 	pl := e.prof.draw(rng, at.Sub(e.start), l.secondary)
 	log := e.log.With(slog.Uint64("request", n), slog.String("listener", l.name))
-	if l.preempt(w, r, pl, at, log) {
+	if l.preempt(w, r, n, pl, at, log) {
 		return
 	}
 
@@ -656,7 +663,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // preempt applies the faults that need no body: a refused connection
 // during an outage, a reset mid-request, a redirect. It reports whether it
 // answered.
-func (l *listener) preempt(w http.ResponseWriter, r *http.Request, pl plan, at time.Time, log *slog.Logger) bool {
+func (l *listener) preempt(w http.ResponseWriter, r *http.Request, n uint64, pl plan, at time.Time, log *slog.Logger) bool {
 	e := l.e
 	switch {
 	case pl.refuse:
@@ -670,7 +677,7 @@ func (l *listener) preempt(w http.ResponseWriter, r *http.Request, pl plan, at t
 		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: reset mid-request")
 		e.rec.request(at, l.name, string(FaultReset), false, nil)
 	case pl.fault == FaultRedirect:
-		w.Header().Set("Location", e.listenerURL(1)+r.URL.RequestURI())
+		w.Header().Set("Location", e.listenerURL(1)+r.URL.Path+"?"+redirectMarker+"="+strconv.FormatUint(n, 10))
 		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(e.prof.redirectMaxAge/time.Second)))
 		w.WriteHeader(pl.status)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: redirect", slog.Int("status", pl.status))

@@ -150,7 +150,6 @@ func TestThrottleRetryAfter(t *testing.T) {
 }
 
 func TestPartialPerItemCodes(t *testing.T) {
-	one := func(v float64) *float64 { return &v }
 	cases := []struct {
 		name      string
 		partial   Partial
@@ -158,11 +157,11 @@ func TestPartialPerItemCodes(t *testing.T) {
 		sampled   bool
 		status    int
 	}{
-		{"retriable", Partial{Probability: 1, ItemErrorRate: 1, Retriable: one(1), Permanent: one(0), SampledOut: one(0)},
+		{"retriable", Partial{Probability: 1, ItemErrorRate: 1, Retriable: ptr[float64](1), Permanent: ptr[float64](0), SampledOut: ptr[float64](0)},
 			[]int{408, 429, 439, 500, 502, 503, 504}, false, 206},
-		{"permanent", Partial{Probability: 1, ItemErrorRate: 1, Retriable: one(0), Permanent: one(1), SampledOut: one(0), PermanentCodes: []int{400, 404}},
+		{"permanent", Partial{Probability: 1, ItemErrorRate: 1, Retriable: ptr[float64](0), Permanent: ptr[float64](1), SampledOut: ptr[float64](0), PermanentCodes: []int{400, 404}},
 			[]int{400, 404}, false, 400},
-		{"sampled out", Partial{Probability: 1, ItemErrorRate: 1, Retriable: one(0), Permanent: one(0), SampledOut: one(1)},
+		{"sampled out", Partial{Probability: 1, ItemErrorRate: 1, Retriable: ptr[float64](0), Permanent: ptr[float64](0), SampledOut: ptr[float64](1)},
 			[]int{206}, true, 400},
 		{"mixed", Partial{Probability: 1, ItemErrorRate: 0.5},
 			[]int{206, 400, 408, 429, 439, 500, 502, 503, 504}, false, 206},
@@ -375,7 +374,7 @@ func TestRedirectFollowedToSecondListener(t *testing.T) {
 	for _, code := range []int{307, 308} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			e := startEndpoint(t, EndpointConfig{Profile: only("redirect", func(p *Profile) {
-				p.Redirect = Redirect{Probability: 1, Codes: []int{code}, MaxAge: Duration(5 * time.Second)}
+				p.Redirect = Redirect{Probability: 1, Codes: []int{code}, MaxAge: ptr(Duration(5 * time.Second))}
 			})})
 			if e.RedirectURL() == "" || e.RedirectURL() == e.URL() {
 				t.Fatalf("RedirectURL %q, URL %q: want a second listener", e.RedirectURL(), e.URL())
@@ -384,7 +383,7 @@ func TestRedirectFollowedToSecondListener(t *testing.T) {
 			raw := newClient(t, 5*time.Second)
 			raw.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 			a := post(t, raw, e.URL()+"/v2.1/track", ndjson("r0"), true)
-			if a.status != code || a.header.Get("Location") != e.RedirectURL()+"/v2.1/track" || a.header.Get("Cache-Control") != "max-age=5" {
+			if a.status != code || a.header.Get("Location") != e.RedirectURL()+"/v2.1/track?chaosRedirect=0" || a.header.Get("Cache-Control") != "max-age=5" {
 				t.Fatalf("got %d Location %q Cache-Control %q", a.status, a.header.Get("Location"), a.header.Get("Cache-Control"))
 			}
 			// A plain client follows to the second listener, which

@@ -101,14 +101,14 @@ func compile(p *Profile) *compiled {
 		permanentCodes: codesOr(p.Partial.PermanentCodes, 400),
 		raMin:          max(p.Throttle.RetryAfter.MinSeconds, 1),
 		hang:           p.Hang.Duration.D(),
-		redirectMaxAge: p.Redirect.MaxAge.D(),
+		redirectMaxAge: defaultRedirectMaxAge,
 	}
 	c.raMax = max(p.Throttle.RetryAfter.MaxSeconds, c.raMin)
 	if c.hang == 0 {
 		c.hang = defaultHang
 	}
-	if c.redirectMaxAge == 0 {
-		c.redirectMaxAge = defaultRedirectMaxAge
+	if p.Redirect.MaxAge != nil {
+		c.redirectMaxAge = p.Redirect.MaxAge.D()
 	}
 	pa := p.Partial
 	c.wRetriable = pa.weight(pa.Retriable)

@@ -125,3 +125,5 @@ func only(name string, f func(p *Profile)) *Profile {
 
 // itemOf wraps raw as a decoded item.
 func itemOf(raw []byte) trackbody.Item { return trackbody.Item{Raw: raw} }
+
+func ptr[T any](v T) *T { return &v }

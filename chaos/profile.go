@@ -125,13 +125,15 @@ type Partial struct {
 }
 
 // Redirect answers with one of Codes (307, 308; default both) whose Location
-// is the same path on the endpoint's second listener, with
-// "Cache-Control: max-age=<MaxAge>" (default 2 s) so that a client returns
-// to the first listener soon.
+// is the same path on the endpoint's second listener, plus a query parameter
+// "chaosRedirect" that marks requests sent there because of a redirect
+// (see Violation.ViaRedirect), with "Cache-Control: max-age=<MaxAge>" in
+// whole seconds: by default 2 s, so that a client returns to the first
+// listener soon; "0s" asks clients not to remember the redirect.
 type Redirect struct {
-	Probability float64  `json:"probability,omitempty"`
-	Codes       []int    `json:"codes,omitempty"`
-	MaxAge      Duration `json:"maxAge,omitzero"`
+	Probability float64   `json:"probability,omitempty"`
+	Codes       []int     `json:"codes,omitempty"`
+	MaxAge      *Duration `json:"maxAge,omitempty"`
 }
 
 // Hang holds a processed request for Duration (default 5 s; it should
@@ -301,6 +303,10 @@ func (p *Profile) clone() *Profile {
 	c.Partial.RetriableCodes = slices.Clone(p.Partial.RetriableCodes)
 	c.Partial.PermanentCodes = slices.Clone(p.Partial.PermanentCodes)
 	c.Windows = slices.Clone(p.Windows)
+	if p.Redirect.MaxAge != nil {
+		v := *p.Redirect.MaxAge
+		c.Redirect.MaxAge = &v
+	}
 	for _, w := range []**float64{&c.Partial.Retriable, &c.Partial.Permanent, &c.Partial.SampledOut} {
 		if *w != nil {
 			v := **w
@@ -387,7 +393,9 @@ func (p *Profile) Validate() error {
 
 	prob("redirect.probability", p.Redirect.Probability)
 	codesIn("redirect.codes", p.Redirect.Codes, func(c int) bool { return c == 307 || c == 308 }, "307 or 308")
-	nonNeg("redirect.maxAge", p.Redirect.MaxAge)
+	if p.Redirect.MaxAge != nil {
+		nonNeg("redirect.maxAge", *p.Redirect.MaxAge)
+	}
 
 	prob("reset", p.Reset)
 	prob("resetAfterAccept", p.ResetAfterAccept)

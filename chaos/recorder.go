@@ -93,6 +93,10 @@ type Violation struct {
 	Given     time.Time     `json:"given"`
 	NotBefore time.Time     `json:"notBefore"`
 	Early     time.Duration `json:"early"`
+	// ViaRedirect: the request went to a URL the endpoint redirected to
+	// (it carries the redirect marker): it followed a 307/308 at once,
+	// or was sent to the redirect target the client remembered.
+	ViaRedirect bool `json:"viaRedirect,omitempty"`
 }
 
 // Bucket is one slot of the time series.

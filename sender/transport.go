@@ -223,7 +223,30 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 		target = next
 		ex.url = target
 		ex.endpoint = t.endpoint(target)
+		// The target may be an endpoint that throttled us or is backing
+		// off: its gate holds for redirected requests too.
+		if err := t.awaitGate(ctx, ex.endpoint); err != nil {
+			ex.verdict = ClassifyError(n, err)
+			return ex
+		}
 		ex.gen = ex.endpoint.begin()
+	}
+}
+
+// awaitGate waits until e's "not before" gate has passed, or ctx ends.
+func (t *transmitter) awaitGate(ctx context.Context, e *endpointState) error {
+	for {
+		w := e.wait(t.cfg.Clock.Now())
+		if w <= 0 {
+			return nil
+		}
+		timer := t.cfg.Clock.NewTimer(w)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("sender: waiting for the redirect target's Retry-After: %w", ctx.Err())
+		case <-timer.C():
+		}
 	}
 }
 

@@ -42,7 +42,9 @@
 // newline-delimited JSON, with 1-based physical line numbers; "item 3: ..."
 // for arrays, with the 0-based index). An NDJSON line stands alone, so any
 // line can be bad; an array element is bad when its brackets balance but its
-// content is not a valid JSON object.
+// content is not a valid JSON object. Items are validated exactly as
+// encoding/json would (nesting deeper than 10,000 is invalid), by a one-pass
+// validating compactor several times faster than json.Compact.
 //
 // # Item encoding
 //
