@@ -314,14 +314,6 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 	return e2eResult{report: rep, sender: ss}
 }
 
-func sum[M ~map[K]V, K comparable, V int | uint64](m M) V {
-	var n V
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
 func unionKeys[A ~map[string]uint64, B ~map[string]int](a A, b B) []string {
 	keys := map[string]bool{}
 	for k := range a {

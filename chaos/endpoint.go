@@ -632,6 +632,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.rec.request(at, l.name, outcome(FaultNotTrack, status), false, nil)
 		return
 	}
+	defer e.rec.enter(r.Context())()
 	l.checkEarly(at, r)
 	n := e.seq.Add(1) - 1
 	rng := rand.New(rand.NewPCG(e.seed, n))

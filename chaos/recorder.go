@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sync"
@@ -25,6 +26,11 @@ type Stats struct {
 	ItemsReceived int `json:"itemsReceived"`
 	// ItemsAccepted counts accepted items, duplicates included.
 	ItemsAccepted int `json:"itemsAccepted"`
+	// ItemsAcknowledged counts the accepted items whose acceptance reached
+	// the client: in an intact answer, or in a 200 with a damaged body (a
+	// 200 accepts every item, whatever its body says). A shipper's "sent"
+	// counter equals it.
+	ItemsAcknowledged int `json:"itemsAcknowledged"`
 	// Accepted counts the distinct ids accepted at least once.
 	Accepted int `json:"accepted"`
 	// Duplicates counts the ids accepted more than once, and
@@ -61,6 +67,13 @@ type Stats struct {
 	// UntrackedItems counts items not tracked by id because
 	// EndpointConfig.MaxIDs was reached.
 	UntrackedItems int `json:"untrackedItems"`
+	// Concurrency[i] is the longest stretch of time during which at least
+	// i+1 track requests were in flight at once, counting a request from
+	// its arrival until it was answered or its client went away (a client
+	// that timed out no longer waits for a hanging answer). A shipper
+	// allowed k requests in flight has Concurrency[k] zero, or only as
+	// long as a connection takes to close.
+	Concurrency []time.Duration `json:"concurrency,omitempty"`
 }
 
 // IDStats is what happened to one id.
@@ -173,6 +186,9 @@ type recorder struct {
 	races      []Violation
 	series     []Bucket
 	first      int64 // bucket index of series[0]
+
+	inflight int         // track requests in flight now
+	since    []time.Time // since[i]: when inflight last rose to i+1
 }
 
 const maxViolationsKept = 1000
@@ -224,6 +240,9 @@ func (r *recorder) request(at time.Time, listener, outcome string, lost bool, it
 		}
 	}
 	r.st.ItemsAccepted += accepted
+	if !lost || outcome == string(FaultTruncate)+"_200" || outcome == string(FaultGarbage)+"_200" {
+		r.st.ItemsAcknowledged += accepted
+	}
 	b := r.bucket(at)
 	if b == nil {
 		return
@@ -316,6 +335,40 @@ func (r *recorder) bucket(at time.Time) *Bucket {
 }
 
 // begin sets the start of the time series.
+// enter counts a track request in flight until the returned function is
+// called or ctx (the request's) ends, whichever comes first.
+func (r *recorder) enter(ctx context.Context) func() {
+	r.mu.Lock()
+	r.inflight++
+	now := time.Now()
+	if len(r.since) < r.inflight {
+		r.since = append(r.since, now)
+	} else {
+		r.since[r.inflight-1] = now
+	}
+	r.mu.Unlock()
+	var once sync.Once
+	leave := func() {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			level := r.inflight - 1
+			if d := time.Since(r.since[level]); len(r.st.Concurrency) <= level {
+				r.st.Concurrency = append(r.st.Concurrency, make([]time.Duration, level+1-len(r.st.Concurrency))...)
+				r.st.Concurrency[level] = d
+			} else {
+				r.st.Concurrency[level] = max(r.st.Concurrency[level], d)
+			}
+			r.inflight--
+		})
+	}
+	stop := context.AfterFunc(ctx, leave)
+	return func() {
+		stop()
+		leave()
+	}
+}
+
 func (r *recorder) begin(start time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -333,6 +386,7 @@ func (r *recorder) statsLocked() Stats {
 	s.ByOutcome = maps.Clone(r.st.ByOutcome)
 	s.ByListener = maps.Clone(r.st.ByListener)
 	s.Dropped = maps.Clone(r.st.Dropped)
+	s.Concurrency = slices.Clone(r.st.Concurrency)
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/aispool/aispool/internal/daemon"
+	"github.com/aispool/aispool/sender"
 )
 
 // daemonFlags are the flags of run, drain and validate, mapped onto
@@ -20,7 +21,11 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	fs.Int64Var(&f.cfg.MaxSpoolBytes, "max-spool-bytes", d.MaxSpoolBytes, "maximum bytes on disk of the spool; past it the oldest records are dropped")
 	fs.DurationVar(&f.cfg.MaxAge, "max-age", d.MaxAge, "records older than this are dropped")
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long requests in flight may finish at shutdown")
-	fs.IntVar(&f.cfg.Sender.MaxInFlight, "max-in-flight", 2, "concurrent requests to the ingestion service")
+	fs.IntVar(&f.cfg.Sender.MaxInFlight, "max-in-flight", sender.DefaultMaxInFlight, "concurrent requests to the ingestion service")
+	fs.IntVar(&f.cfg.Sender.MaxBatchItems, "max-batch-items", sender.DefaultMaxBatchItems, "envelopes per request to the ingestion service (at most 64000)")
+	fs.DurationVar(&f.cfg.Sender.RequestTimeout, "request-timeout", sender.DefaultRequestTimeout, "bound on one request to the ingestion service")
+	fs.DurationVar(&f.cfg.Sender.BackoffInitial, "backoff-initial", sender.DefaultBackoffInitial, "first back-off interval after a failed request (doubling, jittered)")
+	fs.DurationVar(&f.cfg.Sender.BackoffMax, "backoff-max", sender.DefaultBackoffMax, "longest back-off interval (a Retry-After may ask for more)")
 	if listeners {
 		fs.StringVar(&f.cfg.Listen, "listen", d.Listen, "address of the local ingestion endpoint (empty: off)")
 		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz and /readyz (empty: off)")

@@ -1,0 +1,318 @@
+package chaos
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	update  = flag.Bool("update", false, "rewrite the golden files in testdata")
+	htmlDir = flag.String("htmldir", "", "also write the reports of the HTML tests to this directory, to look at")
+)
+
+// htmlT0 is the start of the synthetic runs.
+var htmlT0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// syntheticResult builds a deterministic Result of a run of buckets endpoint
+// buckets (100ms each) with kills kills, failing with lost lost ids and
+// violations Retry-After violations when any of those is non-zero.
+func syntheticResult(buckets, kills, lost, violations int) *Result {
+	rng := rand.New(rand.NewPCG(uint64(buckets), uint64(kills)))
+	width := 100 * time.Millisecond
+	elapsed := time.Duration(buckets) * width
+	r := &Result{
+		Profile: "hostile", Seed: 42, Mode: "daemon",
+		Started: htmlT0, Elapsed: elapsed,
+		Envelopes: 20 * buckets,
+		Dropped:   map[string]int{"status_400": 7, "sampled_out": 3},
+		Counters: Counters{Enqueued: uint64(20 * buckets), Sent: uint64(19 * buckets), Retried: 321,
+			Dropped: map[string]uint64{"status_400": 7, "sampled_out": 3}, Requests: 4321},
+		Duplicates: 12,
+		Endpoint: Report{
+			Started: htmlT0.Add(250 * time.Millisecond), BucketWidth: width,
+			Stats: Stats{ByOutcome: map[string]int{}},
+		},
+	}
+	for i := range kills {
+		r.Kills = append(r.Kills, Kill{Offset: elapsed * time.Duration(i+1) / time.Duration(kills+2), PID: 1000 + i})
+	}
+	// Samples every 250ms; the queue depth is unknown for a second after
+	// each kill.
+	acked, delivered := 0, 0
+	for off := time.Duration(0); off <= elapsed; off += 250 * time.Millisecond {
+		acked = min(r.Envelopes, acked+rng.IntN(120))
+		delivered = min(acked, delivered+rng.IntN(110))
+		s := Sample{Offset: off, Acknowledged: acked, Delivered: delivered, Queued: int64(acked - delivered)}
+		for _, k := range r.Kills {
+			if off > k.Offset && off <= k.Offset+time.Second {
+				s.Queued = -1
+			}
+		}
+		r.Samples = append(r.Samples, s)
+	}
+	r.Acknowledged, r.Delivered = acked, delivered-lost
+	kinds := []string{"status_503", "throttle_429", "reset", "hang", "outage_refused", "redirect_307", "ok_206"}
+	for i := range buckets {
+		b := Bucket{Offset: time.Duration(i) * width, Requests: rng.IntN(12)}
+		for range rng.IntN(b.Requests + 1) {
+			if b.Failures == nil {
+				b.Failures = map[string]int{}
+			}
+			b.Failures[kinds[rng.IntN(len(kinds))]]++
+		}
+		r.Endpoint.Requests += b.Requests
+		r.Endpoint.ByOutcome["ok_200"] += b.Requests
+		for k, n := range b.Failures {
+			r.Endpoint.ByOutcome["ok_200"] -= n
+			r.Endpoint.ByOutcome[k] += n
+		}
+		r.Endpoint.Series = append(r.Endpoint.Series, b)
+	}
+	for i := range violations {
+		at := htmlT0.Add(elapsed * time.Duration(i+1) / time.Duration(violations+1))
+		r.Endpoint.Violations = append(r.Endpoint.Violations, Violation{
+			At: at, Listener: []string{"primary", "secondary"}[i%2], Remote: "127.0.0.1:5" + fmt.Sprint(1000+i),
+			Given: at.Add(-400 * time.Millisecond), NotBefore: at.Add(600 * time.Millisecond), Early: 600 * time.Millisecond,
+			ViaRedirect: i%3 == 0,
+		})
+	}
+	r.Endpoint.RetryAfterViolations = violations
+	r.Endpoint.RetryAfterRaces = 2
+	for i := range lost {
+		r.Lost = append(r.Lost, fmt.Sprintf("lost-%04d", i))
+	}
+	r.LostCount = lost
+	r.Checks = []Check{
+		{Name: "nothing lost", Pass: lost == 0, Detail: fmt.Sprintf("%d acknowledged ids lost", lost)},
+		{Name: "duplicates explained", Pass: true, Detail: "12 duplicates, all explained by lost answers"},
+		{Name: "Retry-After honoured", Pass: violations == 0, Detail: fmt.Sprintf("%d violations", violations)},
+	}
+	return r
+}
+
+// renderHTML writes r's report, also to -htmldir as name.html if set.
+func renderHTML(t *testing.T, name string, r *Result) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := r.WriteHTML(&b); err != nil {
+		t.Fatalf("WriteHTML: %v", err)
+	}
+	if *htmlDir != "" {
+		if err := os.WriteFile(filepath.Join(*htmlDir, name+".html"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// wellFormedXML reports the first XML syntax error in doc.
+func wellFormedXML(doc string) error {
+	d := xml.NewDecoder(strings.NewReader(doc))
+	for {
+		if _, err := d.Token(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+var (
+	htmlSVGBlock  = regexp.MustCompile(`(?s)<svg.*?</svg>`)
+	htmlNotNumber = regexp.MustCompile(`\bNaN\b|\bInf\b`)
+	htmlBarTitle  = regexp.MustCompile(`<g><title>`)
+)
+
+// checkHTMLPage checks what every report must be: well-formed, offline, free
+// of NaN and Inf.
+func checkHTMLPage(t *testing.T, page string) {
+	t.Helper()
+	if err := wellFormedXML(page); err != nil {
+		t.Errorf("the page is not well-formed XML: %v", err)
+	}
+	blocks := htmlSVGBlock.FindAllString(page, -1)
+	for i, s := range blocks {
+		if err := wellFormedXML(s); err != nil {
+			t.Errorf("svg block %d is not well-formed: %v\n%.300s", i, err, s)
+		}
+	}
+	rest := strings.ReplaceAll(page, `xmlns="http://www.w3.org/2000/svg"`, "")
+	for _, ref := range []string{"http://", "https://", "<script", "<link", "@import", "url("} {
+		if strings.Contains(rest, ref) {
+			t.Errorf("the page refers to something outside it: %q", ref)
+		}
+	}
+	if m := htmlNotNumber.FindString(page); m != "" {
+		t.Errorf("the page contains %q", m)
+	}
+}
+
+func TestWriteHTML(t *testing.T) {
+	scripted := syntheticResult(40, 0, 0, 0)
+	scripted.Profile = `<script>alert("x")</script>`
+	scripted.Checks[0].Detail = `a & b <i>c</i>`
+
+	for _, tc := range []struct {
+		name     string
+		r        *Result
+		verdict  string
+		kills    int
+		lost     []string // listed
+		notLost  []string // not listed
+		contains []string
+		absent   []string
+	}{{
+		name:     "passing",
+		r:        syntheticResult(120, 0, 0, 0),
+		verdict:  "PASS",
+		contains: []string{"All 3 checks passed.", "hostile", ">status_503 (", "sampled_out"},
+		absent:   []string{"Lost ids", "Retry-After violations</h2>", `class="failed"`, `class="kill"`},
+	}, {
+		name:    "failing",
+		r:       syntheticResult(300, 4, 130, 3),
+		verdict: "FAIL",
+		kills:   4,
+		lost:    []string{"lost-0000", "lost-0050", "lost-0099"},
+		notLost: []string{"lost-0100", "lost-0129"},
+		contains: []string{"2 of 3 checks failed.", `<tr class="failed"><td>nothing lost</td>`,
+			"Retry-After violations</h2>", "secondary", "600ms", "… and 30 more.", "kill (4)", "queue depth unknown"},
+	}, {
+		name:     "empty",
+		r:        &Result{},
+		verdict:  "FAIL",
+		contains: []string{"No checks were run.", "No samples were recorded.", "The endpoint recorded no time series."},
+		absent:   []string{"<svg xmlns", "Lost ids"},
+	}, {
+		name: "series without failures or samples",
+		r: &Result{Checks: []Check{{Name: "ok", Pass: true}}, Endpoint: Report{
+			Series: []Bucket{{Offset: 0, Requests: 3}, {Offset: 100 * time.Millisecond}}}},
+		verdict:  "PASS",
+		contains: []string{"The check passed.", "no failures", "No samples were recorded."},
+	}, {
+		name:     "kills without samples",
+		r:        &Result{Kills: []Kill{{Offset: time.Second, PID: 7}, {Offset: 2 * time.Second, PID: 8}}},
+		verdict:  "FAIL",
+		kills:    2,
+		contains: []string{"no samples", "kill at 1.000 s, pid 7"},
+	}, {
+		name:     "escaped",
+		r:        scripted,
+		verdict:  "PASS",
+		contains: []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;", "a &amp; b &lt;i&gt;c&lt;/i&gt;"},
+		absent:   []string{"<i>c</i>"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			page := renderHTML(t, "report-"+strings.ReplaceAll(tc.name, " ", "-"), tc.r)
+			checkHTMLPage(t, page)
+			if want := `<div class="verdict">` + tc.verdict + `</div>`; !strings.Contains(page, want) {
+				t.Errorf("no verdict %s", tc.verdict)
+			}
+			if n := strings.Count(page, `<line class="kill"`); n != tc.kills {
+				t.Errorf("%d kill lines, want %d", n, tc.kills)
+			}
+			for _, id := range tc.lost {
+				if !strings.Contains(page, "<li>"+id+"</li>") {
+					t.Errorf("lost id %s not listed", id)
+				}
+			}
+			for _, id := range tc.notLost {
+				if strings.Contains(page, id) {
+					t.Errorf("lost id %s listed beyond the first %d", id, reportMaxListed)
+				}
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(page, s) {
+					t.Errorf("the page lacks %q", s)
+				}
+			}
+			for _, s := range tc.absent {
+				if strings.Contains(page, s) {
+					t.Errorf("the page has %q", s)
+				}
+			}
+		})
+	}
+}
+
+// TestWriteHTMLLargeRun checks that a long run's buckets are summed into
+// at most reportMaxBars bars and that every kill is drawn.
+func TestWriteHTMLLargeRun(t *testing.T) {
+	r := syntheticResult(600, 25, 0, 40)
+	page := renderHTML(t, "report-large", r)
+	checkHTMLPage(t, page)
+	if n := len(htmlBarTitle.FindAllString(page, -1)); n == 0 || n > reportMaxBars {
+		t.Errorf("%d bars, want 1..%d", n, reportMaxBars)
+	}
+	if n := strings.Count(page, `<line class="kill"`); n != 25 {
+		t.Errorf("%d kill lines, want 25", n)
+	}
+	if n := strings.Count(page, `<path class="violation"`); n != 40 {
+		t.Errorf("%d violation markers, want 40", n)
+	}
+}
+
+func TestWriteHTMLGolden(t *testing.T) {
+	r := syntheticResult(120, 3, 5, 2)
+	page := renderHTML(t, "report-golden", r)
+	checkHTMLPage(t, page)
+	golden := filepath.Join("testdata", "report.golden.html")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(page), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (regenerate with go test ./chaos -run TestWriteHTMLGolden -update)", err)
+	}
+	if page == string(want) {
+		return
+	}
+	got, exp := strings.Split(page, "\n"), strings.Split(string(want), "\n")
+	for i := range min(len(got), len(exp)) {
+		if got[i] != exp[i] {
+			t.Fatalf("the report differs from %s at line %d:\n got: %.200s\nwant: %.200s\n(regenerate with -update)", golden, i+1, got[i], exp[i])
+		}
+	}
+	t.Fatalf("the report has %d lines, %s %d (regenerate with -update)", len(got), golden, len(exp))
+}
+
+func TestHTMLNiceTicks(t *testing.T) {
+	for _, tc := range []struct {
+		hi      float64
+		n       int
+		integer bool
+		labels  string
+		top     float64
+	}{
+		{0, 5, true, "0 1", 1},
+		{-3, 5, false, "0 0.2 0.4 0.6 0.8 1.0", 1},
+		{7, 6, true, "0 2 4 6 8", 8},
+		{5, 6, true, "0 1 2 3 4 5", 5},
+		{0.37, 4, false, "0 0.1 0.2 0.3 0.4", 0.4},
+		{61.3, 12, false, "0 10 20 30 40 50 60 70", 70},
+		{2400, 6, true, "0 500 1000 1500 2000 2500", 2500},
+		{23000, 6, true, "0 5k 10k 15k 20k 25k", 25000},
+		{1.2e7, 4, true, "0 5M 10M 15M", 1.5e7},
+	} {
+		values, step, top := niceTicks(tc.hi, tc.n, tc.integer)
+		if got := strings.Join(tickLabels(values, step), " "); got != tc.labels || top != tc.top {
+			t.Errorf("niceTicks(%v, %d, %v) = %s up to %v, want %s up to %v", tc.hi, tc.n, tc.integer, got, top, tc.labels, tc.top)
+		}
+	}
+}

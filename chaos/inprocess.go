@@ -1,0 +1,163 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/aispool/aispool/exporter"
+	"github.com/aispool/aispool/metrics"
+	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/spool"
+)
+
+// inProcessShipper runs the OpenTelemetry SDK, the exporter, the spool and
+// the sender in this process, and serves their metrics on loopback so that
+// the verifier reads them the way Prometheus would.
+type inProcessShipper struct {
+	*run
+	sp atomic.Pointer[spool.Spool]
+}
+
+func (s *inProcessShipper) queued() int64 {
+	if sp := s.sp.Load(); sp != nil {
+		return sp.Stats().Records
+	}
+	return -1
+}
+
+// senderConfig is the shipper's sender configuration: the scenario's
+// bounds and short schedules, so that a profile shows its effects in
+// seconds.
+func (r *run) senderConfig() sender.Config {
+	return sender.Config{
+		MaxInFlight:        r.cfg.MaxInFlight,
+		MaxBatchItems:      r.cfg.BatchItems,
+		RequestTimeout:     r.cfg.RequestTimeout,
+		TransportRetryWait: 20 * time.Millisecond,
+		BackoffInitial:     20 * time.Millisecond,
+		BackoffMax:         r.cfg.BackoffMax,
+		PollInterval:       20 * time.Millisecond,
+	}
+}
+
+func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
+	exp, err := exporter.NewTraceExporter(ctx,
+		exporter.WithConnectionString(s.ep.ConnectionString("")),
+		exporter.WithSpoolDir(s.spoolDir),
+		exporter.WithSenderConfig(s.senderConfig()),
+		exporter.WithLogger(s.cfg.Logger),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: start the exporter: %w", ErrScenario, err)
+	}
+	sp, snd := exp.Spool(), exp.Sender()
+	s.sp.Store(sp)
+	defer s.sp.Store(nil)
+
+	// Real Prometheus exposition on loopback.
+	reg := metrics.NewRegistry()
+	if err := metrics.Register(reg, metrics.Sources{Spool: sp.Stats, Sender: snd.Stats}); err != nil {
+		_ = exp.Shutdown(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("%w: metrics: %w", ErrScenario, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = exp.Shutdown(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("%w: metrics listener: %w", ErrScenario, err)
+	}
+	srv := &http.Server{Handler: metrics.Handler(reg), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	metricsURL := "http://" + ln.Addr().String() + "/metrics"
+
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(exporter.NewOperationNameProcessor()),
+		sdktrace.WithBatcher(ackingExporter{SpanExporter: exp, ack: s.led.ack}, sdktrace.WithBlocking()),
+	)
+	var runErr error
+	tr := tp.Tracer("aispool/chaos")
+	for i := range s.cfg.Envelopes {
+		if ctx.Err() != nil {
+			runErr = fmt.Errorf("chaos: producing spans: %w", ctx.Err())
+			break
+		}
+		s.pace(ctx, i)
+		_, span := tr.Start(ctx, "GET /orders/{id}", trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(
+				attribute.String("http.request.method", "GET"),
+				attribute.String("http.route", "/orders/{id}"),
+				attribute.String("url.path", "/orders/"+strconv.Itoa(i)),
+				attribute.String("url.scheme", "http"),
+				attribute.String("server.address", "shop.local"),
+				attribute.Int("http.response.status_code", 200),
+			))
+		s.led.offer(span.SpanContext().SpanID().String())
+		span.End()
+	}
+	if err := tp.ForceFlush(ctx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("chaos: flush spans into the spool: %w", err)
+	}
+	out := &shipOutcome{lives: 1, countersLive: 1}
+	if runErr == nil {
+		if err := snd.Flush(ctx); err != nil {
+			runErr = fmt.Errorf("chaos: the sender did not drain the spool: %w", err)
+		} else {
+			out.drained = true
+		}
+	}
+	c, err := scrape(context.WithoutCancel(ctx), metricsURL)
+	if err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	out.counters = c.Counters
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(shutdownCtx); err != nil {
+		out.exitErrors = append(out.exitErrors, "shutdown: "+err.Error())
+	}
+	s.inspect(ctx, out)
+	return out, runErr
+}
+
+// inspect reads the spool directory at the end: records left, lifetime drop
+// counters, quarantined files.
+func (r *run) inspect(ctx context.Context, out *shipOutcome) {
+	rep, err := spool.Inspect(context.WithoutCancel(ctx), r.spoolDir, 0)
+	if err != nil {
+		out.exitErrors = append(out.exitErrors, "inspect: "+err.Error())
+		out.residue = -1
+		return
+	}
+	out.residue, out.residueExact = rep.Records, rep.RecordsExact
+	out.spoolDrops = rep.Dropped
+	out.quarantined = len(rep.Quarantine)
+}
+
+// ackingExporter records the ids of the spans whose ExportSpans returned
+// nil: those the exporter acknowledged as durable.
+type ackingExporter struct {
+	sdktrace.SpanExporter
+	ack func(ids ...string)
+}
+
+func (a ackingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := a.SpanExporter.ExportSpans(ctx, spans); err != nil {
+		return err
+	}
+	ids := make([]string, len(spans))
+	for i, sp := range spans {
+		ids[i] = sp.SpanContext().SpanID().String()
+	}
+	a.ack(ids...)
+	return nil
+}
