@@ -30,15 +30,17 @@ import (
 type daemonShipper struct {
 	*run
 
-	mu       sync.Mutex
-	cur      *child // the daemon running now; nil between lives
-	lives    int
-	counters Counters // summed over the lives that ended
-	last     scraped  // the last scrape of the current life
-	lastOK   bool
-	exitErrs []string
-	corrupt  map[string]bool
-	rng      *rand.Rand
+	mu         sync.Mutex
+	cur        *child // the daemon running now; nil between lives
+	lives      int
+	counters   Counters // summed over the lives that ended
+	last       scraped  // the last scrape of the current life
+	lastOK     bool
+	exitErrs   []string
+	corrupt    map[string]bool
+	corruption *Corruption
+	refused    atomic.Int64
+	rng        *rand.Rand
 }
 
 // child is one life of the daemon.
@@ -103,7 +105,9 @@ func (d *daemonShipper) ship(ctx context.Context) (*shipOutcome, error) {
 	out.counters, out.lives, out.countersLive = d.counters, d.lives, d.lives
 	out.exitErrors = append(out.exitErrors, d.exitErrs...)
 	out.corruptIDs = d.corrupt
+	d.res.Corruption = d.corruption
 	d.mu.Unlock()
+	d.res.Refused = int(d.refused.Load())
 	d.inspect(ctx, out)
 	return out, runErr
 }
@@ -327,6 +331,9 @@ func (d *daemonShipper) post(ctx context.Context, hc *http.Client, body []byte) 
 				case resp.StatusCode >= 400 && resp.StatusCode < 500:
 					return fmt.Errorf("chaos: the daemon refused a batch of valid envelopes with %d", resp.StatusCode)
 				}
+				d.refused.Add(1)
+			} else {
+				d.refused.Add(1)
 			}
 		}
 		select {
@@ -476,27 +483,45 @@ func (d *daemonShipper) corruptSegment(ctx context.Context) error {
 		return nil
 	}
 	path := filepath.Join(d.spoolDir, victim)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("%w: corrupt %s: %w", ErrScenario, victim, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("%w: corrupt %s: %w", ErrScenario, victim, err)
+	// Flip a byte of up to 10 records' ids in every copy in the file
+	// (copy-on-write leaves stale copies of pages), so that the live copy
+	// fails its checksum.
+	damaged := 0
+	for _, id := range perSeg[victim][:min(10, len(perSeg[victim]))] {
+		needle := []byte(`"` + id + `"`)
+		hit := false
+		for off := 0; ; {
+			i := bytes.Index(raw[off:], needle)
+			if i < 0 {
+				break
+			}
+			raw[off+i+1] ^= 0x20
+			off += i + len(needle)
+			hit = true
+		}
+		if hit {
+			damaged++
+		}
 	}
+	// And a page of garbage in the middle, past the two meta pages.
 	const page = 4096
-	garbage := make([]byte, page)
-	for i := range garbage {
-		garbage[i] = byte(d.rng.Uint32())
+	if off := max(len(raw)/2/page*page, 2*page); off+page <= len(raw) {
+		for i := range page {
+			raw[off+i] = byte(d.rng.Uint32())
+		}
 	}
-	// A page in the middle of the data, past the two meta pages.
-	off := max(fi.Size()/2/page*page, 2*page)
-	if _, err := f.WriteAt(garbage, off); err != nil {
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return fmt.Errorf("%w: corrupt %s: %w", ErrScenario, victim, err)
 	}
-	d.cfg.Logger.Info("chaos: corrupted a segment", "segment", victim, "offset", off, "records", len(perSeg[victim]))
-	return f.Sync()
+	d.mu.Lock()
+	d.corruption = &Corruption{Offset: time.Since(d.start), Segment: victim, Records: len(perSeg[victim]), Damaged: damaged}
+	d.mu.Unlock()
+	d.cfg.Logger.Info("chaos: corrupted a segment", "segment", victim, "records", len(perSeg[victim]), "damaged", damaged)
+	return nil
 }
 
 // tail keeps the last max bytes written to it.

@@ -25,7 +25,8 @@ import (
 // the verifier reads them the way Prometheus would.
 type inProcessShipper struct {
 	*run
-	sp atomic.Pointer[spool.Spool]
+	sp      atomic.Pointer[spool.Spool]
+	refused atomic.Int64
 }
 
 func (s *inProcessShipper) queued() int64 {
@@ -82,7 +83,7 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSpanProcessor(exporter.NewOperationNameProcessor()),
-		sdktrace.WithBatcher(ackingExporter{SpanExporter: exp, ack: s.led.ack}, sdktrace.WithBlocking()),
+		sdktrace.WithBatcher(ackingExporter{SpanExporter: exp, ack: s.led.ack, refused: &s.refused}, sdktrace.WithBlocking()),
 	)
 	var runErr error
 	tr := tp.Tracer("aispool/chaos")
@@ -126,6 +127,7 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 		out.exitErrors = append(out.exitErrors, "shutdown: "+err.Error())
 	}
 	s.inspect(ctx, out)
+	s.res.Refused = int(s.refused.Load())
 	return out, runErr
 }
 
@@ -147,11 +149,13 @@ func (r *run) inspect(ctx context.Context, out *shipOutcome) {
 // nil: those the exporter acknowledged as durable.
 type ackingExporter struct {
 	sdktrace.SpanExporter
-	ack func(ids ...string)
+	ack     func(ids ...string)
+	refused *atomic.Int64
 }
 
 func (a ackingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	if err := a.SpanExporter.ExportSpans(ctx, spans); err != nil {
+		a.refused.Add(1)
 		return err
 	}
 	ids := make([]string, len(spans))

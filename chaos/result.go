@@ -21,6 +21,10 @@ type Result struct {
 	// (ExportSpans returned nil, or the daemon answered 200).
 	Envelopes    int `json:"envelopes"`
 	Acknowledged int `json:"acknowledged"`
+	// Refused counts the writes the shipper refused (the daemon answered
+	// other than 200, or ExportSpans failed); the scenario offers them
+	// again, as an SDK would.
+	Refused int `json:"refused"`
 	// Delivered counts the acknowledged ids the endpoint accepted at least
 	// once; DeliveredUnacked the ids it accepted whose write was never
 	// acknowledged (in flight when the shipper was killed: allowed).
@@ -43,6 +47,9 @@ type Result struct {
 
 	// Kills lists the SIGKILLs of the shipper (daemon mode).
 	Kills []Kill `json:"kills"`
+	// Corruption describes the damage done to a segment (Scenario.
+	// CorruptAfter), nil if none.
+	Corruption *Corruption `json:"corruption,omitempty"`
 	// Samples is the time series the scenario sampled while it ran.
 	Samples []Sample `json:"samples"`
 	// Counters is the shipper's Prometheus counters at the end (summed
@@ -61,6 +68,18 @@ type Result struct {
 type Kill struct {
 	Offset time.Duration `json:"offset"` // since the run started
 	PID    int           `json:"pid"`
+}
+
+// Corruption is the damage a scenario did to one segment file while the
+// daemon was down.
+type Corruption struct {
+	Offset  time.Duration `json:"offset"`  // since the run started
+	Segment string        `json:"segment"` // the file's name
+	// Records is how many live records the segment held; Damaged how many
+	// of them had a byte flipped in every copy in the file. A garbage page
+	// was also written in the middle of the file.
+	Records int `json:"records"`
+	Damaged int `json:"damaged"`
 }
 
 // Sample is one point of a run's time series.

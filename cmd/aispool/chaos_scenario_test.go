@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aispool/aispool/chaos"
+)
+
+// testDaemon runs this test binary as `aispool` (see TestMain).
+func testDaemon() *chaos.Daemon {
+	return &chaos.Daemon{Path: os.Args[0], Env: []string{"AISPOOL_TEST_MAIN=1"}}
+}
+
+// TestChaosDaemonScenarios runs the chaos kit's scenarios against the real
+// daemon in child processes: SIGKILLed at random, with a full disk, and with
+// a segment corrupted mid-run.
+func TestChaosDaemonScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes")
+	}
+	cases := []struct {
+		name    string
+		profile string
+		sc      chaos.Scenario
+		check   func(t *testing.T, res *chaos.Result)
+	}{
+		{name: "kill-loop", profile: "flaky", sc: chaos.Scenario{Envelopes: 6000, Rate: 2000, KillEvery: 150 * time.Millisecond, MinKills: 20},
+			check: func(t *testing.T, res *chaos.Result) {
+				if len(res.Kills) < 20 {
+					t.Errorf("%d kills, want at least 20", len(res.Kills))
+				}
+			}},
+		// The outage lets the spool grow to the file size limit: the
+		// daemon answers 503 until the drain makes room.
+		{name: "disk-full", profile: "outage", sc: chaos.Scenario{Envelopes: 6000, Rate: 2000, FileSizeLimit: 256 << 10},
+			check: func(t *testing.T, res *chaos.Result) {
+				if res.Refused == 0 {
+					t.Errorf("the disk never filled up: no write was refused")
+				}
+			}},
+		{name: "corrupt-segment", profile: "flaky", sc: chaos.Scenario{Envelopes: 4000, Rate: 2000, CorruptAfter: time.Second},
+			check: func(t *testing.T, res *chaos.Result) {
+				if len(res.Kills) != 1 {
+					t.Errorf("%d kills, want the one before the corruption", len(res.Kills))
+				}
+				if c := res.Corruption; c == nil || c.Damaged == 0 || res.Dropped["corrupt"] == 0 {
+					t.Errorf("the corruption was not done or not detected: %+v, dropped %v", c, res.Dropped)
+				}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := chaos.ProfileByName(tc.profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := tc.sc
+			sc.Profile, sc.Seed, sc.Daemon, sc.Dir, sc.Timeout = p, 20261201, testDaemon(), t.TempDir(), 2*time.Minute
+			res, err := sc.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range res.Checks {
+				t.Logf("pass=%v %-13s %s", c.Pass, c.Name, c.Detail)
+			}
+			t.Logf("%d envelopes, %d acknowledged, %d delivered (+%d unacknowledged), dropped %v, %d lost, %d duplicates, %d kills, requests %v, %v",
+				res.Envelopes, res.Acknowledged, res.Delivered, res.DeliveredUnacked, res.Dropped, res.LostCount, res.Duplicates,
+				len(res.Kills), res.Endpoint.ByOutcome, res.Elapsed.Round(time.Millisecond))
+			t.Logf("refused %d, corruption %+v", res.Refused, res.Corruption)
+			if !res.Passed() {
+				t.Fatal("scenario failed")
+			}
+			tc.check(t, res)
+		})
+	}
+}
