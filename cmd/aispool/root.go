@@ -99,6 +99,7 @@ path work on this machine (aispool demo).`,
 		newDrainCommand(g),
 		newInspectCommand(g),
 		newDemoCommand(g),
+		newChaosCommand(g),
 		newValidateCommand(g),
 		newVersionCommand(g),
 	)
