@@ -41,6 +41,7 @@ func (s *inProcessShipper) queued() int64 {
 // seconds.
 func (r *run) senderConfig() sender.Config {
 	return sender.Config{
+		Clock:              r.cfg.Clock,
 		MaxInFlight:        r.cfg.MaxInFlight,
 		MaxBatchItems:      r.cfg.BatchItems,
 		RequestTimeout:     r.cfg.RequestTimeout,
@@ -56,6 +57,7 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 		exporter.WithConnectionString(s.ep.ConnectionString("")),
 		exporter.WithSpoolDir(s.spoolDir),
 		exporter.WithSenderConfig(s.senderConfig()),
+		exporter.WithSpoolOptions(spoolOptions(s.cfg.Clock)),
 		exporter.WithLogger(s.cfg.Logger),
 	)
 	if err != nil {
@@ -164,4 +166,13 @@ func (a ackingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOn
 	}
 	a.ack(ids...)
 	return nil
+}
+
+// spoolOptions returns the in-process spool's options: its clock.
+func spoolOptions(clock sender.Clock) spool.Options {
+	var o spool.Options
+	if clock != nil {
+		o.Now = clock.Now
+	}
+	return o
 }

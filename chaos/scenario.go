@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/aispool/aispool/sender"
 )
 
 // Defaults of Scenario; a zero field means its default.
@@ -83,6 +85,13 @@ type Scenario struct {
 	// BackoffMax caps the shipper's back-off. Default 1 s.
 	BackoffMax time.Duration
 
+	// Clock is the in-process shipper's clock (its sender's back-off,
+	// Retry-After and expiry, and its spool's record times); nil is the
+	// real one. A WarpClock runs hours of outage in seconds: give the
+	// profile windows and no Retry-After (the endpoint keeps real time).
+	// In process only.
+	Clock sender.Clock
+
 	// Dir is the working directory (the spool lives in Dir/spool); empty
 	// means a temporary directory, removed at the end.
 	Dir string
@@ -122,6 +131,9 @@ func (s *Scenario) config() (Scenario, error) {
 	}
 	if c.Daemon == nil && (c.KillEvery > 0 || c.MinKills > 0 || c.CorruptAfter > 0 || c.FileSizeLimit > 0) {
 		errs = append(errs, errors.New("fields KillEvery, MinKills, CorruptAfter and FileSizeLimit need a Daemon"))
+	}
+	if c.Daemon != nil && c.Clock != nil {
+		errs = append(errs, errors.New("field Clock is for the in-process shipper only"))
 	}
 	if c.Daemon != nil && c.Daemon.Path == "" {
 		errs = append(errs, errors.New("field Daemon.Path is required"))
