@@ -1,9 +1,26 @@
 // Package chaos is aispool's chaos kit: a flaky fake Application Insights
-// ingestion endpoint, the fault profiles that drive it, and (in a later
-// part) scenarios and a verifier. Point a shipper at the endpoint, send N
-// identifiable envelopes, and check that nothing was lost: every envelope
-// was accepted, or refused for a documented reason the endpoint recorded
-// (a permanent per-item or whole-request code, or "sampled out").
+// ingestion endpoint, the fault profiles that drive it, scenarios that push
+// envelopes through a real shipper under those faults (killing it, filling
+// its disk, corrupting its spool), and a verifier that proves nothing
+// acknowledged was lost: every envelope was accepted, or dropped for a
+// documented and counted reason.
+//
+// # Scenarios and the verifier
+//
+//	p, _ := chaos.ProfileByName("flaky")
+//	res, err := (&chaos.Scenario{Profile: p, Envelopes: 10_000}).Run(ctx)
+//	if err == nil && !res.Passed() { ... res.Checks, res.Lost ... }
+//	_ = res.WriteHTML(f) // a self-contained report with plots
+//
+// A Scenario runs the shipper in this process (the OpenTelemetry SDK, the
+// exporter, a spool and the sender) or as `aispool run` child processes
+// (Scenario.Daemon), which it can SIGKILL and restart (KillEvery,
+// MinKills), run with a small RLIMIT_FSIZE (FileSizeLimit) or whose spool
+// it can damage while it is down (CorruptAfter). The verifier's checks are
+// listed with the Check* constants: nothing lost, duplicates explained,
+// Retry-After honoured, the in-flight bound kept, the shipper's Prometheus
+// counters (scraped from its /metrics) equal to what the endpoint saw, the
+// spool drained, a clean exit. A WarpClock runs hours of outage in seconds.
 //
 // # The endpoint
 //

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// chaosLong enables the long runs: go test ./chaos -run Long -chaos.long -timeout 30m -v
+// chaosLong enables the long runs: go test ./chaos -run Long -timeout 30m -v -args -chaos.long
 var chaosLong = flag.Bool("chaos.long", false, "run the long chaos scenarios (a million envelopes)")
 
 // outageProfile is down (503, no Retry-After) from the start for d of real
