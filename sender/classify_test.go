@@ -372,3 +372,34 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRetryAfter: any header value gives either no wait, or a wait in
+// (0, MaxRetryAfter]; delay-seconds are read exactly.
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"7", " 7 ", "0", "-5", "", "1.5", "3601", "99999999999999999999",
+		"Wed, 25 Nov 2026 12:00:30 GMT", "Wednesday, 25-Nov-26 12:00:30 GMT", "Wed Nov 25 12:00:30 2026",
+		"Mon, 01 Jan 0001 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		d, ok := ParseRetryAfter(value, testEpoch)
+		if !ok {
+			if d != 0 {
+				t.Fatalf("ParseRetryAfter(%q) = %v without a wait", value, d)
+			}
+			return
+		}
+		if d <= 0 || d > MaxRetryAfter {
+			t.Fatalf("ParseRetryAfter(%q) = %v, want (0, %v]", value, d, MaxRetryAfter)
+		}
+		if secs, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64); err == nil {
+			want := MaxRetryAfter
+			if secs <= int64(MaxRetryAfter/time.Second) {
+				want = time.Duration(secs) * time.Second
+			}
+			if d != want {
+				t.Fatalf("ParseRetryAfter(%q) = %v, want %v", value, d, want)
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,7 +16,22 @@ type appendReq struct {
 	records [][]byte
 	size    int64 // estimated bytes on disk
 	done    chan error
+
+	// state hands the request over: the committer claims it before reading
+	// records, and an Append whose ctx ends first abandons it, so that a
+	// caller that got ctx.Err() back can reuse its buffers at once.
+	state atomic.Int32
+	// copied is closed by the committer once it holds its own copy of the
+	// records of a claimed request (set before the claim).
+	copied chan struct{}
 }
+
+// States of an appendReq.
+const (
+	reqPending   int32 = iota // waiting for the committer
+	reqAbandoned              // Append returned ctx.Err(); never stored
+	reqClaimed                // the committer owns it
+)
 
 // Append stores records durably, in order. It returns nil only after every
 // record is committed to disk and fsynced: then they survive a crash of the
@@ -28,11 +44,14 @@ type appendReq struct {
 // spool is full, Append returns ErrFull under the RejectNew policy, or
 // evicts the oldest segments under DropOldest.
 //
-// If ctx ends while the commit is under way, Append returns ctx.Err(), and
-// the records may or may not be stored: retrying may then duplicate them,
-// which at-least-once delivery allows.
+// If ctx ends before the committer takes the call, Append returns ctx.Err()
+// and nothing is stored. If it ends while the commit is under way, Append
+// returns an error wrapping ctx.Err(), and the records may or may not be
+// stored: retrying may then duplicate them, which at-least-once delivery
+// allows.
 //
-// Append keeps no reference to records after it returns.
+// Append keeps no reference to records after it returns, whatever it
+// returns: the caller may reuse their memory at once.
 func (s *Spool) Append(ctx context.Context, records ...[]byte) error {
 	if len(records) == 0 {
 		return nil
@@ -67,7 +86,18 @@ func (s *Spool) Append(ctx context.Context, records ...[]byte) error {
 	case err := <-req.done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("spool: append outcome unknown: %w", ctx.Err())
+		if req.state.CompareAndSwap(reqPending, reqAbandoned) {
+			return ctx.Err() // the committer will skip it
+		}
+		// Claimed: the committer reads records until it has copied them,
+		// which takes no I/O.
+		<-req.copied
+		select {
+		case err := <-req.done: // known by now after all
+			return err
+		default:
+			return fmt.Errorf("spool: append outcome unknown: %w", ctx.Err())
+		}
 	}
 }
 
@@ -136,21 +166,41 @@ func (s *Spool) maintainLocked() {
 // commitGroup admits the requests of a group against the limits, writes the
 // admitted ones in one transaction, and answers every request.
 func (s *Spool) commitGroup(group []*appendReq) {
+	// copied is closed once no request's records are read any more.
+	copied := make(chan struct{})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(copied)
+		}
+	}
+	defer release()
+	claimed := group[:0:0]
+	for _, r := range group {
+		r.copied = copied
+		if r.state.CompareAndSwap(reqPending, reqClaimed) {
+			claimed = append(claimed, r)
+		}
+	}
+	if len(claimed) == 0 {
+		return
+	}
 	s.mu.Lock()
 	s.maintainLocked()
 	if s.active == nil {
 		if err := s.newActiveLocked(); err != nil {
 			s.mu.Unlock()
-			for _, r := range group {
+			for _, r := range claimed {
 				r.done <- err
 			}
 			return
 		}
 	}
 	g := s.active
-	admitted := group[:0:0]
+	admitted := claimed[:0:0]
 	var pending int64
-	for _, r := range group {
+	for _, r := range claimed {
 		if err := s.admitLocked(pending + r.size); err != nil {
 			r.done <- err
 			continue
@@ -163,7 +213,9 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		return
 	}
 
-	n, last, err := writeRecords(g, admitted, s.opts.Now().UnixNano(), &s.arena)
+	arena, lens := encodeGroup(admitted, s.opts.Now().UnixNano(), &s.arena, &s.lens)
+	release()
+	n, last, err := writeRecords(g, arena, lens)
 
 	s.mu.Lock()
 	s.lastAppendErr = err
@@ -172,6 +224,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		g.records += int64(n)
 		g.size = fileSize(g.path())
 		s.appended += uint64(n)
+		s.commits++
 	} else if errors.Is(err, ErrCorrupt) {
 		// bbolt panicked on our own file: set it aside and start afresh.
 		s.log.Error("active segment failed", "segment", g.id, "err", err)
@@ -269,22 +322,41 @@ func (s *Spool) evictOldestLocked() bool {
 	return false
 }
 
-// writeRecords appends the records of reqs to g in one synced transaction.
-// It returns how many were written and the last sequence number. *buf is
-// the committer's reusable arena: bbolt keeps references to keys and values
-// until the commit, and none after, so one arena serves every transaction.
-func writeRecords(g *segment, reqs []*appendReq, now int64, buf *[]byte) (n int, last uint64, err error) {
+// encodeGroup encodes the records of reqs, in order, into the committer's
+// reusable arena *buf, leaving room for each record's key before its value,
+// and lists the values' lengths in *lens. After it returns, the requests'
+// records are not read again.
+func encodeGroup(reqs []*appendReq, now int64, buf *[]byte, lens *[]int) ([]byte, []int) {
 	total := 0
 	for _, r := range reqs {
 		for _, rec := range r.records {
 			total += keyLen + recordHeaderLen + len(rec)
-			n++
 		}
 	}
 	if cap(*buf) < total {
 		*buf = make([]byte, total)
 	}
 	arena := (*buf)[:total]
+	l := (*lens)[:0]
+	off := 0
+	for _, r := range reqs {
+		for _, rec := range r.records {
+			off += keyLen
+			n := len(encodeRecord(arena[off:], rec, now))
+			off += n
+			l = append(l, n)
+		}
+	}
+	*lens = l
+	return arena, l
+}
+
+// writeRecords appends the records encoded by encodeGroup to g in one synced
+// transaction. It returns how many were written and the last sequence
+// number. bbolt keeps references to keys and values until the commit, and
+// none after, so one arena serves every transaction.
+func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err error) {
+	n = len(lens)
 	defer func() {
 		if r := recover(); r != nil {
 			n, err = 0, fmt.Errorf("%w: bbolt panicked writing segment %s: %v", ErrCorrupt, g.id, r)
@@ -299,17 +371,14 @@ func writeRecords(g *segment, reqs []*appendReq, now int64, buf *[]byte) (n int,
 		b.FillPercent = 1.0 // keys only ever grow: pack pages full
 		seq := b.Sequence()
 		off := 0
-		for _, r := range reqs {
-			for _, rec := range r.records {
-				seq++
-				key := putKey(arena[off:], seq)
-				off += keyLen
-				val := encodeRecord(arena[off:], rec, now)
-				off += len(val)
-				if err := b.Put(key, val); err != nil {
-					return err
-				}
+		for _, vlen := range lens {
+			seq++
+			key := putKey(arena[off:], seq)
+			off += keyLen
+			if err := b.Put(key, arena[off:off+vlen]); err != nil {
+				return err
 			}
+			off += vlen
 		}
 		last = seq
 		if err := addRecordCount(tx, int64(n)); err != nil {

@@ -82,23 +82,35 @@ func compactDrops(f *os.File, now time.Time) error {
 	return err
 }
 
-// parseDrops sums a drops file by reason; malformed lines (a torn write)
-// are skipped.
+// maxDropsLine bounds a line of the drops file; longer ones (garbage) are
+// skipped like any other malformed line.
+const maxDropsLine = 4 << 10
+
+// parseDrops sums a drops file by reason; malformed lines (a torn write,
+// garbage of any length) are skipped. Only a read error is returned.
 func parseDrops(r io.Reader) (map[string]uint64, error) {
 	totals := make(map[string]uint64)
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 3 {
-			continue
+	br := bufio.NewReaderSize(r, maxDropsLine)
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			line = nil
 		}
-		n, err := strconv.ParseUint(f[2], 10, 64)
-		if err != nil {
-			continue
+		if f := strings.Fields(string(line)); len(f) == 3 {
+			if n, perr := strconv.ParseUint(f[2], 10, 64); perr == nil {
+				totals[f[1]] += n
+			}
 		}
-		totals[f[1]] += n
+		switch {
+		case err == io.EOF:
+			return totals, nil
+		case err != nil:
+			return totals, err
+		}
 	}
-	return totals, sc.Err()
 }
 
 // readDrops returns the lifetime drop counters of the spool in dir.

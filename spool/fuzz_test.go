@@ -2,6 +2,9 @@ package spool
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,4 +43,38 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzParseDrops feeds arbitrary drops files to their parser: it must never
+// fail on readable input, and what it sums must survive compaction (written
+// back one line per reason and parsed again).
+func FuzzParseDrops(f *testing.F) {
+	f.Add([]byte("1764000000 full 12\n1764000001 expired 3\n1764000002 full 1\n"))
+	f.Add([]byte("1764000000 full 12\n17640000"))                     // torn last line
+	f.Add([]byte("1764000000 full -1\nx y\n\x00\x00\x00\n1 a 2 3\n")) // malformed lines
+	f.Add([]byte("1 status_400 18446744073709551615\n1 status_400 1\n"))
+	f.Fuzz(func(t *testing.T, file []byte) {
+		totals, err := parseDrops(bytes.NewReader(file))
+		if err != nil {
+			t.Fatalf("parseDrops: %v", err)
+		}
+		var compacted bytes.Buffer
+		for reason, n := range totals {
+			fmt.Fprintf(&compacted, "%d %s %d\n", 1764000000, reason, n)
+		}
+		again, err := parseDrops(&compacted)
+		if err != nil || !maps.Equal(again, totals) {
+			t.Fatalf("after compaction %v (%v), want %v", again, err, totals)
+		}
+	})
+}
+
+// A garbage line longer than any the spool writes is skipped, not an error
+// that would hide every counter (and stop compaction for good).
+func TestParseDropsSkipsLongLines(t *testing.T) {
+	file := "1 full 2\n" + strings.Repeat("x", 3*maxDropsLine) + "\n1 expired 5\n" + strings.Repeat("y", maxDropsLine+1)
+	totals, err := parseDrops(strings.NewReader(file))
+	if err != nil || totals["full"] != 2 || totals["expired"] != 5 || len(totals) != 2 {
+		t.Fatalf("parseDrops = %v, %v; want full 2, expired 5", totals, err)
+	}
 }

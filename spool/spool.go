@@ -51,6 +51,7 @@ type Spool struct {
 	done    chan struct{}
 	notify  chan struct{}
 	arena   []byte    // the committer's reusable key/value arena
+	lens    []int     // the committer's reusable list of value lengths
 	arenas  sync.Pool // memory of settled batches, for the next leases
 
 	mu       sync.Mutex
@@ -63,6 +64,7 @@ type Spool struct {
 
 	lastAppendErr            error // the last group commit's failure; nil after a success
 	appended, acked, retried uint64
+	commits                  uint64 // successful group commits (transactions)
 	leased                   int64
 	dropped                  map[string]uint64
 	quarantined              uint64

@@ -1,0 +1,179 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stallCommitter makes the committer take an Append and then wait for the
+// spool's lock, which the caller holds until it calls the returned function;
+// that Append's error is sent on the returned channel.
+func stallCommitter(t *testing.T, s *Spool, first []byte) (unlock func(), firstErr <-chan error) {
+	t.Helper()
+	s.mu.Lock()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Append(context.Background(), first) }()
+	// Let the committer take it and block on s.mu. (Should it be slower,
+	// or busy with its periodic maintenance, the tests still hold: they
+	// accept the committer gathering later appends with this one.)
+	time.Sleep(10 * time.Millisecond)
+	unlock = sync.OnceFunc(s.mu.Unlock)
+	t.Cleanup(unlock) // before Close, should the test fail first
+	return unlock, errc
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Concurrent appenders share one transaction (group commit).
+func TestGroupCommitSharesOneTransaction(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "s"), nil)
+	unlock, firstErr := stallCommitter(t, s, rec(0))
+	const appenders = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, appenders)
+	for i := 1; i <= appenders; i++ {
+		wg.Go(func() { errs <- s.Append(context.Background(), rec(i)) })
+	}
+	waitFor(t, func() bool { return len(s.reqs) >= appenders })
+	unlock()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-firstErr; err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	commits, appended := s.commits, s.appended
+	s.mu.Unlock()
+	// Normally 2: the stalled one, then one group (1 if the committer was
+	// slow enough to gather them all with the first); one each without group
+	// commit.
+	if commits > 2 || appended != appenders+1 {
+		t.Fatalf("%d appends in %d commits, want %d in at most 2", appended, commits, appenders+1)
+	}
+}
+
+// An Append whose ctx ends before the committer takes it stores nothing
+// and lets go of its records: the caller may reuse them at once.
+func TestAppendAbandonedBeforeCommitStoresNothing(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "s"), nil)
+	unlock, firstErr := stallCommitter(t, s, []byte("first"))
+	ctx, cancel := context.WithCancel(context.Background())
+	buf := []byte("abandoned")
+	errc := make(chan error, 1)
+	go func() { errc <- s.Append(ctx, buf) }()
+	waitFor(t, func() bool { return len(s.reqs) >= 1 })
+	cancel()
+	want := "[first second]"
+	var err error
+	select {
+	case err = <-errc:
+		if err != context.Canceled {
+			t.Fatalf("Append = %v, want context.Canceled itself", err)
+		}
+	case <-time.After(2 * time.Second):
+		// On a loaded machine the committer may have gathered it with the
+		// first: then it is committed, and Append waits for the copy.
+		unlock()
+		if err = <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Append = %v, want an error wrapping context.Canceled", err)
+		}
+		want = "[first abandoned second]"
+		t.Log("the committer took both appends in one group")
+	}
+	copy(buf, "OVERWRITE") // the caller reuses its buffer
+	unlock()
+	if err := <-firstErr; err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, []byte("second"))
+	b := mustLease(t, s, 10)
+	if got := fmt.Sprint(data(b)); got != want {
+		t.Fatalf("stored %s, want %s", got, want)
+	}
+}
+
+// Appenders whose ctx ends at random moments overwrite their buffers as
+// soon as Append returns: no stored record may change (and -race sees no
+// read of a buffer after Append returned).
+func TestAppendCancelledCallerReusesBuffers(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "s"), nil)
+	const appenders, rounds = 8, 40
+	var wg sync.WaitGroup
+	for a := range appenders {
+		wg.Go(func() {
+			bufs := [][]byte{make([]byte, 512), make([]byte, 700)}
+			for i := range rounds {
+				for j, b := range bufs {
+					fill(b, byte(a*rounds+i), byte(j))
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rand.IntN(3000))*time.Microsecond)
+				err := s.Append(ctx, bufs...)
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					t.Error(err)
+				}
+				for _, b := range bufs {
+					clear(b) // reuse at once, whatever the outcome
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for {
+		b := mustLease(t, s, 1000)
+		if b == nil {
+			break
+		}
+		for _, r := range b.Records {
+			if !intact(r.Data) {
+				t.Fatalf("record %d of %d bytes changed after its Append returned", n, len(r.Data))
+			}
+			n++
+		}
+		if err := b.Ack(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d records stored of %d appended", n, appenders*rounds*2)
+}
+
+// fill writes a self-checking pattern: id, part, then bytes derived from both.
+func fill(b []byte, id, part byte) {
+	b[0], b[1] = id, part
+	for i := 2; i < len(b); i++ {
+		b[i] = id ^ part ^ byte(i) | 1
+	}
+}
+
+func intact(b []byte) bool {
+	if len(b) < 3 {
+		return false
+	}
+	for i := 2; i < len(b); i++ {
+		if b[i] != b[0]^b[1]^byte(i)|1 {
+			return false
+		}
+	}
+	return true
+}
