@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -190,6 +191,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 	s.maintainLocked()
 	if s.active == nil {
 		if err := s.newActiveLocked(); err != nil {
+			s.lastAppendErr = err
 			s.mu.Unlock()
 			for _, r := range claimed {
 				r.done <- err
@@ -232,6 +234,13 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		g.active = false
 		s.releaseLocked(g)
 		s.quarantineLocked(g.id+g.ext, g.records, err)
+	} else if isNoSpace(err) && g.live() > 0 {
+		// The file cannot grow: seal it, so that it goes as a whole once
+		// drained (removing a file needs no space), and append to a new one
+		// when there is room.
+		if serr := s.sealLocked(g); serr != nil {
+			s.log.Error("seal full active segment", "segment", g.id, "err", serr)
+		}
 	}
 	s.mu.Unlock()
 	if err == nil {
@@ -294,7 +303,7 @@ func (s *Spool) evictOldestLocked() bool {
 		if mine == nil {
 			// Only the active segment is left: seal it so that it can go.
 			g := s.active
-			if g == nil || g.records == 0 || g.outstanding > 0 {
+			if g == nil || g.live() <= 0 || g.outstanding > 0 {
 				return false
 			}
 			if err := s.sealLocked(g); err != nil {
@@ -310,7 +319,7 @@ func (s *Spool) evictOldestLocked() bool {
 			}
 			mine = g
 		}
-		lost := mine.records
+		lost := mine.live()
 		if err := s.removeLocked(mine); err != nil {
 			s.log.Error("evict segment", "segment", mine.id, "err", err)
 			return false
@@ -390,4 +399,11 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 		return 0, 0, err
 	}
 	return n, last, nil
+}
+
+// isNoSpace reports a write that failed for lack of space: the disk is
+// full (ENOSPC), or the file hit the process's size limit (EFBIG, with
+// SIGXFSZ ignored, as the Go runtime does).
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG)
 }

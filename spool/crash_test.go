@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -34,6 +35,7 @@ const (
 	childEnvDir   = "AISPOOL_SPOOL_CHILD_DIR"
 	childEnvBase  = "AISPOOL_SPOOL_CHILD_BASE"
 	childEnvFSize = "AISPOOL_SPOOL_CHILD_FSIZE"
+	childEnvMode  = "AISPOOL_SPOOL_CHILD_MODE"
 )
 
 func childOptions() *Options {
@@ -65,6 +67,10 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("runs only as the child of TestCrashKillLoop / TestDiskFull")
 	}
 	base, _ := strconv.ParseUint(os.Getenv(childEnvBase), 10, 64)
+	if os.Getenv(childEnvMode) == "settle-full" {
+		settleFullChild(dir)
+		return
+	}
 	if os.Getenv(childEnvFSize) != "" {
 		diskFullChild(t, dir, base)
 		return
@@ -331,6 +337,11 @@ func diskFullChild(t *testing.T, dir string, base uint64) {
 		if err := s.Append(ctx, recs...); err != nil {
 			failures++
 			fmt.Printf("full %v\n", err)
+			// Ready reflects the last append: right after a failed one
+			// it must say so (a later append may succeed in freed pages).
+			if s.Ready() == nil {
+				fmt.Printf("append-error Ready() is nil right after a failed append\n")
+			}
 			if failures >= 3 {
 				break
 			}
@@ -341,9 +352,6 @@ func diskFullChild(t *testing.T, dir string, base uint64) {
 	}
 	if failures == 0 {
 		fmt.Printf("append-error the file size limit was never hit\n")
-	}
-	if s.Ready() == nil {
-		fmt.Printf("append-error Ready() is nil while appends fail\n")
 	}
 	// Space returns.
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
@@ -398,4 +406,102 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("%d records in the spool, %d acknowledged", n, len(l.appended))
 	}
 	t.Logf("%d Append errors at the size limit, then recovery; %d records verified", full, n)
+}
+
+// settleFullChild fills a segment up to a small RLIMIT_FSIZE, then drains it
+// while the file cannot grow: acknowledging must not hand the records out
+// again (a resend storm of duplicates), and the file goes once drained.
+// (bbolt's file has room for the deletions here; TestSettleOnFullFilesystem
+// fills a real file system.)
+func settleFullChild(dir string) {
+	signal.Ignore(syscall.SIGXFSZ)
+	var old syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old)
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 64 << 10, Max: old.Max}); err != nil {
+		fmt.Printf("error setrlimit: %v\n", err)
+		return
+	}
+	ctx := context.Background()
+	o := childOptions()
+	o.SegmentMaxBytes = 4 << 20 // larger than the file size limit
+	o.SegmentMaxAge = time.Hour
+	s, err := Open(ctx, dir, o)
+	if err != nil {
+		fmt.Printf("error open: %v\n", err)
+		return
+	}
+	defer s.Close()
+	appended := 0
+	for id := uint64(0); ; id++ {
+		if err := s.Append(ctx, crashRecord(id)); err != nil {
+			fmt.Printf("full after %d records: %v\n", appended, err)
+			break
+		}
+		appended++
+		if appended > 100_000 {
+			fmt.Printf("error the file size limit was never hit\n")
+			return
+		}
+	}
+	seen := map[uint64]bool{}
+	deferred := 0
+	for range 10_000 {
+		b, err := s.Lease(ctx, 1000, 1<<20)
+		if err != nil {
+			fmt.Printf("error lease: %v\n", err)
+			return
+		}
+		if b == nil {
+			break
+		}
+		for _, r := range b.Records {
+			id := binary.BigEndian.Uint64(r.Data)
+			if seen[id] {
+				fmt.Printf("error record %d handed out again after it was acknowledged\n", id)
+				return
+			}
+			seen[id] = true
+		}
+		switch err := b.Ack(ctx); {
+		case errors.Is(err, ErrSettleDeferred):
+			deferred++
+		case err != nil:
+			fmt.Printf("error ack: %v\n", err)
+			return
+		}
+	}
+	st := s.Stats()
+	fmt.Printf("acked %d of %d, deferred %d, records left %d, segments %d\n", len(seen), appended, deferred, st.Records, st.Segments)
+}
+
+// TestDrainAtFileSizeLimit: the active segment hits RLIMIT_FSIZE, is
+// sealed, and drains (every record acknowledged once, never handed out
+// again), and the file goes.
+func TestDrainAtFileSizeLimit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	cmd, sc := startChild(t, dir, 1, childEnvMode+"=settle-full")
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	out := strings.Join(lines, "\n")
+	var acked, appended, deferred, left, segments int
+	for _, l := range lines {
+		if strings.HasPrefix(l, "error") {
+			t.Fatalf("child: %s", out)
+		}
+		if strings.HasPrefix(l, "acked ") {
+			fmt.Sscanf(l, "acked %d of %d, deferred %d, records left %d, segments %d", &acked, &appended, &deferred, &left, &segments)
+		}
+	}
+	if appended == 0 || acked != appended || left != 0 {
+		t.Fatalf("want every appended record acknowledged once and none left:\n%s", out)
+	}
+	if segments > 1 {
+		t.Fatalf("the full segment was not removed once drained:\n%s", out)
+	}
+	t.Logf("%s", out)
 }

@@ -39,6 +39,15 @@ var (
 	// Such data is moved to quarantine and counted; it never blocks the
 	// queue, so callers normally only see it in logs and Stats.
 	ErrCorrupt = errors.New("spool: corrupt data")
+
+	// ErrSettleDeferred is returned by Batch.Settle when the outcome holds
+	// in this process (acknowledged and dropped records are never handed out
+	// again, retried ones are) but could not be written to the segment, as
+	// when the disk is full. The deletions are written with the next
+	// transaction on the segment, or the whole file goes once nothing else
+	// in it is live. After a crash before then, those records are handed
+	// out again: at least once.
+	ErrSettleDeferred = errors.New("spool: settle not yet written")
 )
 
 // RecordError reports which record of an Append call was refused.

@@ -117,11 +117,11 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 	for i := 0; i < len(s.segs); i++ {
 		g := s.segs[i]
-		if !g.available() && !g.active && g.outstanding == 0 && g.records > 0 {
+		if !g.available() && !g.active && g.outstanding == 0 && g.live() > 0 {
 			// Everything was handed out and settled, yet the count says
 			// records are left: the tree lost them. Count them and set
 			// the file aside rather than keep it forever.
-			s.dropSegmentLocked(g, fmt.Errorf("%w: %d records counted but not found in the tree", ErrCorrupt, g.records))
+			s.dropSegmentLocked(g, fmt.Errorf("%w: %d records counted but not found in the tree", ErrCorrupt, g.live()))
 			i--
 			continue
 		}
@@ -163,7 +163,7 @@ func (s *Spool) dropSegmentLocked(g *segment, cause error) {
 		s.active = nil
 	}
 	g.active = false
-	lost := g.records
+	lost := g.live()
 	name := g.id + g.ext
 	if g.db != nil {
 		_ = g.db.Close()
@@ -288,16 +288,16 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			s.quarantineRecord(g, c.seq, c.raw, c.err)
 			del = append(del, c.seq)
 		}
+		slices.Sort(del)
 		if err := deleteSeqs(g, del); err != nil {
-			// Still there: hand them out (and judge them) again later.
-			slices.Sort(del)
-			g.retry = mergeSorted(g.retry, del)
+			// Dropped all the same; the deletion is written later.
+			g.unpersisted = mergeSorted(g.unpersisted, del)
 			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", err)
 		} else {
 			g.records -= int64(len(del))
-			s.addDropLocked(ReasonExpired, uint64(len(expired)))
-			s.addDropLocked(ReasonCorrupt, uint64(len(corrupt)))
 		}
+		s.addDropLocked(ReasonExpired, uint64(len(expired)))
+		s.addDropLocked(ReasonCorrupt, uint64(len(corrupt)))
 	}
 	if len(b.seqs) == 0 {
 		return nil, nil
@@ -379,6 +379,10 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
 	}
 	b.settled = true
+	// Deletions that earlier transactions could not write go with this
+	// one.
+	pend := g.unpersisted
+	g.unpersisted = nil
 	s.mu.Unlock()
 
 	var retrySeqs []uint64
@@ -419,7 +423,16 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 					}
 				}
 			}
-			return addRecordCount(tx, -int64(len(b.seqs)-len(o.Retry)))
+			for _, seq := range pend {
+				k := putKey(key[:], seq)
+				if err := recs.Delete(k); err != nil {
+					return err
+				}
+				if err := att.Delete(k); err != nil {
+					return err
+				}
+			}
+			return addRecordCount(tx, -int64(len(b.seqs)-len(o.Retry)+len(pend)))
 		})
 	}()
 
@@ -428,25 +441,40 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	defer b.release()
 	g.outstanding -= n
 	s.leased -= int64(n)
-	if err != nil {
+	if err != nil && (errors.Is(err, ErrCorrupt) || s.closed || g.db == nil) {
 		if !s.closed && g.db != nil {
 			g.retry = mergeSorted(g.retry, b.seqs)
 		}
+		g.unpersisted = mergeSorted(g.unpersisted, pend)
 		return fmt.Errorf("spool: settle: %w", err)
 	}
 	var acked int
+	var settled []uint64 // acknowledged or dropped
 	for i, seq := range b.seqs {
 		switch kind[i] {
 		case ack:
 			acked++
+			settled = append(settled, seq)
 		case retry:
 			retrySeqs = append(retrySeqs, seq)
+		default:
+			settled = append(settled, seq)
 		}
 	}
 	for reason, idx := range o.Dropped {
 		s.addDropLocked(reason, uint64(len(idx)))
 	}
-	g.records -= int64(n - len(retrySeqs))
+	if err != nil {
+		// Not written (a full disk, an I/O error): the outcome holds in
+		// this process all the same. Re-sending what the service already
+		// has, over and over while the disk stays full, would be a retry
+		// storm of duplicates.
+		g.unpersisted = mergeSorted(mergeSorted(g.unpersisted, pend), settled)
+		s.log.Warn("settle not written; kept in memory until it can be", "segment", g.id, "records", len(settled), "err", err)
+		err = fmt.Errorf("%w: %w", ErrSettleDeferred, err)
+	} else {
+		g.records -= int64(n-len(retrySeqs)) + int64(len(pend))
+	}
 	s.acked += uint64(acked)
 	s.retried += uint64(len(retrySeqs))
 	if len(retrySeqs) > 0 {
@@ -457,6 +485,9 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 		if err := s.removeLocked(g); err != nil {
 			s.log.Warn("remove drained segment", "err", err)
 		}
+	}
+	if err != nil {
+		return fmt.Errorf("spool: settle: %w", err)
 	}
 	return nil
 }

@@ -56,9 +56,18 @@ type segment struct {
 	last        uint64   // last sequence appended
 	retry       []uint64 // released for another try, ascending; handed out first
 	outstanding int      // records leased and not yet settled
-	records     int64    // live records
+	records     int64    // live records, as written in the file
 	size        int64    // file size on disk
+	// unpersisted lists records settled (acknowledged or dropped) whose
+	// deletion could not be written (ErrSettleDeferred), ascending: never
+	// handed out again by this process; deleted by the next transaction on
+	// the segment, or with the file once nothing else in it is live.
+	unpersisted []uint64
 }
+
+// live is the number of records still to be delivered: those in the file
+// less those settled but not yet deleted from it.
+func (g *segment) live() int64 { return g.records - int64(len(g.unpersisted)) }
 
 func (g *segment) path() string { return filepath.Join(g.dir, g.id+g.ext) }
 
@@ -66,7 +75,7 @@ func (g *segment) path() string { return filepath.Join(g.dir, g.id+g.ext) }
 func (g *segment) available() bool { return len(g.retry) > 0 || g.next <= g.last }
 
 // drained reports whether g is sealed and holds nothing, so it can go.
-func (g *segment) drained() bool { return !g.active && g.records == 0 && g.outstanding == 0 }
+func (g *segment) drained() bool { return !g.active && g.live() <= 0 && g.outstanding == 0 }
 
 func boltOptions() *bolt.Options {
 	return &bolt.Options{

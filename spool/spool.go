@@ -437,8 +437,8 @@ func (s *Spool) Stats() Stats {
 		QuarantinedSegments: s.quarantined,
 	}
 	for _, g := range s.segs {
-		st.Records += g.records
-		if st.Oldest.IsZero() && g.records > 0 && g.db != nil {
+		st.Records += g.live()
+		if st.Oldest.IsZero() && g.live() > 0 && g.db != nil {
 			st.Oldest = oldestTime(g)
 		}
 	}

@@ -40,8 +40,14 @@ func TestChaosDaemonScenarios(t *testing.T) {
 				if res.Refused == 0 {
 					t.Errorf("the disk never filled up: no write was refused")
 				}
+				// No crash and no lost answer: any duplicate is a resend
+				// of something the service already acknowledged.
+				if res.Duplicates != 0 {
+					t.Errorf("%d duplicates while the disk was full", res.Duplicates)
+				}
 			}},
-		{name: "corrupt-segment", profile: "flaky", sc: chaos.Scenario{Envelopes: 4000, Rate: 2000, CorruptAfter: time.Second},
+		// Corrupted during the outage, while the spool holds a backlog.
+		{name: "corrupt-segment", profile: "outage", sc: chaos.Scenario{Envelopes: 4000, Rate: 2000, CorruptAfter: 1500 * time.Millisecond},
 			check: func(t *testing.T, res *chaos.Result) {
 				if len(res.Kills) != 1 {
 					t.Errorf("%d kills, want the one before the corruption", len(res.Kills))

@@ -1,0 +1,105 @@
+package spool
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// mountSmallFS mounts a tmpfs of size bytes and returns its path; it skips
+// the test where mounting is not allowed (not root, no CAP_SYS_ADMIN).
+func mountSmallFS(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// TestSettleOnFullFilesystem fills a real file system (a 1 MiB tmpfs) to
+// ENOSPC, then drains the spool while it is full: settles that cannot be
+// written are deferred (ErrSettleDeferred), the records are never handed
+// out again (no resend storm), the drained file is removed, which gives the
+// space back, and appends work again.
+func TestSettleOnFullFilesystem(t *testing.T) {
+	root := mountSmallFS(t, "1m")
+	dir := filepath.Join(root, "spool")
+	ctx := context.Background()
+	s, err := Open(ctx, dir, &Options{MaxBytes: 64 << 20, SegmentMaxBytes: 32 << 20, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	appended := 0
+	var fullErr error
+	for id := uint64(0); appended < 1_000_000; id++ {
+		if err := s.Append(ctx, crashRecord(id)); err != nil {
+			fullErr = err
+			break
+		}
+		appended++
+	}
+	if fullErr == nil || !isNoSpace(fullErr) {
+		t.Fatalf("after %d appends: %v, want ENOSPC", appended, fullErr)
+	}
+	if s.Ready() == nil {
+		t.Fatal("Ready() is nil right after ENOSPC")
+	}
+	// Drain while full: the first time a record with an odd id is
+	// handed out it is kept for retry (its attempt count must be written:
+	// that needs new pages), every other time acknowledged.
+	leased := make(map[uint64]int, appended)
+	acked, deferred := 0, 0
+	for range 100_000 {
+		b, err := s.Lease(ctx, 1000, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			break
+		}
+		var retry []int
+		for i, r := range b.Records {
+			id := binary.BigEndian.Uint64(r.Data)
+			leased[id]++
+			switch {
+			case leased[id] > 2 || (leased[id] == 2 && id%2 == 0):
+				t.Fatalf("record %d handed out again after it was acknowledged", id)
+			case leased[id] == 1 && id%2 == 1:
+				retry = append(retry, i)
+			default:
+				acked++
+			}
+		}
+		switch err := b.Settle(ctx, Outcome{Retry: retry}); {
+		case errors.Is(err, ErrSettleDeferred):
+			deferred++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	t.Logf("%d records filled 1 MiB (%v); drained with %d deferred settles; %d left, %d segments", appended, fullErr, deferred, st.Records, st.Segments)
+	if acked != appended || st.Records != 0 {
+		t.Fatalf("acknowledged %d of %d, %d left", acked, appended, st.Records)
+	}
+	if deferred == 0 {
+		t.Fatal("no settle was deferred: the file system was never full while draining")
+	}
+	if err := s.Append(ctx, crashRecord(1<<40)); err != nil {
+		t.Fatalf("append after the drain gave the space back: %v", err)
+	}
+	if st.Segments > 1 {
+		t.Fatalf("%d segment files after the drain, want at most the new active one", st.Segments)
+	}
+}
