@@ -444,7 +444,11 @@ func (d *daemonShipper) awaitDrain(ctx context.Context) (bool, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("chaos: waiting for the daemon to drain: %w", ctx.Err())
+			d.mu.Lock()
+			last := d.last
+			d.mu.Unlock()
+			return false, fmt.Errorf("chaos: waiting for the daemon to drain (it reports %d records, %d leased, %d segment files): %w",
+				last.Records, last.Leased, last.Segments, ctx.Err())
 		case <-c.exited:
 			return false, fmt.Errorf("chaos: the daemon died while draining (%v): %s", c.err, c.logs.String())
 		case <-time.After(50 * time.Millisecond):

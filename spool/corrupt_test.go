@@ -3,6 +3,7 @@ package spool
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
@@ -254,5 +255,64 @@ func TestRecordCountMismatchQuarantined(t *testing.T) {
 	files, _ := listSegments(dir)
 	if len(files) != 1 { // only the drainer's own active segment
 		t.Fatalf("segments left: %v", files)
+	}
+}
+
+// A segment found corrupt while a batch from it is being settled: the batch
+// must not be counted twice (Stats().Leased went negative, and the drainer
+// waited forever for an empty spool), and nothing may touch the closed file.
+func TestSettleAfterSegmentQuarantined(t *testing.T) {
+	dir, first, _ := sealedSpool(t, 2000)
+	s := openTest(t, dir, nil)
+	ctx := context.Background()
+	out, err := s.Lease(ctx, 10, 1<<20)
+	if err != nil || out == nil {
+		t.Fatalf("lease: %v %v", out, err)
+	}
+	// Damage every page of the first segment past the meta pages while
+	// it is open: the next read of it fails.
+	raw, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, len(raw)-8192)
+	for i := range junk {
+		junk[i] = byte(rand.IntN(256))
+	}
+	f, err := os.OpenFile(first, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(junk, 8192); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	// Settle the outstanding batch while the lease below finds the
+	// damage and quarantines the segment.
+	settled := make(chan error, 1)
+	go func() { settled <- out.Ack(ctx) }()
+	for range 100 {
+		b, err := s.Lease(ctx, 10, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil || strings.HasPrefix(string(b.Records[0].Data), "second-") {
+			if b != nil {
+				_ = b.Nack(ctx)
+			}
+			break
+		}
+		_ = b.Ack(ctx)
+	}
+	if st := s.Stats(); st.QuarantinedSegments != 1 {
+		t.Fatalf("the damaged segment was not quarantined: %+v", st)
+	}
+	// Depending on the timing the settle was written before the damage
+	// was found, failed on the damage, or found its segment quarantined.
+	if err := <-settled; err != nil && !errors.Is(err, ErrStaleBatch) && !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Ack of a batch of the quarantined segment: %v", err)
+	}
+	if st := s.Stats(); st.Leased != 0 {
+		t.Fatalf("leased = %d after every batch was settled", st.Leased)
 	}
 }

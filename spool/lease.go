@@ -166,10 +166,12 @@ func (s *Spool) dropSegmentLocked(g *segment, cause error) {
 	lost := g.live()
 	name := g.id + g.ext
 	if g.db != nil {
-		_ = g.db.Close()
+		_ = g.db.Close() // waits for a settle's transaction in progress
 		g.db = nil
 	}
+	g.dropped = true
 	s.leased -= int64(g.outstanding)
+	g.outstanding = 0
 	s.segs = removeSeg(s.segs, g)
 	s.quarantineLocked(name, lost, cause)
 }
@@ -379,6 +381,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
 	}
 	b.settled = true
+	db := g.db
 	// Deletions that earlier transactions could not write go with this
 	// one.
 	pend := g.unpersisted
@@ -393,7 +396,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 			}
 		}()
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		return g.db.Update(func(tx *bolt.Tx) error {
+		return db.Update(func(tx *bolt.Tx) error {
 			recs := tx.Bucket(bucketRecords)
 			att := tx.Bucket(bucketAttempts)
 			var key [keyLen]byte
@@ -439,6 +442,11 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer b.release()
+	if g.dropped {
+		// Quarantined while this settle ran: its records were counted
+		// with the segment, and no longer as leased.
+		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
+	}
 	g.outstanding -= n
 	s.leased -= int64(n)
 	if err != nil && (errors.Is(err, ErrCorrupt) || s.closed || g.db == nil) {

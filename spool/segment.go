@@ -63,6 +63,9 @@ type segment struct {
 	// handed out again by this process; deleted by the next transaction on
 	// the segment, or with the file once nothing else in it is live.
 	unpersisted []uint64
+	// dropped is set when the segment was quarantined while in use: its
+	// outstanding batches no longer count as leased.
+	dropped bool
 }
 
 // live is the number of records still to be delivered: those in the file
