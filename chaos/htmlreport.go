@@ -277,10 +277,14 @@ func (r *Result) summaryRows() []summaryRow {
 		rows = append(rows, summaryRow{Label: k, Value: fmtCount(r.Dropped[k]), Sub: true})
 	}
 	lost := max(r.LostCount, len(r.Lost))
+	dupNote := fmtCount(r.UnexplainedDuplicates) + " with intact answers"
+	if len(r.Kills) > 0 && r.UnexplainedDuplicates > 0 {
+		dupNote += ", explained by the kills"
+	}
 	rows = append(rows,
 		summaryRow{Label: "lost", Value: fmtCount(lost), Bad: lost > 0, Note: "acknowledged, neither delivered nor dropped"},
-		summaryRow{Label: "duplicates", Value: fmtCount(r.Duplicates), Bad: r.UnexplainedDuplicates > 0,
-			Note: fmtCount(r.UnexplainedDuplicates) + " unexplained"},
+		summaryRow{Label: "duplicates", Value: fmtCount(r.Duplicates), Bad: r.UnexplainedDuplicates > 0 && len(r.Kills) == 0,
+			Note: dupNote},
 		summaryRow{Label: "kills", Value: fmtCount(len(r.Kills))},
 		summaryRow{Label: "requests", Value: fmtCount(r.Endpoint.Requests), Note: fmtCount(failed) + " not a plain 200"},
 		summaryRow{Label: "Retry-After violations", Value: fmtCount(r.Endpoint.RetryAfterViolations),
