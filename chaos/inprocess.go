@@ -27,13 +27,14 @@ type inProcessShipper struct {
 	*run
 	sp      atomic.Pointer[spool.Spool]
 	refused atomic.Int64
+	residue atomic.Int64 // records left once the spool is closed; -1 before
 }
 
 func (s *inProcessShipper) queued() int64 {
 	if sp := s.sp.Load(); sp != nil {
 		return sp.Stats().Records
 	}
-	return -1
+	return s.residue.Load()
 }
 
 // senderConfig is the shipper's sender configuration: the scenario's
@@ -64,8 +65,8 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 		return nil, fmt.Errorf("%w: start the exporter: %w", ErrScenario, err)
 	}
 	sp, snd := exp.Spool(), exp.Sender()
+	s.residue.Store(-1)
 	s.sp.Store(sp)
-	defer s.sp.Store(nil)
 
 	// Real Prometheus exposition on loopback.
 	reg := metrics.NewRegistry()
@@ -125,10 +126,12 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 	out.counters = c.Counters
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	s.sp.Store(nil)
 	if err := tp.Shutdown(shutdownCtx); err != nil {
 		out.exitErrors = append(out.exitErrors, "shutdown: "+err.Error())
 	}
 	s.inspect(ctx, out)
+	s.residue.Store(out.residue)
 	s.res.Refused = int(s.refused.Load())
 	return out, runErr
 }
