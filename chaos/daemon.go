@@ -396,28 +396,21 @@ func (d *daemonShipper) killer(ctx context.Context, produced <-chan error) error
 
 // scraper keeps the current life's last scrape fresh.
 func (d *daemonShipper) scraper(ctx context.Context) {
-	t := time.NewTicker(d.cfg.SampleInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, d.cfg.SampleInterval, func() {
 		c := d.current()
 		if c == nil {
-			continue
+			return
 		}
 		s, err := scrape(ctx, c.admin+"/metrics")
 		if err != nil {
-			continue
+			return
 		}
 		d.mu.Lock()
 		if d.cur == c {
 			d.last, d.lastOK = s, true
 		}
 		d.mu.Unlock()
-	}
+	})
 }
 
 // awaitDrain waits until the daemon reports an empty spool (no records, none

@@ -316,14 +316,19 @@ func (l *ledger) count() int {
 
 // sample records a Sample every SampleInterval until ctx ends.
 func (r *run) sample(ctx context.Context, sh shipper) {
-	t := time.NewTicker(r.cfg.SampleInterval)
+	every(ctx, r.cfg.SampleInterval, func() { r.sampleOnce(sh) })
+}
+
+// every calls f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.sampleOnce(sh)
+			f()
 		}
 	}
 }
