@@ -1,0 +1,112 @@
+package chaos
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestVerifyCatches feeds the verifier runs that went wrong in one way each
+// and checks that exactly the matching check fails.
+func TestVerifyCatches(t *testing.T) {
+	ids := []string{"a", "b", "c", "d"}
+	healthy := func() (*run, *shipOutcome) {
+		r := &run{cfg: Scenario{MaxInFlight: 2}, start: time.Now(), led: newLedger(len(ids))}
+		r.led.offer(ids...)
+		r.led.ack(ids...)
+		r.res = &Result{Envelopes: len(ids)}
+		rep := Report{IDs: map[string]IDStats{}}
+		rep.Dropped = map[string]int{}
+		for _, id := range ids {
+			rep.IDs[id] = IDStats{Accepted: 1}
+		}
+		rep.ItemsAcknowledged = len(ids)
+		rep.Concurrency = []time.Duration{time.Second, time.Second}
+		r.res.Endpoint = rep
+		out := &shipOutcome{lives: 1, countersLive: 1, residueExact: true, drained: true,
+			counters: Counters{Enqueued: 4, Sent: 4, Dropped: map[string]uint64{}}}
+		return r, out
+	}
+	cases := []struct {
+		name  string
+		spoil func(r *run, out *shipOutcome)
+		fails []string
+		err   error
+	}{
+		{"healthy", func(*run, *shipOutcome) {}, nil, nil},
+		{"lost", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.IDs["c"] = IDStats{Retriable: 3}
+			r.res.Endpoint.ItemsAcknowledged = 3
+			out.counters.Sent = 3
+		}, []string{CheckNothingLost}, nil},
+		{"dropped by the endpoint is not lost", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.IDs["c"] = IDStats{Dropped: 1, Reason: "status_400"}
+			r.res.Endpoint.Dropped["status_400"] = 1
+			r.res.Endpoint.ItemsAcknowledged = 3
+			out.counters.Sent, out.counters.Dropped["status_400"] = 3, 1
+		}, nil, nil},
+		{"dropped by policy, counted", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.IDs["c"] = IDStats{}
+			r.res.Endpoint.ItemsAcknowledged = 3
+			out.counters.Sent = 3
+			out.spoolDrops = map[string]uint64{"expired": 1}
+		}, nil, nil},
+		{"unexplained duplicates", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.Duplicates, r.res.Endpoint.UnexplainedDuplicates = 1, 1
+		}, []string{CheckDuplicates}, nil},
+		{"duplicates after a crash", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.Duplicates, r.res.Endpoint.UnexplainedDuplicates = 1, 1
+			r.kills = []Kill{{PID: 1}}
+			out.lives = 2
+		}, nil, nil},
+		{"retry-after", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.RetryAfterViolations = 1
+			r.res.Endpoint.Violations = []Violation{{Listener: "primary", Early: time.Second}}
+		}, []string{CheckRetryAfter}, nil},
+		{"too many in flight", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.Concurrency = append(r.res.Endpoint.Concurrency, 200*time.Millisecond)
+		}, []string{CheckPace}, nil},
+		{"a connection closing is not a violation", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.Concurrency = append(r.res.Endpoint.Concurrency, 2*time.Millisecond)
+		}, nil, nil},
+		{"counters off", func(r *run, out *shipOutcome) { out.counters.Sent = 5 }, []string{CheckCounters}, nil},
+		{"counters short after kills are allowed", func(r *run, out *shipOutcome) {
+			out.counters.Sent = 2
+			r.kills = []Kill{{PID: 1}}
+			out.lives = 2
+		}, nil, nil},
+		{"counters over after kills are not", func(r *run, out *shipOutcome) {
+			out.counters.Sent = 9
+			r.kills = []Kill{{PID: 1}}
+			out.lives = 2
+		}, []string{CheckCounters}, nil},
+		{"not drained", func(r *run, out *shipOutcome) { out.residue = 3 }, []string{CheckDrained}, nil},
+		{"unclean exit", func(r *run, out *shipOutcome) { out.exitErrors = []string{"exit status 1"} }, []string{CheckCleanExit}, nil},
+		{"run error", func(*run, *shipOutcome) {}, []string{CheckCompleted}, errors.New("timed out")},
+		{"too few kills", func(r *run, out *shipOutcome) { r.cfg.MinKills = 3 }, []string{CheckKills}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, out := healthy()
+			tc.spoil(r, out)
+			r.verify(out, tc.err)
+			failed := map[string]bool{}
+			for _, c := range r.res.Checks {
+				if !c.Pass {
+					failed[c.Name] = true
+				}
+			}
+			if len(failed) != len(tc.fails) {
+				t.Fatalf("failed checks %v, want %v: %+v", failed, tc.fails, r.res.Checks)
+			}
+			for _, name := range tc.fails {
+				if !failed[name] {
+					t.Fatalf("check %s passed, want it to fail: %+v", name, r.res.Checks)
+				}
+			}
+			if r.res.Passed() != (len(tc.fails) == 0) {
+				t.Fatalf("Passed() = %v", r.res.Passed())
+			}
+		})
+	}
+}
