@@ -18,6 +18,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	bolt "go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -71,31 +72,97 @@ type baselineFigures struct {
 	BoltP99Ms         float64
 	Gzip              []gzipFigure
 	HTTP              httpFigure
+	// Ship: the sender's gzip and the loopback HTTP ceiling again, on the
+	// ship runs' envelopes and endpoint, if they differ from the above
+	// (-ship-envelope-bytes, -ship-discard); nil otherwise.
+	Ship *shipBaseline
 }
 
-// makeEnvelopes runs n units of the HTTP workload through the SDK into a
-// recorder and converts the spans with aispool's converter.
-func makeEnvelopes(n int) ([]sdktrace.ReadOnlySpan, [][]byte, *envelope.Converter, error) {
+// shipBaseline is the baselines of the ship runs' own envelopes and
+// endpoint.
+type shipBaseline struct {
+	MeanEnvelopeBytes float64
+	Pad               int  // bytes of the detail attribute
+	Discard           bool // the endpoint discards bodies
+	Gzip              gzipFigure
+	HTTP              httpFigure
+}
+
+// makeEnvelopes runs n units of the HTTP workload (padded by pad, see
+// generate) through the SDK into a recorder and converts the spans with
+// aispool's converter.
+func makeEnvelopes(n, pad int) ([]sdktrace.ReadOnlySpan, [][]byte, *envelope.Converter, error) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(benchResource()), sdktrace.WithSpanProcessor(rec))
-	if err := generate(context.Background(), tp, workloadHTTP, n, 1); err != nil {
+	if err := generate(context.Background(), tp, workloadHTTP, n, 1, pad); err != nil {
 		return nil, nil, nil, err
 	}
 	_ = tp.Shutdown(context.Background())
 	spans := rec.Ended()
+	recs, conv, err := convertSpans(spans)
+	return spans, recs, conv, err
+}
+
+// convertSpans converts spans with aispool's converter, one record (newline
+// included) per span.
+func convertSpans(spans []sdktrace.ReadOnlySpan) ([][]byte, *envelope.Converter, error) {
 	conv, err := envelope.NewConverter(envelope.Config{InstrumentationKey: benchIKey})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	var buf envelope.Buffer
 	if got, skipped := conv.AppendSpans(&buf, spans); got != len(spans) || skipped != 0 {
-		return nil, nil, nil, fmt.Errorf("converter made %d envelopes of %d spans (%d skipped)", got, len(spans), skipped)
+		return nil, nil, fmt.Errorf("converter made %d envelopes of %d spans (%d skipped)", got, len(spans), skipped)
 	}
 	recs := make([][]byte, buf.Len())
 	for i := range recs {
 		recs[i] = bytes.Clone(buf.Record(i))
 	}
-	return spans, recs, conv, nil
+	return recs, conv, nil
+}
+
+// padFor returns the length of the detail attribute (see httpUnit) that
+// makes the HTTP workload's envelopes about envelopeBytes long, newline
+// included: 0 (no attribute) if envelopeBytes is 0 or no longer than an
+// unpadded envelope. It converts 1000 units numbered from 100000, whose
+// numbers have as many digits as most of a run of a million.
+func padFor(envelopeBytes int) (int, error) {
+	if envelopeBytes <= 0 {
+		return 0, nil
+	}
+	mean := func(pad int) (float64, error) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithResource(benchResource()), sdktrace.WithSpanProcessor(rec))
+		tr := tp.Tracer("github.com/aispool/aispool/benchmarks")
+		var attrs [9]attribute.KeyValue
+		var text []byte
+		const first, n = 100_000, 1000
+		for i := first; i < first+n; i++ {
+			text = httpUnit(context.Background(), tr, i, &attrs, pad, text)
+		}
+		_ = tp.Shutdown(context.Background())
+		recs, _, err := convertSpans(rec.Ended())
+		if err != nil {
+			return 0, err
+		}
+		total := 0
+		for _, r := range recs {
+			total += len(r)
+		}
+		return float64(total) / float64(len(recs)), nil
+	}
+	bare, err := mean(0)
+	if err != nil || float64(envelopeBytes) <= bare {
+		return 0, err
+	}
+	const probe = 100
+	padded, err := mean(probe)
+	if err != nil {
+		return 0, err
+	}
+	// The envelope grows by one byte per byte of the attribute's value
+	// (plain ASCII words, nothing to escape).
+	return max(1, int(float64(envelopeBytes)-(padded-probe)+0.5)), nil
 }
 
 // loopFor calls f(i) for i = 0, 1, ... until at least n calls and
@@ -112,7 +179,7 @@ func loopFor(n int, f func(i int)) (int, time.Duration) {
 // runBaselines measures the in-process baselines on about n envelopes.
 func (h *harness) runBaselines(ctx context.Context, n int) (*baselineFigures, error) {
 	const distinct = 20000
-	spans, recs, conv, err := makeEnvelopes(min(max(n, 1000), distinct))
+	spans, recs, conv, err := makeEnvelopes(min(max(n, 1000), distinct), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -160,11 +227,34 @@ func (h *harness) runBaselines(ctx context.Context, n int) (*baselineFigures, er
 
 	h.logf("baseline: gzip")
 	bodies := makeBodies(recs)
-	b.Gzip = gzipBaselines(bodies, n)
+	b.Gzip = gzipBaselines(bodies, n, false)
 
 	h.logf("baseline: loopback HTTP ceiling")
-	if err := h.httpBaseline(ctx, b, bodies, n); err != nil {
+	if b.HTTP, err = h.httpBaseline(ctx, bodies, n, false); err != nil {
 		return nil, err
+	}
+
+	if h.pad > 0 || h.o.shipDiscard {
+		h.logf("baseline: gzip and loopback HTTP on the ship's envelopes and endpoint")
+		sb := &shipBaseline{Pad: h.pad, Discard: h.o.shipDiscard, MeanEnvelopeBytes: b.MeanEnvelopeBytes}
+		shipBodies := bodies
+		if h.pad > 0 {
+			_, padded, _, err := makeEnvelopes(len(recs), h.pad)
+			if err != nil {
+				return nil, err
+			}
+			total := 0
+			for _, r := range padded {
+				total += len(r)
+			}
+			sb.MeanEnvelopeBytes = float64(total) / float64(len(padded))
+			shipBodies = makeBodies(padded)
+		}
+		sb.Gzip = gzipBaselines(shipBodies, n, true)[0]
+		if sb.HTTP, err = h.httpBaseline(ctx, shipBodies, n, h.o.shipDiscard); err != nil {
+			return nil, err
+		}
+		b.Ship = sb
 	}
 	return b, nil
 }
@@ -232,9 +322,9 @@ func makeBodies(recs [][]byte) []body {
 }
 
 // gzipBaselines compresses the bodies with klauspost/compress level 1 (the
-// sender's default), and with the standard library at level 1 and at its
-// default level.
-func gzipBaselines(bodies []body, n int) []gzipFigure {
+// sender's default), and unless senderOnly with the standard library at
+// level 1 and at its default level.
+func gzipBaselines(bodies []body, n int, senderOnly bool) []gzipFigure {
 	type compressor struct {
 		name string
 		w    interface {
@@ -248,7 +338,11 @@ func gzipBaselines(bodies []body, n int) []gzipFigure {
 	sw1, _ := stdgzip.NewWriterLevel(&sink, stdgzip.BestSpeed)
 	sw6, _ := stdgzip.NewWriterLevel(&sink, stdgzip.DefaultCompression)
 	var out []gzipFigure
-	for _, c := range []compressor{{"klauspost/compress gzip, level 1 (the sender's)", kw}, {"compress/gzip (stdlib), level 1", sw1}, {"compress/gzip (stdlib), default level 6", sw6}} {
+	cs := []compressor{{"klauspost/compress gzip, level 1 (the sender's)", kw}, {"compress/gzip (stdlib), level 1", sw1}, {"compress/gzip (stdlib), default level 6", sw6}}
+	if senderOnly {
+		cs = cs[:1]
+	}
+	for _, c := range cs {
 		var in, zipped, items int
 		_, d := loopFor((n+bodyEnvelopes-1)/bodyEnvelopes, func(i int) {
 			bd := bodies[i%len(bodies)]
@@ -271,11 +365,11 @@ func gzipBaselines(bodies []body, n int) []gzipFigure {
 }
 
 // httpBaseline posts pre-gzip'd bodies (klauspost level 1) from two
-// goroutines with a plain net/http client to an endpoint process, until n
-// envelopes are counted: the most a sender could ship over loopback to
-// this endpoint, with no spool and no compression on the way. It runs for
-// minBaselineTime at least.
-func (h *harness) httpBaseline(ctx context.Context, b *baselineFigures, bodies []body, n int) error {
+// goroutines with a plain net/http client to an endpoint process (a
+// discarding one if discard), until n envelopes are counted: the most a
+// sender could ship over loopback to this endpoint, with no spool and no
+// compression on the way. It runs for minBaselineTime at least.
+func (h *harness) httpBaseline(ctx context.Context, bodies []body, n int, discard bool) (httpFigure, error) {
 	zipped := make([][]byte, len(bodies))
 	for i, bd := range bodies {
 		var buf bytes.Buffer
@@ -284,13 +378,13 @@ func (h *harness) httpBaseline(ctx context.Context, b *baselineFigures, bodies [
 		_ = zw.Close()
 		zipped[i] = buf.Bytes()
 	}
-	ep, err := h.startEndpoint(ctx, false)
+	ep, err := h.startEndpoint(ctx, false, discard)
 	if err != nil {
-		return err
+		return httpFigure{}, err
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: time.Minute}
 	defer client.CloseIdleConnections()
-	var next, sent atomic.Int64
+	var next, sent, posts atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr error
 	var errOnce sync.Once
@@ -317,6 +411,7 @@ func (h *harness) httpBaseline(ctx context.Context, b *baselineFigures, bodies [
 					return
 				}
 				sent.Add(int64(bodies[i].items))
+				posts.Add(1)
 			}
 		}()
 	}
@@ -325,20 +420,27 @@ func (h *harness) httpBaseline(ctx context.Context, b *baselineFigures, bodies [
 	st, stErr := ep.stats(ctx)
 	eu, _ := ep.stop()
 	if firstErr != nil {
-		return fmt.Errorf("http baseline: %w", firstErr)
+		return httpFigure{}, fmt.Errorf("http baseline: %w", firstErr)
 	}
 	if stErr != nil {
-		return fmt.Errorf("http baseline: endpoint stats: %w", stErr)
+		return httpFigure{}, fmt.Errorf("http baseline: endpoint stats: %w", stErr)
 	}
-	if st.Items != sent.Load() {
-		return fmt.Errorf("http baseline: endpoint counted %d envelopes, %d sent", st.Items, sent.Load())
+	items := st.Items
+	if discard {
+		// The endpoint cannot count items: it must have accepted every post.
+		if st.Requests != posts.Load() {
+			return httpFigure{}, fmt.Errorf("http baseline: endpoint accepted %d requests, %d posted", st.Requests, posts.Load())
+		}
+		items = sent.Load()
 	}
-	b.HTTP = httpFigure{
-		Envelopes:          st.Items,
-		Rate:               float64(st.Items) / d.Seconds(),
-		ClientCPUPer100k:   cpu.Seconds() * 1e5 / float64(st.Items),
-		EndpointCPUPer100k: eu.CPU.Seconds() * 1e5 / float64(st.Items),
-		WirePerEnvelope:    float64(st.BodyBytes) / float64(st.Items),
+	if items != sent.Load() {
+		return httpFigure{}, fmt.Errorf("http baseline: endpoint counted %d envelopes, %d sent", st.Items, sent.Load())
 	}
-	return nil
+	return httpFigure{
+		Envelopes:          items,
+		Rate:               float64(items) / d.Seconds(),
+		ClientCPUPer100k:   cpu.Seconds() * 1e5 / float64(items),
+		EndpointCPUPer100k: eu.CPU.Seconds() * 1e5 / float64(items),
+		WirePerEnvelope:    float64(st.BodyBytes) / float64(items),
+	}, nil
 }

@@ -5,6 +5,7 @@
 //
 //	go run ./benchmarks                       # default sizes, writes benchmarks/REPORT.md
 //	go run ./benchmarks -spans 100000 -backlog 1000000
+//	go run ./benchmarks -ship-envelopes 1000000 -ship-envelope-bytes 1024 -ship-discard
 //
 // Scenarios (HTTP-server spans with 8 attributes, and a mixed workload of
 // server spans with database and HTTP client children and exception
@@ -12,7 +13,10 @@
 // using WithBlocking, so no span is dropped):
 //
 //   - produce: SDK → exporter (WithoutSender) → spool, durable;
-//   - ship: the spool produce left → sender → loopback endpoint;
+//   - ship: the spool produce left → sender → loopback endpoint; with
+//     -ship-envelopes, a spool pre-filled by a run of its own with that
+//     many envelopes (padded to -ship-envelope-bytes), and with
+//     -ship-discard an endpoint that discards bodies unread;
 //   - e2e: SDK → exporter → spool → in-process sender → endpoint, until the
 //     endpoint has counted every envelope;
 //   - backlog: e2e with the endpoint down until the whole backlog is

@@ -40,6 +40,11 @@ type options struct {
 	profiles   bool
 	analyze    bool
 	verbose    bool
+
+	// The ship runs' shape (the sender issue's: 1000000, 1024, true).
+	shipEnvelopes     int  // 0: ship drains the spool produce left
+	shipEnvelopeBytes int  // 0: pre-filled envelopes as converted (about 700 B)
+	shipDiscard       bool // ship's endpoint discards bodies
 }
 
 // parseOptions parses the parent's flags. Paths default to the module's
@@ -50,6 +55,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.spans, "spans", 300_000, "spans per produce / e2e / SDK run (the mixed workload rounds up to whole requests of 3 spans)")
 	fs.IntVar(&o.backlog, "backlog", 250_000, "envelopes spooled while the endpoint is down (the full size is -backlog 1000000)")
+	fs.IntVar(&o.shipEnvelopes, "ship-envelopes", 0, "envelopes pre-filled (SDK → exporter → spool, in a process of their own) into the spool each ship run drains; 0: ship drains the spool the produce run left (-spans spans). The sender issue's shape is "+shipFlags)
+	fs.IntVar(&o.shipEnvelopeBytes, "ship-envelope-bytes", 0, "with -ship-envelopes: pad the pre-filled HTTP-workload envelopes to about this many bytes (newline included) with an attribute of words; 0: as converted (about 700). Other scenarios are not padded")
+	fs.BoolVar(&o.shipDiscard, "ship-discard", false, "the ship runs' endpoint reads and discards bodies without gunzipping them (delivery is then checked with the sender's counts); default: it gunzips and counts every item")
 	fs.IntVar(&o.producers, "producers", 2, "goroutines making spans")
 	fs.IntVar(&o.batch, "batch", 2048, "BatchSpanProcessor max export batch size (the queue holds 2 batches); a durable exporter waits for an fsync per export, so larger batches amortise it")
 	fs.StringVar(&o.out, "out", "", "directory for profiles and scratch spools (default <module>/benchmarks/out)")
@@ -73,6 +81,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case o.spans < 1 || o.backlog < 1:
 		return o, errors.New("-spans and -backlog must be positive")
+	case o.shipEnvelopes < 0 || o.shipEnvelopeBytes < 0:
+		return o, errors.New("-ship-envelopes and -ship-envelope-bytes must not be negative")
+	case o.shipEnvelopeBytes > 0 && o.shipEnvelopes == 0:
+		return o, errors.New("-ship-envelope-bytes pads the pre-filled spool: it needs -ship-envelopes")
 	case o.producers < 1 || o.batch < 1:
 		return o, errors.New("-producers and -batch must be positive")
 	case o.analyze && !o.profiles:
@@ -110,11 +122,13 @@ func moduleRoot() string {
 // runData is everything one run measured.
 type runData struct {
 	o                     options
+	pad                   int // bytes of the pre-fill's detail attribute (-ship-envelope-bytes)
 	start, end            time.Time
 	loadBefore, loadAfter string
 	base                  *baselineFigures
 	sdk                   map[string]*scenarioResult
 	produce, ship, e2e    map[string]*scenarioResult
+	fill                  map[string]*scenarioResult // ship's own spools (-ship-envelopes)
 	backlog               *scenarioResult
 	analyses              map[string]*analysis // by profile file
 }
@@ -149,12 +163,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	stderr = &syncWriter{w: stderr} // the children's output pipes copy concurrently
 	h := &harness{o: o, exe: exe, work: work, stderr: stderr, progress: stderr}
+	if h.pad, err = padFor(o.shipEnvelopeBytes); err != nil {
+		return fmt.Errorf("-ship-envelope-bytes: %w", err)
+	}
 	d := &runData{
-		o: o, start: time.Now(), loadBefore: loadAvg(),
+		o: o, pad: h.pad, start: time.Now(), loadBefore: loadAvg(),
 		sdk: map[string]*scenarioResult{}, produce: map[string]*scenarioResult{},
 		ship: map[string]*scenarioResult{}, e2e: map[string]*scenarioResult{},
+		fill: map[string]*scenarioResult{},
 	}
 	h.logf("machine: %d CPUs, load %s; spans %d, backlog %d", runtime.NumCPU(), d.loadBefore, o.spans, o.backlog)
+	if o.shipEnvelopes > 0 || o.shipDiscard {
+		h.logf("ship: %d envelopes pre-filled (0: the produce spool), envelope bytes %d (detail attribute of %d bytes), discarding endpoint %v",
+			o.shipEnvelopes, o.shipEnvelopeBytes, h.pad, o.shipDiscard)
+	}
 
 	if d.base, err = h.runBaselines(ctx, o.spans); err != nil {
 		return fmt.Errorf("baselines: %w", err)
@@ -169,7 +191,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if d.produce[w], err = h.runProduce(ctx, w); err != nil {
 			return err
 		}
-		if d.ship[w], err = h.runShip(ctx, w, d.produce[w]); err != nil {
+		src := d.produce[w]
+		if o.shipEnvelopes > 0 {
+			h.removeSpool(src.Name)
+			if d.fill[w], err = h.runFill(ctx, w); err != nil {
+				return err
+			}
+			src = d.fill[w]
+		}
+		if d.ship[w], err = h.runShip(ctx, w, src); err != nil {
 			return err
 		}
 	}
@@ -229,7 +259,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // all returns every scenario result in report order.
 func (d *runData) all() []*scenarioResult {
 	var out []*scenarioResult
-	for _, m := range []map[string]*scenarioResult{d.sdk, d.produce, d.ship, d.e2e} {
+	for _, m := range []map[string]*scenarioResult{d.sdk, d.produce, d.fill, d.ship, d.e2e} {
 		for _, w := range []string{workloadHTTP, workloadMixed} {
 			if s := m[w]; s != nil {
 				out = append(out, s)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -56,6 +57,87 @@ func TestSmoke(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "report written to") {
 		t.Errorf("stdout: %s", stdout.String())
+	}
+}
+
+// TestSmokeShipFlags runs the whole program with the sender issue's ship
+// flags at a tiny size: ship drains a spool pre-filled by a run of its own,
+// of padded envelopes, to a discarding endpoint.
+func TestSmokeShipFlags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a dozen child processes; skipped with -short")
+	}
+	dir := t.TempDir()
+	report := filepath.Join(dir, "REPORT.md")
+	var stdout, stderr bytes.Buffer
+	err := run([]string{
+		"-spans=1000", "-backlog=1000", "-ship-envelopes=4000", "-ship-envelope-bytes=1024", "-ship-discard",
+		"-backoff-max=200ms", "-timeout=2m", "-analyze=false",
+		"-out=" + filepath.Join(dir, "out"), "-report=" + report,
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	md, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"-ship-envelopes 4000 -ship-envelope-bytes 1024 -ship-discard`", "## Ship: 4k envelopes of 10", "| http | 4k | 10",
+		"| produce (ship's pre-fill) | http | 4k | 4k |", "| ship (discarding endpoint) | http |", "| ship (discarding endpoint) | mixed |",
+		"ship: shipper peak RSS", "not 1M of 1 KiB", "app.request.detail", "to the discarding endpoint",
+	} {
+		if !bytes.Contains(md, []byte(want)) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if runtime.GOOS == "linux" && !bytes.Contains(md, []byte("segment files with")) {
+		t.Errorf("report lacks the ship's segment mappings")
+	}
+	if bytes.Contains(md, []byte("⚠")) {
+		t.Errorf("report flags a problem:\n%s", md)
+	}
+}
+
+func TestParseShipFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	if _, err := parseOptions([]string{"-ship-envelope-bytes=1024"}, &stderr); err == nil {
+		t.Error("-ship-envelope-bytes without -ship-envelopes: no error")
+	}
+	o, err := parseOptions(strings.Fields(shipFlags), &stderr)
+	if err != nil || o.shipEnvelopes != shipFull || o.shipEnvelopeBytes != shipEnvelopeBytes || !o.shipDiscard {
+		t.Errorf("parseOptions(%q) = %+v, %v", shipFlags, o, err)
+	}
+}
+
+func TestPadFor(t *testing.T) {
+	for _, want := range []int{1024, 2000} {
+		pad, err := padFor(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, recs, _, err := makeEnvelopes(2000, pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, r := range recs {
+			total += len(r)
+		}
+		// Units 0..1999 have fewer digits than padFor's probes.
+		if mean := float64(total) / float64(len(recs)); mean < float64(want)-16 || mean > float64(want)+2 {
+			t.Errorf("padFor(%d) = %d: envelopes of %.1f bytes", want, pad, mean)
+		}
+	}
+	if pad, err := padFor(0); pad != 0 || err != nil {
+		t.Errorf("padFor(0) = %d, %v", pad, err)
+	}
+	if pad, err := padFor(100); pad != 0 || err != nil {
+		t.Errorf("padFor(100) = %d, %v; want no padding below an unpadded envelope", pad, err)
+	}
+	a, b := detailText(nil, 7, 300), detailText(nil, 7, 300)
+	if len(a) != 300 || !bytes.Equal(a, b) || bytes.Equal(a, detailText(nil, 8, 300)) {
+		t.Errorf("detailText: not 300 bytes, not deterministic, or the same for two units: %q", a)
 	}
 }
 

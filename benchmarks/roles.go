@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -67,6 +68,7 @@ func childMain(args []string) int {
 	fs.IntVar(&f.spans, "spans", 10000, "shipper: spans to produce")
 	fs.IntVar(&f.producers, "producers", 2, "shipper: goroutines making spans")
 	fs.IntVar(&f.batch, "batch", 512, "shipper: BatchSpanProcessor batch size")
+	fs.IntVar(&f.pad, "pad", 0, "shipper: bytes of the detail attribute of every HTTP-workload span (0: none)")
 	fs.StringVar(&f.spoolDir, "spool", "", "shipper: spool directory")
 	fs.StringVar(&f.endpoint, "endpoint", "", "shipper: endpoint base URL")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "shipper: write a CPU profile here")
@@ -74,6 +76,7 @@ func childMain(args []string) int {
 	fs.DurationVar(&f.backoffMax, "backoff-max", time.Second, "shipper: sender BackoffMax")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fs.BoolVar(&f.down, "down", false, "endpoint: start down (503)")
+	fs.BoolVar(&f.discard, "discard", false, "endpoint: read and discard bodies without gunzipping or counting their items")
 	fs.BoolVar(&f.verbose, "v", false, "log aispool warnings")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -100,10 +103,11 @@ func childMain(args []string) int {
 type childFlags struct {
 	role, scenario, workload string
 	spans, producers, batch  int
+	pad                      int
 	spoolDir, endpoint       string
 	cpuProfile, memProfile   string
 	backoffMax, timeout      time.Duration
-	down, verbose            bool
+	down, discard, verbose   bool
 }
 
 // ---------------------------------------------------------------------
@@ -111,7 +115,7 @@ type childFlags struct {
 
 // endpointStats is what the endpoint counted, served on /stats.
 type endpointStats struct {
-	Items         int64 `json:"items"`         // lines in accepted bodies
+	Items         int64 `json:"items"`         // lines in accepted bodies (0 if discarding)
 	BodyBytes     int64 `json:"bodyBytes"`     // accepted request bodies as received (gzip)
 	Requests      int64 `json:"requests"`      // accepted requests
 	Rejected      int64 `json:"rejected"`      // requests answered 503 while down
@@ -121,7 +125,10 @@ type endpointStats struct {
 
 // endpoint is the loopback ingestion endpoint: it gunzips each body, counts
 // its lines (items) and answers 200 with itemsReceived = itemsAccepted.
+// A discarding endpoint reads each body and throws it away unread (no
+// gunzip, no count) and answers 200, which acknowledges every item.
 type endpoint struct {
+	discard                            bool
 	down                               atomic.Bool
 	items, bodyBytes, requests         atomic.Int64
 	rejected, rejectedBytes, badBodies atomic.Int64
@@ -175,6 +182,20 @@ func (e *endpoint) track(w http.ResponseWriter, r *http.Request) {
 		e.rejected.Add(1)
 		e.rejectedBytes.Add(cr.n)
 		http.Error(w, `{"itemsReceived":0,"itemsAccepted":0,"errors":[]}`, http.StatusServiceUnavailable)
+		return
+	}
+	if e.discard {
+		if _, err := io.Copy(io.Discard, cr); err != nil {
+			e.badBodies.Add(1)
+			http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		e.bodyBytes.Add(cr.n)
+		e.requests.Add(1)
+		// The item count is unknown without a gunzip; a 200 acknowledges
+		// every item whatever the body says.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"errors":[]}`)
 		return
 	}
 	bp, _ := e.bufs.Get().(*[]byte)
@@ -241,7 +262,7 @@ func endpointMain(ctx context.Context, f childFlags) error {
 	if err != nil {
 		return err
 	}
-	e := &endpoint{}
+	e := &endpoint{discard: f.discard}
 	e.down.Store(f.down)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v2.1/track", e.track)
@@ -309,6 +330,12 @@ type childResult struct {
 	DrainFileKiB int64   `json:"drainFileKiB"`
 	DiskSpooled  int64   `json:"diskSpooled"` // spool bytes on disk when the backlog is complete
 	DiskDrained  int64   `json:"diskDrained"` // and once drained, before Shutdown
+
+	// Ship only: the segment files mapped, and their resident size,
+	// once the first batch is acknowledged (every sealed segment claimed).
+	SegMappings int   `json:"segMappings"`
+	SegRSSKiB   int64 `json:"segRSSKiB"`
+	FileRSSKiB  int64 `json:"fileRSSKiB"` // all file-backed RSS at that moment
 }
 
 // timedExporter records the wall time of each ExportSpans call.
@@ -458,7 +485,7 @@ func writeAllocs(path string) error {
 func produce(ctx context.Context, tp *sdktrace.TracerProvider, f childFlags) (spans int, d time.Duration, err error) {
 	units, nspans, _ := plan(f.workload, f.spans)
 	t0 := time.Now()
-	if err := generate(ctx, tp, f.workload, units, f.producers); err != nil {
+	if err := generate(ctx, tp, f.workload, units, f.producers, f.pad); err != nil {
 		return 0, 0, err
 	}
 	if err := tp.ForceFlush(ctx); err != nil {
@@ -559,11 +586,46 @@ func runShip(ctx context.Context, f childFlags, logger *slog.Logger) (*childResu
 	}
 	done := make(chan error, 1)
 	go func() { done <- snd.Run(ctx) }()
-	if err := snd.Flush(ctx); err != nil {
+	// Once the first batch is acknowledged, the sender's first Lease has
+	// claimed the sealed segments: see what their mappings hold.
+	type snapshot struct {
+		maps       int
+		seg, files int64
+	}
+	snap := make(chan snapshot, 1)
+	stop := make(chan struct{})
+	dir, _ := filepath.Abs(f.spoolDir) // smaps shows resolved absolute paths
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	go func() { // bounded by stop, which is closed below in every case
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if snd.Stats().Sent > 0 {
+					n, kb := mappedUnder(dir)
+					snap <- snapshot{n, kb, readStatusKiB("RssFile")[0]}
+					return
+				}
+			}
+		}
+	}()
+	err = snd.Flush(ctx)
+	close(stop)
+	if err != nil {
 		return nil, err
 	}
 	d := time.Since(t0)
 	r := &childResult{Seconds: d.Seconds()}
+	select {
+	case s := <-snap:
+		r.SegMappings, r.SegRSSKiB, r.FileRSSKiB = s.maps, s.seg, s.files
+	default:
+	}
 	mergeDrops(r, sp, snd, nil)
 	r.Envelopes = int64(r.Sent)
 	if err := snd.Close(ctx); err != nil {

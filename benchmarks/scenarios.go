@@ -25,6 +25,7 @@ type harness struct {
 	work     string    // spool directories live here
 	stderr   io.Writer // children's standard error
 	progress io.Writer
+	pad      int // bytes of the pre-fill's detail attribute (see padFor)
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -92,9 +93,11 @@ type endpointProc struct {
 }
 
 // startEndpoint starts the loopback endpoint in another process and waits
-// for its address.
-func (h *harness) startEndpoint(ctx context.Context, down bool) (*endpointProc, error) {
-	cmd := exec.CommandContext(ctx, h.exe, "-role=endpoint", "-down="+strconv.FormatBool(down), "-timeout="+h.o.timeout.String())
+// for its address. A discarding endpoint reads bodies without gunzipping or
+// counting them.
+func (h *harness) startEndpoint(ctx context.Context, down, discard bool) (*endpointProc, error) {
+	cmd := exec.CommandContext(ctx, h.exe, "-role=endpoint", "-down="+strconv.FormatBool(down),
+		"-discard="+strconv.FormatBool(discard), "-timeout="+h.o.timeout.String())
 	out := newLineCapture()
 	cmd.Stdout, cmd.Stderr = out, h.stderr
 	cmd.SysProcAttr = childSysProcAttr()
@@ -209,6 +212,9 @@ type scenarioResult struct {
 	EP       endpointStats
 	// HasEndpoint: Endpoint and EP are meaningful.
 	HasEndpoint bool
+	// Discard: the endpoint discarded bodies, so EP.Items is 0 and the
+	// sender's acknowledged count stands for it.
+	Discard bool
 	// Expected is the number of envelopes the endpoint must count (or the
 	// spool must hold, for produce).
 	Expected   int64
@@ -281,10 +287,15 @@ func ratio(a, b float64) float64 {
 // was expected and records the shortfall as a problem.
 func (s *scenarioResult) check() {
 	got := s.Child.Envelopes
-	if s.HasEndpoint {
+	if s.HasEndpoint && !s.Discard {
 		got = s.EP.Items
-		if s.EP.BadBodies > 0 {
-			s.Problems = append(s.Problems, fmt.Sprintf("%d bodies failed to decompress", s.EP.BadBodies))
+	}
+	if s.HasEndpoint && s.EP.BadBodies > 0 {
+		s.Problems = append(s.Problems, fmt.Sprintf("%d bodies failed to decompress (or to be read)", s.EP.BadBodies))
+	}
+	if s.Discard {
+		if ok := s.Child.Requests[http.StatusOK]; uint64(s.EP.Requests) != ok {
+			s.Problems = append(s.Problems, fmt.Sprintf("the endpoint accepted %d requests, the sender counted %d answered 200", s.EP.Requests, ok))
 		}
 	}
 	if got < s.Expected {
@@ -321,11 +332,41 @@ func (h *harness) runSDKBaseline(ctx context.Context, workload string) (*scenari
 func (h *harness) runProduce(ctx context.Context, workload string) (*scenarioResult, error) {
 	name := "produce-" + workload
 	h.logf("%s: %d spans into a durable spool", name, h.o.spans)
-	_, _, expected := plan(workload, h.o.spans)
+	return h.produceInto(ctx, name, workload, h.o.spans)
+}
+
+// runFill pre-fills ship's spool with about -ship-envelopes envelopes,
+// HTTP-workload ones padded to -ship-envelope-bytes: runProduce's scenario
+// in a process of its own, whose figures are not the ship's. The spool is
+// kept for runShip.
+func (h *harness) runFill(ctx context.Context, workload string) (*scenarioResult, error) {
+	name := "fill-" + workload
+	spans := spansFor(workload, h.o.shipEnvelopes)
+	_, _, envelopes := plan(workload, spans)
+	h.logf("%s: pre-filling ship's spool with %d envelopes (%d spans)", name, envelopes, spans)
+	return h.produceInto(ctx, name, workload, spans, "-pad="+strconv.Itoa(h.pad))
+}
+
+// spansFor is the number of spans whose envelopes number about envelopes:
+// as many for the HTTP workload; whole requests of 3 spans and 3.1
+// envelopes on average for the mixed one.
+func spansFor(workload string, envelopes int) int {
+	if workload != workloadMixed {
+		return envelopes
+	}
+	units := max(1, (envelopes*10+30)/31)
+	return units * spansPerUnit(workload)
+}
+
+// produceInto runs the produce scenario under name (also the spool's name)
+// with spans spans, and extra shipper flags.
+func (h *harness) produceInto(ctx context.Context, name, workload string, spans int, extra ...string) (*scenarioResult, error) {
+	_, _, expected := plan(workload, spans)
 	s := &scenarioResult{Name: name, Scenario: scenProduce, Workload: workload, Expected: int64(expected)}
 	s.DiskBefore = dirBytes(h.spoolDir(name))
-	r, u, err := h.runShipper(ctx, name, "-scenario="+scenProduce, "-workload="+workload,
-		"-spans="+strconv.Itoa(h.o.spans), "-spool="+h.spoolDir(name))
+	args := append([]string{"-scenario=" + scenProduce, "-workload=" + workload,
+		"-spans=" + strconv.Itoa(spans), "-spool=" + h.spoolDir(name)}, extra...)
+	r, u, err := h.runShipper(ctx, name, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -335,15 +376,20 @@ func (h *harness) runProduce(ctx context.Context, workload string) (*scenarioRes
 	return s, nil
 }
 
-// runShip: the spool runProduce left → sender → endpoint.
+// runShip: the spool runProduce (or runFill) left → sender → endpoint.
 func (h *harness) runShip(ctx context.Context, workload string, produced *scenarioResult) (*scenarioResult, error) {
 	name := "ship-" + workload
-	src := "produce-" + workload
+	src := produced.Name
 	defer h.removeSpool(src)
-	h.logf("%s: draining %d envelopes to the endpoint", name, produced.Child.Envelopes)
-	s := &scenarioResult{Name: name, Scenario: scenShip, Workload: workload, Expected: produced.Child.Envelopes, HasEndpoint: true}
+	mode := "counting"
+	if h.o.shipDiscard {
+		mode = "discarding"
+	}
+	h.logf("%s: draining %d envelopes to the %s endpoint", name, produced.Child.Envelopes, mode)
+	s := &scenarioResult{Name: name, Scenario: scenShip, Workload: workload, Expected: produced.Child.Envelopes,
+		HasEndpoint: true, Discard: h.o.shipDiscard}
 	s.DiskBefore = dirBytes(h.spoolDir(src))
-	ep, err := h.startEndpoint(ctx, false)
+	ep, err := h.startEndpoint(ctx, false, h.o.shipDiscard)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +421,7 @@ func (h *harness) runE2E(ctx context.Context, workload string) (*scenarioResult,
 	h.logf("%s: %d spans end to end", name, h.o.spans)
 	_, _, expected := plan(workload, h.o.spans)
 	s := &scenarioResult{Name: name, Scenario: scenE2E, Workload: workload, Expected: int64(expected), HasEndpoint: true}
-	ep, err := h.startEndpoint(ctx, false)
+	ep, err := h.startEndpoint(ctx, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +437,7 @@ func (h *harness) runBacklog(ctx context.Context) (*scenarioResult, error) {
 	h.logf("%s: %d envelopes spooled while the endpoint is down, then drained", name, h.o.backlog)
 	_, _, expected := plan(workloadHTTP, h.o.backlog)
 	s := &scenarioResult{Name: name, Scenario: scenBacklog, Workload: workloadHTTP, Expected: int64(expected), HasEndpoint: true}
-	ep, err := h.startEndpoint(ctx, true)
+	ep, err := h.startEndpoint(ctx, true, false)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,9 @@ func readHWM() int64 { return 0 }
 // readStatusKiB is unavailable outside Linux.
 func readStatusKiB(fields ...string) []int64 { return make([]int64, len(fields)) }
 
+// mappedUnder is unavailable outside Linux.
+func mappedUnder(string) (int, int64) { return 0, 0 }
+
 // resetHWM is unavailable outside Linux.
 func resetHWM() {}
 
