@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aispool/aispool/chaos"
 	"github.com/aispool/aispool/internal/demo"
 )
 
@@ -26,8 +28,13 @@ hostile), so you can watch retries happen and nothing get lost. Envelopes the en
 permanently (a 400 for an item, or "sampled out") are dropped and counted, as with the real service.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.Spans < 0 {
+			if cfg.Spans <= 0 {
 				return usageError{fmt.Errorf("--spans %d: must be positive", cfg.Spans)}
+			}
+			// Check the profile before printing or starting anything: a
+			// bad name is a usage error, not a failed demo.
+			if _, err := chaos.ProfileByName(orDefault(cfg.Profile, "healthy")); err != nil {
+				return usageError{fmt.Errorf("--faults %q: want one of %s", cfg.Profile, strings.Join(chaos.ProfileNames(), ", "))}
 			}
 			log, err := g.logger()
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestCLIContract(t *testing.T) {
 		code    int
 		out     string // substring of stdout
 		errOut  string // substring of stderr
-		notEcho string // must not appear in stderr
+		notEcho string // must not appear in stderr (a secret, or what a rejected command must not start)
 	}{
 		{"version", nil, []string{"version"}, 0, "aispool ", "", ""},
 		{"unknown command", nil, []string{"frobnicate"}, 1, "", "unknown command", ""},
@@ -67,7 +68,8 @@ func TestCLIContract(t *testing.T) {
 		{"inspect without dir", nil, []string{"inspect"}, 2, "", "--spool-dir is required", ""},
 		{"inspect missing dir", nil, []string{"inspect", "--spool-dir", filepath.Join(dir, "nope")}, 1, "", "no such file", ""},
 		{"demo bad spans", nil, []string{"demo", "--spans", "-1"}, 2, "", "--spans", ""},
-		{"demo bad profile", nil, []string{"demo", "--faults", "nope"}, 1, "", "nope", ""},
+		{"demo bad profile", nil, []string{"demo", "--faults", "nosuch"}, 2, "", `--faults "nosuch": want one of flaky, healthy, hostile, outage, partial, throttled`, "sending"},
+		{"demo zero spans", nil, []string{"demo", "--spans", "0"}, 2, "", "--spans 0: must be positive", "sending"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := cli(t, tc.env, tc.args...)
@@ -81,7 +83,7 @@ func TestCLIContract(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", errOut, tc.errOut)
 			}
 			if tc.notEcho != "" && strings.Contains(errOut, tc.notEcho) {
-				t.Errorf("stderr echoes a secret: %q", errOut)
+				t.Errorf("stderr has %q: %q", tc.notEcho, errOut)
 			}
 		})
 	}
@@ -207,7 +209,26 @@ type daemonProc struct {
 	cmd    *exec.Cmd
 	ingest string // base URL of the local endpoint
 	admin  string
-	logs   *bytes.Buffer
+	logs   *syncBuffer   // the child's stderr, line by line
+	eof    chan struct{} // closed when the child's stderr is at its end
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) WriteString(str string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.WriteString(str)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startDaemon(t *testing.T, dir, cs string, extra ...string) *daemonProc {
@@ -223,9 +244,10 @@ func startDaemon(t *testing.T, dir, cs string, extra ...string) *daemonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonProc{cmd: cmd, logs: &bytes.Buffer{}}
+	d := &daemonProc{cmd: cmd, logs: &syncBuffer{}, eof: make(chan struct{})}
 	ready := make(chan struct{})
 	go func() {
+		defer close(d.eof)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
@@ -245,6 +267,8 @@ func startDaemon(t *testing.T, dir, cs string, extra ...string) *daemonProc {
 	case <-ready:
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Kill()
+		<-d.eof
+		_ = cmd.Wait()
 		t.Fatalf("daemon did not start:\n%s", d.logs)
 	}
 	return d
