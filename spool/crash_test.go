@@ -325,6 +325,9 @@ func diskFullChild(t *testing.T, dir string, base uint64) {
 	ctx := context.Background()
 	o := childOptions()
 	o.SegmentMaxBytes = 4 << 20 // larger than the file size limit
+	// Not sealed by age: on a slow machine a segment sealed every 200 ms
+	// never grows to the limit.
+	o.SegmentMaxAge = time.Hour
 	s, err := Open(ctx, dir, o)
 	if err != nil {
 		fmt.Printf("open-error %v\n", err)
