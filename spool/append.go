@@ -232,6 +232,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		s.log.Error("active segment failed", "segment", g.id, "err", err)
 		s.active = nil
 		g.active = false
+		g.wedged = true
 		s.releaseLocked(g)
 		s.quarantineLocked(g.id+g.ext, g.records, err)
 	} else if isNoSpace(err) && g.live() > 0 {

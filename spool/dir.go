@@ -34,6 +34,10 @@ type segmentFile struct {
 	ext  string
 	size int64
 	mod  time.Time
+
+	// Set by a drainer for a file it has not opened (see peekLocked):
+	free    bool  // nobody held it at the last look: it can be taken over
+	records int64 // if free: its live records
 }
 
 func (f segmentFile) name() string { return f.id + f.ext }
@@ -154,15 +158,17 @@ func syncDir(dir string) error {
 	return err
 }
 
-// isLocked reports whether another open file description holds a flock on
-// path (bbolt locks its files with flock).
+// isLocked reports whether another open file description holds an
+// exclusive flock on path (bbolt locks its files with flock: exclusive to
+// write, shared to read). The probe takes a shared lock for an instant, so
+// two probes never see each other.
 func isLocked(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		return true, nil
 	}

@@ -22,8 +22,9 @@
 // "<creation time>-<random>.active". It is sealed (renamed to ".seg") when it
 // reaches Options.SegmentMaxBytes or Options.SegmentMaxAge, and on Close. A
 // drainer (a process that calls Lease) takes sealed segments oldest first,
-// plus its own active one. A segment whose owner died (its flock is free) is
-// treated as sealed. A segment that holds nothing more is deleted, which is
+// a few at a time (it holds at most eight with records to hand out open at
+// once, and takes the next as those drain), plus its own active one. A
+// segment whose owner died (its flock is free) is treated as sealed. A segment that holds nothing more is deleted, which is
 // how disk space comes back: bbolt files never shrink, but segments are
 // small and short-lived.
 //

@@ -101,17 +101,25 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 		if err := s.scanLocked(); err != nil {
 			return nil, err
 		}
+	} else {
+		s.fillWindowLocked()
 	}
 	b, err := s.leaseLocked(maxRecords, maxBytes)
-	if b != nil || err != nil || len(s.others) == 0 {
-		return b, err
+	for b == nil && err == nil && len(s.others) > 0 {
+		// Nothing in the segments held: take over more of the directory
+		// (files freed or sealed since the last scan, or more than the
+		// window) before saying so, for as long as that takes over
+		// something.
+		claims := s.claims
+		if err := s.scanLocked(); err != nil {
+			return nil, err
+		}
+		if s.claims == claims {
+			break
+		}
+		b, err = s.leaseLocked(maxRecords, maxBytes)
 	}
-	// Nothing in the segments held: take over more of the directory (there
-	// may be more sealed segments than maxOpenSegments) before saying so.
-	if err := s.scanLocked(); err != nil {
-		return nil, err
-	}
-	return s.leaseLocked(maxRecords, maxBytes)
+	return b, err
 }
 
 func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
@@ -132,6 +140,11 @@ func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 				}
 				i--
 			}
+			continue
+		}
+		if s.takeOlderLocked(g.id) {
+			// A free file older than g was waiting: it goes first.
+			i = -1
 			continue
 		}
 		b, err := s.readLocked(g, maxRecords, maxBytes)
@@ -165,10 +178,13 @@ func (s *Spool) dropSegmentLocked(g *segment, cause error) {
 	g.active = false
 	lost := g.live()
 	name := g.id + g.ext
-	if g.db != nil {
-		_ = g.db.Close() // waits for a settle's transaction in progress
-		g.db = nil
+	if g.db != nil && !g.wedged {
+		// Close waits for a transaction in progress on another goroutine
+		// (a settle, an append), which on a damaged file may never end
+		// (see closeDBLocked): do not wait for it holding mu.
+		go func(db *bolt.DB) { _ = db.Close() }(g.db)
 	}
+	g.db = nil
 	g.dropped = true
 	s.leased -= int64(g.outstanding)
 	g.outstanding = 0
@@ -292,6 +308,9 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		}
 		slices.Sort(del)
 		if err := deleteSeqs(g, del); err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				g.wedged = true // bbolt panicked in the transaction
+			}
 			// Dropped all the same; the deletion is written later.
 			g.unpersisted = mergeSorted(g.unpersisted, del)
 			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", err)
@@ -449,6 +468,9 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	}
 	g.outstanding -= n
 	s.leased -= int64(n)
+	if errors.Is(err, ErrCorrupt) && g.db == db {
+		g.wedged = true // bbolt panicked in the transaction
+	}
 	if err != nil && (errors.Is(err, ErrCorrupt) || s.closed || g.db == nil) {
 		if !s.closed && g.db != nil {
 			g.retry = mergeSorted(g.retry, b.seqs)

@@ -66,6 +66,9 @@ type segment struct {
 	// dropped is set when the segment was quarantined while in use: its
 	// outstanding batches no longer count as leased.
 	dropped bool
+	// wedged is set when bbolt panicked in a write transaction on the
+	// file: its writer lock may be held for good (see closeDBLocked).
+	wedged bool
 }
 
 // live is the number of records still to be delivered: those in the file
@@ -155,7 +158,11 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 	// the end of the file; turn that fault into a recoverable panic.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 
-	db, err := bolt.Open(path, 0o600, boltOptions())
+	o := boltOptions()
+	// The file may have gone since it was listed (drained and removed by
+	// another drainer): never create it anew.
+	o.OpenFile = openNoCreate
+	db, err := bolt.Open(path, 0o600, o)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, fmt.Errorf("%w: %s", ErrLocked, f.name())
@@ -215,6 +222,60 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 	}
 	g.size = size
 	return g, nil
+}
+
+// openNoCreate opens an existing file for bbolt, which otherwise creates a
+// missing one when it opens for writing.
+func openNoCreate(name string, flag int, perm os.FileMode) (*os.File, error) {
+	return os.OpenFile(name, flag&^os.O_CREATE, perm)
+}
+
+// peekRecordCount reads the live-record count of a segment file that this
+// process does not hold, through a brief read-only open (a shared lock:
+// a drainer that tries to take the file meanwhile finds it busy and tries
+// again at its next scan). Only the meta pages and the meta bucket are
+// read. It returns an error wrapping ErrLocked if a process holds the file,
+// one wrapping ErrCorrupt if it cannot be read, and an I/O error (such as
+// fs.ErrNotExist) as is.
+func peekRecordCount(path string, size int64) (n int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("%w: %s: bbolt panicked: %v", ErrCorrupt, filepath.Base(path), r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	o := boltOptions()
+	o.ReadOnly = true
+	db, err := bolt.Open(path, 0o600, o)
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return 0, fmt.Errorf("%w: %s", ErrLocked, filepath.Base(path))
+	case isIOError(err):
+		return 0, err
+	case err != nil:
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, filepath.Base(path), err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		if tx.Size() > size {
+			return fmt.Errorf("%w: %s is %d bytes but its meta page says %d", ErrCorrupt, filepath.Base(path), size, tx.Size())
+		}
+		meta, recs := tx.Bucket(bucketMeta), tx.Bucket(bucketRecords)
+		if meta == nil || recs == nil {
+			return fmt.Errorf("%w: %s lacks its buckets", ErrCorrupt, filepath.Base(path))
+		}
+		if v := meta.Get(metaRecords); len(v) == 8 {
+			n = int64(binary.BigEndian.Uint64(v))
+			return nil
+		}
+		// No count (a segment that never committed one): walk the keys.
+		c := recs.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // isIOError tells an operating-system failure (permissions, too many open

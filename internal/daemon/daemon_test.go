@@ -197,3 +197,36 @@ func TestDrain(t *testing.T) {
 	}
 	waitDelivered(t, up, ids)
 }
+
+// A drain of more sealed segments than a drainer holds open at once does
+// not report those waiting for it as held by other processes.
+func TestDrainManySegments(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(t, up.ConnectionString(""))
+	var ids []string
+	for seg := range 20 { // each Close seals a segment
+		s, err := spool.Open(context.Background(), cfg.SpoolDir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 10 {
+			id := fmt.Sprint("many-", seg, "-", i)
+			ids = append(ids, id)
+			if err := s.Append(context.Background(), append(chaos.Envelope(id), '\n')); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held int
+	sum, err := Drain(context.Background(), cfg, time.Millisecond, func(p Progress) { held = max(held, p.Unclaimed) })
+	if err != nil || held != 0 || sum.Unclaimed != 0 {
+		t.Fatalf("Drain = %v, %+v; held elsewhere at most %d", err, sum, held)
+	}
+	if sum.Sent != uint64(len(ids)) || sum.Left != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	waitDelivered(t, up, ids)
+}

@@ -17,7 +17,7 @@ var ErrUndelivered = errors.New("not everything was delivered")
 
 // Progress is reported periodically while draining.
 type Progress struct {
-	Left      int64 // records left in the segments this process holds
+	Left      int64 // records left in the segments this process holds or will take over
 	Unclaimed int   // segment files held by other processes (not counted in Left)
 	Sent      uint64
 	Dropped   uint64
@@ -32,7 +32,7 @@ type Summary struct {
 	Retried   uint64
 	Dropped   map[string]uint64 // by reason
 	Left      int64             // records still in the spool (this process's view)
-	Unclaimed int               // segment files held by other processes
+	Unclaimed int               // segment files held by other processes (not counted in Left)
 	Requests  map[int]uint64
 	Elapsed   time.Duration
 }
@@ -85,7 +85,7 @@ wait:
 	sst, st := sp.Stats(), snd.Stats()
 	sum := Summary{
 		Sent: st.Sent, Retried: st.Retried, Dropped: maps.Clone(sst.Dropped),
-		Left: sst.Records, Unclaimed: sst.Unclaimed, Requests: st.Requests, Elapsed: time.Since(start),
+		Left: sst.Records, Unclaimed: heldElsewhere(sst), Requests: st.Requests, Elapsed: time.Since(start),
 	}
 	var dropped uint64
 	for _, n := range sum.Dropped {
@@ -101,7 +101,7 @@ wait:
 }
 
 func progressOf(sst spool.Stats, st sender.Stats, elapsed time.Duration) Progress {
-	p := Progress{Left: sst.Records, Unclaimed: sst.Unclaimed, Sent: st.Sent, Elapsed: elapsed}
+	p := Progress{Left: sst.Records, Unclaimed: heldElsewhere(sst), Sent: st.Sent, Elapsed: elapsed}
 	for _, n := range sst.Dropped {
 		p.Dropped += n
 	}
@@ -113,3 +113,9 @@ func progressOf(sst spool.Stats, st sender.Stats, elapsed time.Duration) Progres
 	}
 	return p
 }
+
+// heldElsewhere is the number of segment files other processes hold. The
+// spool's Unclaimed also counts the sealed segments that the drainer found
+// free and takes over as the ones it holds drain (Queued): those are this
+// drain's work, counted in Records, not a reason to fail.
+func heldElsewhere(sst spool.Stats) int { return max(sst.Unclaimed-sst.Queued, 0) }
