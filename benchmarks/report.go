@@ -394,8 +394,8 @@ func shipMemoryNote(s *scenarioResult) string {
 	return fmt.Sprintf("Peak RSS %s, of which anonymous memory (Go heap and stacks) peaked at %s and file-backed memory at %s. "+
 		"When the first batch was acknowledged, the process mapped %d segment files with %s resident (%.0f KiB per segment on average, the one being drained included); "+
 		"the rest of its file-backed memory (%s) was mostly the binary's text. "+
-		"The drainer claims every sealed segment at its first `Lease` (up to 256 at once), and what a claim touches of each file stays resident until that segment is drained and removed: "+
-		"this part of the peak grows with the number of sealed segments (the spool's size: %s here), not with the batches in flight. "+
+		"A drainer holds at most 8 sealed segments with records to hand out open at once (spool's drainWindow), and what it touches of each file stays resident until that segment is drained and removed: "+
+		"this part of the peak is bounded by the window, whatever the spool's size (%s here). "+
 		"These are clean page-cache pages the kernel can reclaim, but they count in RSS and in a container's memory accounting.",
 		mibs(s.PeakRSS()), mibs(c.RSSAnonKiB*1024), mibs(c.RSSFileKiB*1024),
 		c.SegMappings, mibs(c.SegRSSKiB*1024), ratio(float64(c.SegRSSKiB), float64(c.SegMappings)),
