@@ -43,6 +43,10 @@ property chaos.id, else data.baseData.id.`,
 				return err
 			}
 			cfg.Logger = log
+			// Catch signals before saying where the endpoint is: a caller
+			// may stop it as soon as it has read the address.
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
 			ep, err := chaos.NewEndpoint(cfg)
 			if err != nil {
 				return usageError{err}
@@ -55,8 +59,6 @@ property chaos.id, else data.baseData.id.`,
 			if ep.RedirectURL() != "" {
 				fmt.Fprintf(g.stdout, "redirect target: %s\n", ep.RedirectURL())
 			}
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
 			<-ctx.Done()
 			if err := ep.Close(); err != nil {
 				return err
