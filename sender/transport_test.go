@@ -344,3 +344,33 @@ func TestRedirectTTL(t *testing.T) {
 		}
 	}
 }
+
+// A redirect into an endpoint whose Retry-After is still running waits for
+// it: the redirected request goes out only once the gate has passed.
+func TestRedirectWaitsForTargetGate(t *testing.T) {
+	clk := newFakeClock()
+	const target = "https://b.in.applicationinsights.azure.com/v2.1/track"
+	e := newEndpoint(t, clk,
+		reply{status: 307, header: map[string]string{"Location": target, "Cache-Control": "max-age=0"}},
+		reply{status: 200, body: `{"itemsReceived":1,"itemsAccepted":1}`})
+	cfg := testConfig(e, clk, &logBuffer{})
+	cfg.ConnectionString = azureCS
+	cfg.Transport = routeTo(t, e.URL())
+	s := mustNew(t, cfg)
+	gate := s.tx.endpoint(target)
+	until := gate.done(gate.begin(), true, 30*time.Second, clk.Now()) // b answered Retry-After: 30
+	done := make(chan *outcome, 1)
+	go func() { done <- s.send(context.Background(), lines(1)) }()
+	if at := clk.waitTimer(t, until); !at.Equal(until) {
+		t.Fatalf("the sender waits until %v, want b's gate %v", at.Sub(testEpoch), until.Sub(testEpoch))
+	}
+	if n := len(e.requests()); n != 1 {
+		t.Fatalf("%d requests before b's Retry-After ended, want only the redirected one", n)
+	}
+	clk.Advance(30 * time.Second)
+	out := <-done
+	reqs := e.requests()
+	if len(reqs) != 2 || reqs[1].host != "b.in.applicationinsights.azure.com" || len(out.retry) != 0 {
+		t.Fatalf("after the gate: %d requests, kept %v", len(reqs), out.retry)
+	}
+}
