@@ -292,24 +292,7 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 			t.Fatalf("/metrics lacks aispool metrics")
 		}
 	}
-	var ids []string
-	for i := range 20 {
-		var body bytes.Buffer
-		for j := range 10 {
-			id := fmt.Sprintf("t-%d-%d", i, j)
-			ids = append(ids, id)
-			body.Write(chaos.Envelope(id))
-			body.WriteByte('\n')
-		}
-		resp, err := http.Post(d.ingest+"/v2.1/track", "application/x-json-stream", &body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("post: %d", resp.StatusCode)
-		}
-	}
+	ids := postEnvelopes(t, http.DefaultClient, d.ingest, "t", 20, 10)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		rep := ep.Report()
@@ -327,4 +310,30 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 	if err := d.cmd.Wait(); err != nil {
 		t.Fatalf("daemon exit after SIGTERM: %v\n%s", err, d.logs)
 	}
+}
+
+// postEnvelopes posts batches of synthetic envelopes (ids "<prefix>-<batch>-<i>")
+// to a local ingestion endpoint, failing the test unless each is answered
+// 200 (durable), and returns the ids.
+func postEnvelopes(t *testing.T, client *http.Client, base, prefix string, batches, per int) []string {
+	t.Helper()
+	var ids []string
+	for i := range batches {
+		var body bytes.Buffer
+		for j := range per {
+			id := fmt.Sprintf("%s-%d-%d", prefix, i, j)
+			ids = append(ids, id)
+			body.Write(chaos.Envelope(id))
+			body.WriteByte('\n')
+		}
+		resp, err := client.Post(base+"/v2.1/track", "application/x-json-stream", &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("post: %d", resp.StatusCode)
+		}
+	}
+	return ids
 }

@@ -67,25 +67,8 @@ func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 	})
 
 	// Post envelopes to the local endpoint; each 200 means durable.
-	var ids []string
 	client := &http.Client{Timeout: 10 * time.Second}
-	for i := range 3 {
-		var body bytes.Buffer
-		for j := range 10 {
-			id := fmt.Sprintf("sig-%d-%d", i, j)
-			ids = append(ids, id)
-			body.Write(chaos.Envelope(id))
-			body.WriteByte('\n')
-		}
-		resp, err := client.Post(d.ingest+"/v2.1/track", "application/x-json-stream", &body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("post: %d", resp.StatusCode)
-		}
-	}
+	ids := postEnvelopes(t, client, d.ingest, "sig", 3, 10)
 	client.CloseIdleConnections()
 	select {
 	case <-arrived:
