@@ -28,6 +28,13 @@
 //
 // An explicit option always beats the environment.
 //
+// # Sampling
+//
+// NewSampler is the Application Insights sampler: it decides from the trace
+// id (DJB2, as the classic SDKs do) and records the percentage in the span
+// attribute microsoft.sample_rate, which becomes the envelope's sampleRate.
+// The SDK's TraceIDRatioBased records nothing, so its envelopes say 100.
+//
 // # Contract
 //
 // The exporter follows the OpenTelemetry SDK exporter contract: it keeps no
