@@ -26,19 +26,7 @@ func TestSmoke(t *testing.T) {
 		t.Skip("starts a dozen child processes; skipped with -short")
 	}
 	dir := t.TempDir()
-	report := filepath.Join(dir, "REPORT.md")
-	var stdout, stderr bytes.Buffer
-	err := run([]string{
-		"-spans=2000", "-backlog=5000", "-backoff-max=200ms", "-timeout=2m", "-analyze=false",
-		"-out=" + filepath.Join(dir, "out"), "-report=" + report,
-	}, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-	md, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md, stdout := smokeRun(t, dir, "-spans=2000", "-backlog=5000")
 	for _, want := range []string{
 		"## Targets", "## Main table", "## Ratios", "## Backlog: 5k envelopes", "## Baselines",
 		"| produce | http |", "| ship | mixed |", "| e2e | http |", "| backlog (drain) | http |",
@@ -55,8 +43,8 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("profile %s missing or empty: %v", name, err)
 		}
 	}
-	if !strings.Contains(stdout.String(), "report written to") {
-		t.Errorf("stdout: %s", stdout.String())
+	if !strings.Contains(stdout, "report written to") {
+		t.Errorf("stdout: %s", stdout)
 	}
 }
 
@@ -68,20 +56,7 @@ func TestSmokeShipFlags(t *testing.T) {
 		t.Skip("starts a dozen child processes; skipped with -short")
 	}
 	dir := t.TempDir()
-	report := filepath.Join(dir, "REPORT.md")
-	var stdout, stderr bytes.Buffer
-	err := run([]string{
-		"-spans=1000", "-backlog=1000", "-ship-envelopes=4000", "-ship-envelope-bytes=1024", "-ship-discard",
-		"-backoff-max=200ms", "-timeout=2m", "-analyze=false",
-		"-out=" + filepath.Join(dir, "out"), "-report=" + report,
-	}, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-	}
-	md, err := os.ReadFile(report)
-	if err != nil {
-		t.Fatal(err)
-	}
+	md, _ := smokeRun(t, dir, "-spans=1000", "-backlog=1000", "-ship-envelopes=4000", "-ship-envelope-bytes=1024", "-ship-discard")
 	for _, want := range []string{
 		"-ship-envelopes 4000 -ship-envelope-bytes 1024 -ship-discard`", "## Ship: 4k envelopes of 10", "| http | 4k | 10",
 		"| produce (ship's pre-fill) | http | 4k | 4k |", "| ship (discarding endpoint) | http |", "| ship (discarding endpoint) | mixed |",
@@ -175,4 +150,22 @@ func lineCount(s string) int64 {
 	var c lineCounter
 	_, _ = c.Write([]byte(s))
 	return c.items()
+}
+
+// smokeRun runs the whole program at a tiny size with args (and short
+// back-offs, no profile analysis), its profiles and report under dir, and
+// returns the report and what it printed.
+func smokeRun(t *testing.T, dir string, args ...string) (report []byte, stdout string) {
+	t.Helper()
+	path := filepath.Join(dir, "REPORT.md")
+	var out, stderr bytes.Buffer
+	args = append(args, "-backoff-max=200ms", "-timeout=2m", "-analyze=false", "-out="+filepath.Join(dir, "out"), "-report="+path)
+	if err := run(args, &out, &stderr); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	md, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md, out.String()
 }

@@ -598,22 +598,10 @@ func runShip(ctx context.Context, f childFlags, logger *slog.Logger) (*childResu
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
-	go func() { // bounded by stop, which is closed below in every case
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if snd.Stats().Sent > 0 {
-					n, kb := mappedUnder(dir)
-					snap <- snapshot{n, kb, readStatusKiB("RssFile")[0]}
-					return
-				}
-			}
-		}
-	}()
+	onFirstSent(snd, stop, func(time.Time) {
+		n, kb := mappedUnder(dir)
+		snap <- snapshot{n, kb, readStatusKiB("RssFile")[0]}
+	})
 	err = snd.Flush(ctx)
 	close(stop)
 	if err != nil {
@@ -704,21 +692,7 @@ func runBacklog(ctx context.Context, f childFlags, logger *slog.Logger, mon *mem
 	snd := exp.Sender()
 	firstSent := make(chan time.Time, 1)
 	stop := make(chan struct{})
-	go func() { // bounded by stop, which is closed below in every case
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case now := <-t.C:
-				if snd.Stats().Sent > 0 {
-					firstSent <- now
-					return
-				}
-			}
-		}
-	}()
+	onFirstSent(snd, stop, func(now time.Time) { firstSent <- now })
 	err = snd.Flush(ctx)
 	close(stop)
 	if err != nil {
@@ -767,4 +741,26 @@ func setEndpointDown(ctx context.Context, base string, down bool) error {
 		return fmt.Errorf("endpoint control: %s", resp.Status)
 	}
 	return nil
+}
+
+// onFirstSent calls f once, from a goroutine of its own, at the first poll
+// (every 2 ms) that finds snd has had envelopes accepted, with that poll's
+// time; it stops without calling f when stop is closed first. The callers
+// close stop in every case.
+func onFirstSent(snd *sender.Sender, stop <-chan struct{}, f func(time.Time)) {
+	go func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-t.C:
+				if snd.Stats().Sent > 0 {
+					f(now)
+					return
+				}
+			}
+		}
+	}()
 }

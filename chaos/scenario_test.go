@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,4 +49,17 @@ func logResult(t *testing.T, res *Result) {
 	t.Logf("%s seed %d (%s): %d envelopes, %d acknowledged, %d delivered, dropped %v, %d lost, %d duplicates, %d kills, %d requests %v, %v",
 		res.Profile, res.Seed, res.Mode, res.Envelopes, res.Acknowledged, res.Delivered, res.Dropped, res.LostCount,
 		res.Duplicates, len(res.Kills), res.Endpoint.Requests, res.Endpoint.ByOutcome, res.Elapsed.Round(time.Millisecond))
+}
+
+// A shipper that cannot start is the scenario's error, not a verdict.
+func TestScenarioDaemonThatCannotStart(t *testing.T) {
+	p, err := ProfileByName("healthy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &Scenario{Profile: p, Envelopes: 10, Daemon: &Daemon{Path: "/nonexistent/aispool"}, Dir: t.TempDir(), Timeout: 30 * time.Second}
+	res, err := sc.Run(context.Background())
+	if !errors.Is(err, ErrScenario) || res != nil || !strings.Contains(err.Error(), "/nonexistent/aispool") {
+		t.Fatalf("Run = %v, %v; want ErrScenario naming the binary", res, err)
+	}
 }

@@ -43,10 +43,11 @@ func newTestExporter(t *testing.T, opts ...Option) *TraceExporter {
 }
 
 type envelopeJSON struct {
-	Name string            `json:"name"`
-	IKey string            `json:"iKey"`
-	Tags map[string]string `json:"tags"`
-	Data struct {
+	Name       string            `json:"name"`
+	IKey       string            `json:"iKey"`
+	SampleRate float64           `json:"sampleRate"`
+	Tags       map[string]string `json:"tags"`
+	Data       struct {
 		BaseType string         `json:"baseType"`
 		BaseData map[string]any `json:"baseData"`
 	} `json:"data"`

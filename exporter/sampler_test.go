@@ -3,7 +3,6 @@ package exporter
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -124,32 +123,13 @@ func TestSamplerRateReachesEnvelope(t *testing.T) {
 	}
 	defer s.Close()
 	var rates []string
-	for {
-		b, err := s.Lease(context.Background(), 1000, 1<<30)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b == nil {
-			break
-		}
-		for _, r := range b.Records {
-			var env struct {
-				SampleRate float64 `json:"sampleRate"`
-				Data       struct {
-					BaseData struct {
-						Properties map[string]string `json:"properties"`
-					} `json:"baseData"`
-				} `json:"data"`
+	for _, env := range readBack(t, s) {
+		if props, _ := env.Data.BaseData["properties"].(map[string]any); props != nil {
+			if _, leaked := props[SampleRateKey]; leaked {
+				t.Fatalf("the rate leaked into properties: %+v", env)
 			}
-			if err := json.Unmarshal(r.Data, &env); err != nil {
-				t.Fatal(err)
-			}
-			if _, leaked := env.Data.BaseData.Properties[SampleRateKey]; leaked {
-				t.Fatalf("the rate leaked into properties: %s", r.Data)
-			}
-			rates = append(rates, fmt.Sprint(env.SampleRate))
 		}
-		_ = b.Ack(context.Background())
+		rates = append(rates, fmt.Sprint(env.SampleRate))
 	}
 	if kept == 0 || kept == 200 || len(rates) != kept {
 		t.Fatalf("%d spans kept of 200, %d envelopes", kept, len(rates))

@@ -311,26 +311,11 @@ func TestCrashKillLoop(t *testing.T) {
 // diskFullChild appends under a small RLIMIT_FSIZE until the disk is "full",
 // then raises the limit ("space returns") and appends again.
 func diskFullChild(t *testing.T, dir string, base uint64) {
-	signal.Ignore(syscall.SIGXFSZ) // get EFBIG instead of dying
 	limit, _ := strconv.ParseUint(os.Getenv(childEnvFSize), 10, 64)
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
-		fmt.Printf("append-error getrlimit: %v\n", err)
-		return
-	}
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: limit, Max: old.Max}); err != nil {
-		fmt.Printf("append-error setrlimit: %v\n", err)
-		return
-	}
 	ctx := context.Background()
-	o := childOptions()
-	o.SegmentMaxBytes = 4 << 20 // larger than the file size limit
-	// Not sealed by age: on a slow machine a segment sealed every 200 ms
-	// never grows to the limit.
-	o.SegmentMaxAge = time.Hour
-	s, err := Open(ctx, dir, o)
+	s, old, err := openAtFileSizeLimit(ctx, dir, limit)
 	if err != nil {
-		fmt.Printf("open-error %v\n", err)
+		fmt.Printf("append-error %v\n", err)
 		os.Exit(3)
 	}
 	id := base
@@ -417,20 +402,10 @@ func TestDiskFull(t *testing.T) {
 // (bbolt's file has room for the deletions here; TestSettleOnFullFilesystem
 // fills a real file system.)
 func settleFullChild(dir string) {
-	signal.Ignore(syscall.SIGXFSZ)
-	var old syscall.Rlimit
-	_ = syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old)
-	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 64 << 10, Max: old.Max}); err != nil {
-		fmt.Printf("error setrlimit: %v\n", err)
-		return
-	}
 	ctx := context.Background()
-	o := childOptions()
-	o.SegmentMaxBytes = 4 << 20 // larger than the file size limit
-	o.SegmentMaxAge = time.Hour
-	s, err := Open(ctx, dir, o)
+	s, _, err := openAtFileSizeLimit(ctx, dir, 64<<10)
 	if err != nil {
-		fmt.Printf("error open: %v\n", err)
+		fmt.Printf("error %v\n", err)
 		return
 	}
 	defer s.Close()
@@ -507,4 +482,28 @@ func TestDrainAtFileSizeLimit(t *testing.T) {
 		t.Fatalf("the full segment was not removed once drained:\n%s", out)
 	}
 	t.Logf("%s", out)
+}
+
+// openAtFileSizeLimit sets this process's RLIMIT_FSIZE to limit (with
+// SIGXFSZ ignored, so that writes past it fail with EFBIG instead of
+// killing the process) and opens a spool whose active segment would grow
+// past it (4 MiB, not sealed by age: on a slow machine a segment sealed
+// every 200 ms never reaches the limit). It returns the previous limit.
+func openAtFileSizeLimit(ctx context.Context, dir string, limit uint64) (*Spool, syscall.Rlimit, error) {
+	signal.Ignore(syscall.SIGXFSZ)
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		return nil, old, fmt.Errorf("getrlimit: %w", err)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: limit, Max: old.Max}); err != nil {
+		return nil, old, fmt.Errorf("setrlimit: %w", err)
+	}
+	o := childOptions()
+	o.SegmentMaxBytes = 4 << 20
+	o.SegmentMaxAge = time.Hour
+	s, err := Open(ctx, dir, o)
+	if err != nil {
+		return nil, old, fmt.Errorf("open: %w", err)
+	}
+	return s, old, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,12 +52,12 @@ func openSealed(s *Spool) int {
 }
 
 // drainFIFO leases batches of up to 25 records from s and acknowledges
-// them, checking that records come out in order from next on and that s
-// never holds more than drainWindow sealed segments open. It returns the
-// next record expected.
-func drainFIFO(t *testing.T, s *Spool, next int) int {
+// them until s has nothing more or record until is reached, checking that
+// records come out in order from next on and that s never holds more than
+// drainWindow sealed segments open. It returns the next record expected.
+func drainFIFO(t *testing.T, s *Spool, next, until int) int {
 	t.Helper()
-	for {
+	for next < until {
 		b := mustLease(t, s, 25)
 		if n := openSealed(s); n > drainWindow {
 			t.Fatalf("%d sealed segments open, bound %d", n, drainWindow)
@@ -74,6 +75,7 @@ func drainFIFO(t *testing.T, s *Spool, next int) int {
 			t.Fatal(err)
 		}
 	}
+	return next
 }
 
 // A drainer of a spool of many sealed segments holds only a few open at
@@ -121,7 +123,7 @@ func TestDrainerHoldsFewSegments(t *testing.T) {
 		t.Fatalf("Stats after a rescan: %d records, want %d", st.Records, total)
 	}
 
-	if next := drainFIFO(t, d, 0); next != total {
+	if next := drainFIFO(t, d, 0, math.MaxInt); next != total {
 		t.Fatalf("drained %d of %d", next, total)
 	}
 	if st := d.Stats(); st.Records != 0 || st.Unclaimed != 0 || st.Queued != 0 {
@@ -198,7 +200,7 @@ func TestOwnSealedSegmentsBeyondWindow(t *testing.T) {
 	}
 	// The last records are in the active segment, which is newer than the
 	// files waiting: they come out last.
-	next := drainFIFO(t, s, 0)
+	next := drainFIFO(t, s, 0, math.MaxInt)
 	if next != total {
 		t.Fatalf("drained %d of %d", next, total)
 	}
@@ -313,26 +315,10 @@ func TestOlderFileFreedGoesFirst(t *testing.T) {
 		t.Fatalf("Stats with the file free: %+v", st)
 	}
 	// Its records come next, then the rest from where the drain was.
-	next := 0
-	for next < first {
-		b := mustLease(t, d, 25)
-		if n := openSealed(d); n > drainWindow {
-			t.Fatalf("%d sealed segments open, bound %d", n, drainWindow)
-		}
-		if b == nil {
-			t.Fatalf("nothing to lease after %d", next)
-		}
-		for _, r := range b.Records {
-			if id := windowID(t, r.Data); id != next {
-				t.Fatalf("got record %d, want %d (the freed file first)", id, next)
-			}
-			next++
-		}
-		if err := b.Ack(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	if next := drainFIFO(t, d, 0, first); next != first {
+		t.Fatalf("nothing to lease after %d, want the freed file's %d records first", next, first)
 	}
-	if next := drainFIFO(t, d, first+5); next != 1000 {
+	if next := drainFIFO(t, d, first+5, math.MaxInt); next != 1000 {
 		t.Fatalf("drained up to %d, want 1000", next)
 	}
 }
