@@ -35,7 +35,14 @@
 // # Records on disk
 //
 // Each record is stored under its 8-byte big-endian sequence number, with a
-// format version, a CRC32C and its append time. A record that fails its
+// format version, a CRC32C and its append time. A settled (acknowledged or
+// dropped) record of a sealed segment stays in the file, marked: the
+// segment's meta bucket holds the settled sequence numbers as ranges,
+// rewritten with the live-record count by each settle's transaction, so a
+// settle writes a few pages whatever the size of its batch; the file goes
+// as a whole once nothing in it is live. The active segment, which keeps
+// growing, deletes settled records instead, so that bbolt reuses their
+// pages. A segment whose marks do not parse is quarantined. A record that fails its
 // check is copied to quarantine/ and dropped (reason "corrupt"); a segment
 // that bbolt cannot open, that fails bbolt's consistency check, or that
 // panics bbolt is renamed into quarantine/. Neither blocks the queue.

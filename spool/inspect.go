@@ -154,25 +154,43 @@ func inspectSegment(path string, si *SegmentInfo, peek int) (recs []PeekRecord, 
 		if b == nil || att == nil {
 			return fmt.Errorf("%w: missing buckets", ErrCorrupt)
 		}
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("%w: missing buckets", ErrCorrupt)
+		}
+		// Records settled but still in the file are marked (marks.go).
+		marks, err := decodeMarks(meta.Get(metaSettled))
+		if err != nil {
+			return err
+		}
 		c := b.Cursor()
 		var n int64
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		for k, v := firstLive(c, marks, 1); k != nil; k, v = c.Next() {
+			if seq, ok := keySeq(k); ok && marks.contains(seq) {
+				continue
+			}
 			n++
-			if n > 1 {
+			if n == 1 {
+				if t, _, err := decodeRecord(v); err == nil {
+					si.Oldest = t
+				}
+			}
+		}
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if seq, ok := keySeq(k); ok && marks.contains(seq) {
 				continue
 			}
 			if t, _, err := decodeRecord(v); err == nil {
-				si.Oldest = t
-			}
-		}
-		if k, v := c.Last(); k != nil {
-			if t, _, err := decodeRecord(v); err == nil {
 				si.Newest = t
 			}
+			break
 		}
 		si.Records = n
-		for k, v := c.First(); k != nil && len(recs) < peek; k, v = c.Next() {
+		for k, v := firstLive(c, marks, 1); k != nil && len(recs) < peek; k, v = c.Next() {
 			seq, _ := keySeq(k)
+			if marks.contains(seq) {
+				continue
+			}
 			t, payload, err := decodeRecord(v)
 			if err != nil {
 				continue

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -272,15 +273,31 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		}
 		if retryUsed == len(g.retry) {
 			c := recs.Cursor()
-			for k, v := c.Seek(putKey(key[:], next)); k != nil; k, v = c.Next() {
+			k, v := firstLive(c, g.marks, next)
+			for {
+				if k == nil {
+					next = max(next, g.last+1) // the rest is gone
+					break
+				}
 				seq, ok := keySeq(k)
 				if !ok {
 					return fmt.Errorf("%w: segment %s has a malformed key", ErrCorrupt, g.id)
 				}
-				if seq > g.last || !take(seq, k, v) {
+				if seq > g.last {
+					next = max(next, g.last+1)
+					break
+				}
+				if len(g.marks) > 0 && g.marks.contains(seq) {
+					// Settled and marked (met after a reopen).
+					k, v = firstLive(c, g.marks, seq)
+					continue
+				}
+				if !take(seq, k, v) {
+					next = max(next, seq) // what lies between is gone
 					break
 				}
 				next = seq + 1
+				k, v = c.Next()
 			}
 		}
 		// Copy the payloads out of the mmap before the transaction ends.
@@ -312,7 +329,9 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 				g.wedged = true // bbolt panicked in the transaction
 			}
 			// Dropped all the same; the deletion is written later.
-			g.unpersisted = mergeSorted(g.unpersisted, del)
+			g.pendingDel = append(g.pendingDel, del...)
+			g.unsaved += int64(len(del))
+			g.gen++
 			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", err)
 		} else {
 			g.records -= int64(len(del))
@@ -342,10 +361,16 @@ func (b *Batch) Nack(ctx context.Context) error {
 }
 
 // Settle applies an outcome to the batch in one atomic, synced
-// transaction: acknowledged and dropped records are deleted, retried ones
-// are released with their attempt count incremented. A batch is settled
-// once; later calls return ErrStaleBatch. If the transaction fails, nothing
-// is deleted and every record of the batch will be handed out again.
+// transaction: acknowledged and dropped records leave the spool, retried
+// ones are released with their attempt count incremented. A batch is
+// settled once; later calls return ErrStaleBatch.
+//
+// The outcome holds in this process from the moment Settle is called:
+// settled records are never handed out again by it. If the transaction
+// cannot be written (a full disk, an I/O error), Settle returns an error
+// wrapping ErrSettleDeferred and the outcome is written by the segment's
+// next transaction; only a restart before that hands the records out
+// again.
 func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	const (
 		ack = iota
@@ -394,21 +419,133 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	case b.settled:
 		s.mu.Unlock()
 		return ErrStaleBatch
-	case g.db == nil:
+	case g.db == nil || g.dropped:
 		b.settled = true
 		s.mu.Unlock()
 		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
 	}
 	b.settled = true
-	db := g.db
-	// Deletions that earlier transactions could not write go with this
-	// one.
-	pend := g.unpersisted
-	g.unpersisted = nil
+	defer b.release()
+	var (
+		settled []uint64 // acknowledged or dropped
+		retries []retryRec
+		acked   int
+	)
+	for i, seq := range b.seqs {
+		switch kind[i] {
+		case ack:
+			acked++
+			settled = append(settled, seq)
+		case retry:
+			retries = append(retries, retryRec{seq, uint32(min(b.Records[i].Attempts+1, 1<<31))})
+		default:
+			settled = append(settled, seq)
+		}
+	}
+	slices.Sort(settled)
+	slices.SortFunc(retries, func(x, y retryRec) int { return cmp.Compare(x.seq, y.seq) })
+
+	// Decide in memory first: from here on, this process never hands the
+	// settled records out again.
+	if len(settled) > 0 {
+		if m := g.marks.with(settled); !g.active && !s.deleteSettled && len(m) <= maxMarkRanges {
+			g.marks, g.marksDirty = m, true
+		} else {
+			g.pendingDel = append(g.pendingDel, settled...)
+		}
+		g.unsaved += int64(len(settled))
+		g.gen++
+	}
+	for reason, idx := range o.Dropped {
+		s.addDropLocked(reason, uint64(len(idx)))
+	}
+	s.acked += uint64(acked)
+	s.retried += uint64(len(retries))
+	gen := g.gen
 	s.mu.Unlock()
 
-	var retrySeqs []uint64
-	err := func() (err error) {
+	err := s.persistSettles(g, gen, retries)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g.dropped {
+		// Quarantined while this settle ran: its records were counted
+		// with the segment, and no longer as leased.
+		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
+	}
+	g.outstanding -= n
+	s.leased -= int64(n)
+	if len(retries) > 0 && g.db != nil {
+		seqs := make([]uint64, len(retries))
+		for i, r := range retries {
+			seqs[i] = r.seq
+		}
+		g.retry = mergeSorted(g.retry, seqs)
+		s.signal()
+	}
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) && g.db != nil {
+			g.wedged = true // bbolt panicked in the transaction
+		}
+		if s.closed {
+			return fmt.Errorf("spool: settle: %w (%w)", ErrClosed, err)
+		}
+		// Not written: the outcome holds in this process all the same.
+		// Re-sending what the service already has, over and over while
+		// the disk stays full, would be a retry storm of duplicates.
+		s.log.Warn("settle not written; kept in memory until it can be", "segment", g.id, "records", len(settled), "err", err)
+		return fmt.Errorf("spool: settle: %w: %w", ErrSettleDeferred, err)
+	}
+	if g.drained() && !s.closed {
+		if err := s.removeLocked(g); err != nil {
+			s.log.Warn("remove drained segment", "err", err)
+		}
+	}
+	return nil
+}
+
+// retryRec is a record released for another try, with its new attempt
+// count.
+type retryRec struct {
+	seq      uint64
+	attempts uint32
+}
+
+// persistSettles writes g's settle decisions up to gen (marks, deletions,
+// the record count) and the attempt counts of retries, in one synced
+// transaction, unless another settle's transaction already wrote them.
+func (s *Spool) persistSettles(g *segment, gen uint64, retries []retryRec) (err error) {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	s.mu.Lock()
+	if g.saved >= gen && len(retries) == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	switch {
+	case g.db == nil || g.dropped:
+		s.mu.Unlock()
+		return errors.New("segment closed")
+	case g.wedged:
+		// bbolt may hold the file's writer lock for good (see
+		// closeDBLocked): a transaction would wait forever.
+		s.mu.Unlock()
+		return fmt.Errorf("%w: segment %s failed an earlier transaction", ErrCorrupt, g.id)
+	}
+	db := g.db
+	nDel := len(g.pendingDel)
+	del := g.pendingDel[:nDel:nDel]
+	var marks []byte
+	if g.marksDirty {
+		marks = g.marks.encode()
+		g.marksDirty = false
+	}
+	delta := g.unsaved
+	snap := g.gen
+	fail := s.failPersist
+	s.mu.Unlock()
+
+	err = func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("%w: bbolt panicked settling in segment %s: %v", ErrCorrupt, g.id, r)
@@ -418,107 +555,63 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 		return db.Update(func(tx *bolt.Tx) error {
 			recs := tx.Bucket(bucketRecords)
 			att := tx.Bucket(bucketAttempts)
-			var key [keyLen]byte
+			meta := tx.Bucket(bucketMeta)
+			if recs == nil || att == nil || meta == nil {
+				return fmt.Errorf("%w: segment %s lacks its buckets", ErrCorrupt, g.id)
+			}
+			if fail != nil {
+				return fail
+			}
 			// bbolt keeps the key and value of a Put until the commit, so
 			// each Put gets its own bytes.
-			var arena []byte
-			for i, seq := range b.seqs {
-				if kind[i] == retry {
-					if arena == nil {
-						arena = make([]byte, 0, len(o.Retry)*(keyLen+4))
-					}
+			if len(retries) > 0 {
+				arena := make([]byte, 0, len(retries)*(keyLen+4))
+				for _, r := range retries {
 					off := len(arena)
-					arena = binary.BigEndian.AppendUint64(arena, seq)
-					arena = binary.BigEndian.AppendUint32(arena, uint32(min(b.Records[i].Attempts+1, 1<<31)))
-					if err := att.Put(arena[off:off+keyLen], arena[off+keyLen:off+keyLen+4]); err != nil {
+					arena = binary.BigEndian.AppendUint64(arena, r.seq)
+					arena = binary.BigEndian.AppendUint32(arena, r.attempts)
+					if err := att.Put(arena[off:off+keyLen], arena[off+keyLen:]); err != nil {
 						return err
 					}
-					continue
 				}
+			}
+			var key [keyLen]byte
+			hasAttempts, _ := att.Cursor().First()
+			for _, seq := range del {
 				k := putKey(key[:], seq)
 				if err := recs.Delete(k); err != nil {
 					return err
 				}
-				if b.Records[i].Attempts > 0 {
+				if hasAttempts != nil {
 					if err := att.Delete(k); err != nil {
 						return err
 					}
 				}
 			}
-			for _, seq := range pend {
-				k := putKey(key[:], seq)
-				if err := recs.Delete(k); err != nil {
-					return err
-				}
-				if err := att.Delete(k); err != nil {
+			if marks != nil {
+				if err := meta.Put(metaSettled, marks); err != nil {
 					return err
 				}
 			}
-			return addRecordCount(tx, -int64(len(b.seqs)-len(o.Retry)+len(pend)))
+			if delta == 0 {
+				return nil
+			}
+			return addRecordCount(tx, -delta)
 		})
 	}()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer b.release()
-	if g.dropped {
-		// Quarantined while this settle ran: its records were counted
-		// with the segment, and no longer as leased.
-		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
-	}
-	g.outstanding -= n
-	s.leased -= int64(n)
-	if errors.Is(err, ErrCorrupt) && g.db == db {
-		g.wedged = true // bbolt panicked in the transaction
-	}
-	if err != nil && (errors.Is(err, ErrCorrupt) || s.closed || g.db == nil) {
-		if !s.closed && g.db != nil {
-			g.retry = mergeSorted(g.retry, b.seqs)
-		}
-		g.unpersisted = mergeSorted(g.unpersisted, pend)
-		return fmt.Errorf("spool: settle: %w", err)
-	}
-	var acked int
-	var settled []uint64 // acknowledged or dropped
-	for i, seq := range b.seqs {
-		switch kind[i] {
-		case ack:
-			acked++
-			settled = append(settled, seq)
-		case retry:
-			retrySeqs = append(retrySeqs, seq)
-		default:
-			settled = append(settled, seq)
-		}
-	}
-	for reason, idx := range o.Dropped {
-		s.addDropLocked(reason, uint64(len(idx)))
-	}
 	if err != nil {
-		// Not written (a full disk, an I/O error): the outcome holds in
-		// this process all the same. Re-sending what the service already
-		// has, over and over while the disk stays full, would be a retry
-		// storm of duplicates.
-		g.unpersisted = mergeSorted(mergeSorted(g.unpersisted, pend), settled)
-		s.log.Warn("settle not written; kept in memory until it can be", "segment", g.id, "records", len(settled), "err", err)
-		err = fmt.Errorf("%w: %w", ErrSettleDeferred, err)
-	} else {
-		g.records -= int64(n-len(retrySeqs)) + int64(len(pend))
-	}
-	s.acked += uint64(acked)
-	s.retried += uint64(len(retrySeqs))
-	if len(retrySeqs) > 0 {
-		g.retry = mergeSorted(g.retry, retrySeqs)
-		s.signal()
-	}
-	if g.drained() && !s.closed {
-		if err := s.removeLocked(g); err != nil {
-			s.log.Warn("remove drained segment", "err", err)
+		if marks != nil {
+			g.marksDirty = true
 		}
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("spool: settle: %w", err)
-	}
+	g.pendingDel = slices.Delete(g.pendingDel, 0, nDel)
+	g.unsaved -= delta
+	g.records -= delta
+	g.saved = max(g.saved, snap)
 	return nil
 }
 

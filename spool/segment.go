@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -58,11 +59,20 @@ type segment struct {
 	outstanding int      // records leased and not yet settled
 	records     int64    // live records, as written in the file
 	size        int64    // file size on disk
-	// unpersisted lists records settled (acknowledged or dropped) whose
-	// deletion could not be written (ErrSettleDeferred), ascending: never
-	// handed out again by this process; deleted by the next transaction on
-	// the segment, or with the file once nothing else in it is live.
-	unpersisted []uint64
+	// Settled records (acknowledged or dropped) leave the file in one of
+	// two ways (see marks.go): marked in marks (a segment that is not
+	// active), or deleted (the active one, and expired or corrupt
+	// records). What is decided in memory is written by the segment's next
+	// transaction (persistSettles); until then it holds in this process
+	// only: never handed out again here, handed out again after a restart.
+	marks      seqRanges // marked settled (written or not)
+	marksDirty bool      // marks changed since they were last written
+	pendingDel []uint64  // settled, to delete from the file; not yet written
+	unsaved    int64     // settled records the file's count does not reflect yet
+	gen, saved uint64    // settle decisions made, and written, so far
+	// wmu serializes the transactions that write settle decisions, so that
+	// they reach the file in the order they were taken.
+	wmu sync.Mutex
 	// dropped is set when the segment was quarantined while in use: its
 	// outstanding batches no longer count as leased.
 	dropped bool
@@ -71,9 +81,12 @@ type segment struct {
 	wedged bool
 }
 
-// live is the number of records still to be delivered: those in the file
-// less those settled but not yet deleted from it.
-func (g *segment) live() int64 { return g.records - int64(len(g.unpersisted)) }
+// live is the number of records still to be delivered: those the file
+// counts less those settled since it was last written.
+func (g *segment) live() int64 { return g.records - g.unsaved }
+
+// dirty reports whether settle decisions are waiting to be written.
+func (g *segment) dirty() bool { return g.saved != g.gen }
 
 func (g *segment) path() string { return filepath.Join(g.dir, g.id+g.ext) }
 
@@ -185,6 +198,13 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 		if v := meta.Get(metaFormat); string(v) != segmentFormat {
 			return fmt.Errorf("unknown segment format %q", v)
 		}
+		if v := meta.Get(metaSettled); v != nil {
+			m, err := decodeMarks(v)
+			if err != nil {
+				return err
+			}
+			g.marks = m
+		}
 		// The first and last keys give the range; the live count is kept
 		// in the meta bucket, so a claim touches a few pages, not the
 		// whole file (a drainer can hold many segments). Damage deeper in
@@ -205,14 +225,13 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 			return fmt.Errorf("malformed record keys %x..%x (sequence %d)", first, last, seq)
 		}
 		g.last = lastSeq
+		g.next = g.marks.skip(g.next)
 		if v := meta.Get(metaRecords); len(v) == 8 {
 			g.records = int64(binary.BigEndian.Uint64(v))
 			return nil
 		}
 		// No count (a segment that never committed one): walk the keys.
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			g.records++
-		}
+		g.records = countLive(c, g.marks)
 		return nil
 	})
 	if err != nil {
@@ -269,13 +288,44 @@ func peekRecordCount(path string, size int64) (n int64, err error) {
 			return nil
 		}
 		// No count (a segment that never committed one): walk the keys.
-		c := recs.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n++
+		marks, err := decodeMarks(meta.Get(metaSettled))
+		if err != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(path), err)
 		}
+		n = countLive(recs.Cursor(), marks)
 		return nil
 	})
 	return n, err
+}
+
+// countLive counts the keys of a records cursor that are not marked.
+func countLive(c *bolt.Cursor, marks seqRanges) int64 {
+	var n int64
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if seq, ok := keySeq(k); !ok || !marks.contains(seq) {
+			n++
+		}
+	}
+	return n
+}
+
+// firstLive positions c on the first record at or after seq that is not
+// marked and returns it (nil at the end).
+func firstLive(c *bolt.Cursor, marks seqRanges, seq uint64) (k, v []byte) {
+	var key [keyLen]byte
+	k, v = c.Seek(putKey(key[:], marks.skip(seq)))
+	for k != nil {
+		s, ok := keySeq(k)
+		if !ok || !marks.contains(s) {
+			return k, v
+		}
+		after := marks.skip(s)
+		if after <= s {
+			return nil, nil // marked up to the last sequence number there is
+		}
+		k, v = c.Seek(putKey(key[:], after))
+	}
+	return nil, nil
 }
 
 // isIOError tells an operating-system failure (permissions, too many open

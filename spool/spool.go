@@ -78,6 +78,13 @@ type Spool struct {
 	// when one makes no progress.
 	claims uint64
 
+	// deleteSettled makes every settle delete its records, as the active
+	// segment does, instead of marking them: the benchmarks' comparison.
+	deleteSettled bool
+	// failPersist, if set, fails the transactions that write settles with
+	// its error: tests of ErrSettleDeferred without filling a disk.
+	failPersist error
+
 	lastAppendErr            error // the last group commit's failure; nil after a success
 	appended, acked, retried uint64
 	commits                  uint64 // successful group commits (transactions)
@@ -182,6 +189,26 @@ func (s *Spool) Close() error {
 	s.closeMu.Unlock()
 	close(s.stop)
 	<-s.done
+
+	// Settle decisions that could not be written yet (ErrSettleDeferred):
+	// a last try, so that they do not come back after the next Open.
+	s.mu.Lock()
+	type pending struct {
+		g   *segment
+		gen uint64
+	}
+	var dirty []pending
+	for _, g := range s.segs {
+		if g.dirty() {
+			dirty = append(dirty, pending{g, g.gen})
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range dirty {
+		if err := s.persistSettles(p.g, p.gen, nil); err != nil {
+			s.log.Warn("settles not written before close; their records will be handed out again", "segment", p.g.id, "err", err)
+		}
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -471,7 +498,7 @@ func (s *Spool) trimLocked(after string) {
 	trimmed := false
 	for i := len(s.segs) - 1; i >= 0 && over > 0 && s.segs[i].id > after; i-- {
 		g := s.segs[i]
-		if g.active || g.db == nil || g.wedged || !g.available() || g.outstanding > 0 || len(g.retry) > 0 || len(g.unpersisted) > 0 {
+		if g.active || g.db == nil || g.wedged || !g.available() || g.outstanding > 0 || len(g.retry) > 0 || g.dirty() {
 			continue
 		}
 		f := segmentFile{id: g.id, ext: g.ext, size: g.size, free: true, records: g.live()}
@@ -653,7 +680,7 @@ func (s *Spool) Stats() Stats {
 func oldestTime(g *segment) (t time.Time) {
 	defer func() { _ = recover() }()
 	_ = g.db.View(func(tx *bolt.Tx) error {
-		_, v := tx.Bucket(bucketRecords).Cursor().First()
+		_, v := firstLive(tx.Bucket(bucketRecords).Cursor(), g.marks, 1)
 		if v != nil {
 			t, _, _ = decodeRecord(v)
 		}
