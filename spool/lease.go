@@ -331,7 +331,6 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			// Dropped all the same; the deletion is written later.
 			g.pendingDel = append(g.pendingDel, del...)
 			g.unsaved += int64(len(del))
-			g.gen++
 			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", err)
 		} else {
 			g.records -= int64(len(del))
@@ -447,27 +446,40 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 
 	// Decide in memory first: from here on, this process never hands the
 	// settled records out again.
-	if len(settled) > 0 {
-		if m := g.marks.with(settled); !g.active && !s.deleteSettled && len(m) <= maxMarkRanges {
+	del := settled // to delete, unless marked
+	if len(settled) > 0 && !g.active && !s.deleteSettled {
+		if m := g.marks.with(settled); len(m) <= maxMarkRanges {
 			g.marks, g.marksDirty = m, true
-		} else {
-			g.pendingDel = append(g.pendingDel, settled...)
+			g.marksNew += int64(len(settled))
+			del = nil
 		}
-		g.unsaved += int64(len(settled))
-		g.gen++
 	}
+	g.unsaved += int64(len(settled))
 	for reason, idx := range o.Dropped {
 		s.addDropLocked(reason, uint64(len(idx)))
 	}
 	s.acked += uint64(acked)
 	s.retried += uint64(len(retries))
-	gen := g.gen
+	var w *settleWrite
+	if g.dirty() {
+		// Marks, or deletions that failed before, are written by one
+		// transaction at a time, in the order they were decided (g.wmu),
+		// and the transaction that writes them writes everything decided
+		// so far: a settle that finds its marks written by another's
+		// transaction writes nothing more.
+		s.mu.Unlock()
+		g.wmu.Lock()
+		defer g.wmu.Unlock()
+		s.mu.Lock()
+	}
+	w = s.settleWriteLocked(g, del, retries)
 	s.mu.Unlock()
 
-	err := s.persistSettles(g, gen, retries)
+	err := w.write()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	w.doneLocked(err)
 	if g.dropped {
 		// Quarantined while this settle ran: its records were counted
 		// with the segment, and no longer as leased.
@@ -511,73 +523,91 @@ type retryRec struct {
 	attempts uint32
 }
 
-// persistSettles writes g's settle decisions up to gen (marks, deletions,
-// the record count) and the attempt counts of retries, in one synced
-// transaction, unless another settle's transaction already wrote them.
-func (s *Spool) persistSettles(g *segment, gen uint64, retries []retryRec) (err error) {
-	g.wmu.Lock()
-	defer g.wmu.Unlock()
-	s.mu.Lock()
-	if g.saved >= gen && len(retries) == 0 {
-		s.mu.Unlock()
-		return nil
-	}
+// settleWrite is one transaction writing settle decisions of a segment:
+// the deletion of del (a settle's records, in a segment that deletes), the
+// attempt counts of retries, and whatever earlier settles decided that is
+// not written yet: the marks (with the count of records they settle) and
+// deletions that failed before.
+type settleWrite struct {
+	g       *segment
+	db      *bolt.DB
+	err     error // why it cannot be written at all
+	del     []uint64
+	old     []uint64 // g.pendingDel[:len(old)] when taken
+	retries []retryRec
+	marks   []byte // nil: unchanged
+	marked  int64  // records the marks settle that the count does not reflect
+	fail    error  // Spool.failPersist
+}
+
+// settleWriteLocked takes what is to be written. The caller holds s.mu,
+// and g.wmu (until doneLocked) if g is dirty: without it, only del and
+// retries, which belong to the caller, are taken.
+func (s *Spool) settleWriteLocked(g *segment, del []uint64, retries []retryRec) *settleWrite {
+	w := &settleWrite{g: g, db: g.db, del: del, retries: retries, fail: s.failPersist}
 	switch {
 	case g.db == nil || g.dropped:
-		s.mu.Unlock()
-		return errors.New("segment closed")
+		w.err = errors.New("segment closed")
+		return w
 	case g.wedged:
 		// bbolt may hold the file's writer lock for good (see
 		// closeDBLocked): a transaction would wait forever.
-		s.mu.Unlock()
-		return fmt.Errorf("%w: segment %s failed an earlier transaction", ErrCorrupt, g.id)
+		w.err = fmt.Errorf("%w: segment %s failed an earlier transaction", ErrCorrupt, g.id)
+		return w
 	}
-	db := g.db
-	nDel := len(g.pendingDel)
-	del := g.pendingDel[:nDel:nDel]
-	var marks []byte
+	w.old = g.pendingDel[:len(g.pendingDel):len(g.pendingDel)]
 	if g.marksDirty {
-		marks = g.marks.encode()
+		w.marks = g.marks.encode()
 		g.marksDirty = false
 	}
-	delta := g.unsaved
-	snap := g.gen
-	fail := s.failPersist
-	s.mu.Unlock()
+	w.marked = g.marksNew
+	g.marksNew = 0
+	return w
+}
 
-	err = func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("%w: bbolt panicked settling in segment %s: %v", ErrCorrupt, g.id, r)
-			}
-		}()
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		return db.Update(func(tx *bolt.Tx) error {
-			recs := tx.Bucket(bucketRecords)
-			att := tx.Bucket(bucketAttempts)
-			meta := tx.Bucket(bucketMeta)
-			if recs == nil || att == nil || meta == nil {
-				return fmt.Errorf("%w: segment %s lacks its buckets", ErrCorrupt, g.id)
-			}
-			if fail != nil {
-				return fail
-			}
-			// bbolt keeps the key and value of a Put until the commit, so
-			// each Put gets its own bytes.
-			if len(retries) > 0 {
-				arena := make([]byte, 0, len(retries)*(keyLen+4))
-				for _, r := range retries {
-					off := len(arena)
-					arena = binary.BigEndian.AppendUint64(arena, r.seq)
-					arena = binary.BigEndian.AppendUint32(arena, r.attempts)
-					if err := att.Put(arena[off:off+keyLen], arena[off+keyLen:]); err != nil {
-						return err
-					}
+// empty reports whether the write has nothing to write.
+func (w *settleWrite) empty() bool {
+	return len(w.del) == 0 && len(w.old) == 0 && len(w.retries) == 0 && w.marks == nil && w.marked == 0
+}
+
+// write runs the transaction, holding no lock but g.wmu.
+func (w *settleWrite) write() (err error) {
+	if w.err != nil || w.empty() {
+		return w.err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt panicked settling in segment %s: %v", ErrCorrupt, w.g.id, r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return w.db.Update(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		att := tx.Bucket(bucketAttempts)
+		meta := tx.Bucket(bucketMeta)
+		if recs == nil || att == nil || meta == nil {
+			return fmt.Errorf("%w: segment %s lacks its buckets", ErrCorrupt, w.g.id)
+		}
+		if w.fail != nil {
+			return w.fail
+		}
+		// bbolt keeps the key and value of a Put until the commit, so
+		// each Put gets its own bytes.
+		if len(w.retries) > 0 {
+			arena := make([]byte, 0, len(w.retries)*(keyLen+4))
+			for _, r := range w.retries {
+				off := len(arena)
+				arena = binary.BigEndian.AppendUint64(arena, r.seq)
+				arena = binary.BigEndian.AppendUint32(arena, r.attempts)
+				if err := att.Put(arena[off:off+keyLen], arena[off+keyLen:]); err != nil {
+					return err
 				}
 			}
-			var key [keyLen]byte
-			hasAttempts, _ := att.Cursor().First()
-			for _, seq := range del {
+		}
+		var key [keyLen]byte
+		hasAttempts, _ := att.Cursor().First()
+		for _, seqs := range [2][]uint64{w.del, w.old} {
+			for _, seq := range seqs {
 				k := putKey(key[:], seq)
 				if err := recs.Delete(k); err != nil {
 					return err
@@ -588,31 +618,51 @@ func (s *Spool) persistSettles(g *segment, gen uint64, retries []retryRec) (err 
 					}
 				}
 			}
-			if marks != nil {
-				if err := meta.Put(metaSettled, marks); err != nil {
-					return err
-				}
+		}
+		if w.marks != nil {
+			if err := meta.Put(metaSettled, w.marks); err != nil {
+				return err
 			}
-			if delta == 0 {
-				return nil
-			}
+		}
+		if delta := int64(len(w.del)+len(w.old)) + w.marked; delta > 0 {
 			return addRecordCount(tx, -delta)
-		})
-	}()
+		}
+		return nil
+	})
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// doneLocked records the outcome of write: on success the file reflects
+// the decisions; on failure they wait for the next write. The caller holds
+// s.mu.
+func (w *settleWrite) doneLocked(err error) {
+	g := w.g
 	if err != nil {
-		if marks != nil {
+		if w.marks != nil {
 			g.marksDirty = true
 		}
-		return err
+		g.marksNew += w.marked
+		g.pendingDel = append(g.pendingDel, w.del...)
+		return
 	}
-	g.pendingDel = slices.Delete(g.pendingDel, 0, nDel)
+	g.pendingDel = slices.Delete(g.pendingDel, 0, len(w.old))
+	delta := int64(len(w.del)+len(w.old)) + w.marked
 	g.unsaved -= delta
 	g.records -= delta
-	g.saved = max(g.saved, snap)
-	return nil
+}
+
+// flushSettles writes what settles of g decided that is not written yet
+// (after ErrSettleDeferred). The caller holds no lock.
+func (s *Spool) flushSettles(g *segment) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
+	s.mu.Lock()
+	w := s.settleWriteLocked(g, nil, nil)
+	s.mu.Unlock()
+	err := w.write()
+	s.mu.Lock()
+	w.doneLocked(err)
+	s.mu.Unlock()
+	return err
 }
 
 func deleteSeqs(g *segment, seqs []uint64) (err error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -348,5 +349,64 @@ func TestDeferredSettleWrittenAtClose(t *testing.T) {
 				t.Fatalf("after reopen: %v, want %d records from %d", got, tt.wantAfter, tt.wantFirstID)
 			}
 		})
+	}
+}
+
+// Drainers settling batches of one sealed segment concurrently, out of
+// order and with retries: every record is acknowledged exactly once, and
+// nothing comes back after a restart.
+func TestConcurrentSettlesOfSealedSegment(t *testing.T) {
+	const n = 5000
+	ctx := context.Background()
+	s, path := oneSealedSegment(t, n)
+	var mu sync.Mutex
+	acked := make(map[string]int, n)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for round := 0; ; round++ {
+				b, err := s.Lease(ctx, 1+(w*37+round)%150, 1<<20)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if b == nil {
+					return
+				}
+				var retry []int
+				mu.Lock()
+				for i, r := range b.Records {
+					if (i+round+w)%7 == 0 && r.Attempts < 2 {
+						retry = append(retry, i)
+						continue
+					}
+					acked[string(r.Data)]++
+				}
+				mu.Unlock()
+				if err := b.Settle(ctx, Outcome{Retry: retry}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(acked) != n {
+		t.Fatalf("%d distinct records acknowledged, want %d", len(acked), n)
+	}
+	for d, c := range acked {
+		if c != 1 {
+			t.Fatalf("%s acknowledged %d times", d, c)
+		}
+	}
+	if st := s.Stats(); st.Records != 0 || st.Leased != 0 || st.Acked != n {
+		t.Fatalf("Stats: %d records, %d leased, %d acked", st.Records, st.Leased, st.Acked)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openTest(t, filepath.Dir(path), nil)
+	if b := mustLease(t, s2, n); b != nil {
+		t.Fatalf("%d records came back after a restart", len(b.Records))
 	}
 }

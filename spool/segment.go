@@ -63,13 +63,13 @@ type segment struct {
 	// two ways (see marks.go): marked in marks (a segment that is not
 	// active), or deleted (the active one, and expired or corrupt
 	// records). What is decided in memory is written by the segment's next
-	// transaction (persistSettles); until then it holds in this process
+	// transaction (settleWrite); until then it holds in this process
 	// only: never handed out again here, handed out again after a restart.
 	marks      seqRanges // marked settled (written or not)
 	marksDirty bool      // marks changed since they were last written
-	pendingDel []uint64  // settled, to delete from the file; not yet written
+	marksNew   int64     // records marked since the marks were last written
+	pendingDel []uint64  // settled, to delete from the file: deletions that failed
 	unsaved    int64     // settled records the file's count does not reflect yet
-	gen, saved uint64    // settle decisions made, and written, so far
 	// wmu serializes the transactions that write settle decisions, so that
 	// they reach the file in the order they were taken.
 	wmu sync.Mutex
@@ -85,8 +85,9 @@ type segment struct {
 // counts less those settled since it was last written.
 func (g *segment) live() int64 { return g.records - g.unsaved }
 
-// dirty reports whether settle decisions are waiting to be written.
-func (g *segment) dirty() bool { return g.saved != g.gen }
+// dirty reports whether settle decisions of settles that returned are
+// waiting to be written.
+func (g *segment) dirty() bool { return g.marksDirty || len(g.pendingDel) > 0 }
 
 func (g *segment) path() string { return filepath.Join(g.dir, g.id+g.ext) }
 

@@ -193,20 +193,16 @@ func (s *Spool) Close() error {
 	// Settle decisions that could not be written yet (ErrSettleDeferred):
 	// a last try, so that they do not come back after the next Open.
 	s.mu.Lock()
-	type pending struct {
-		g   *segment
-		gen uint64
-	}
-	var dirty []pending
+	var dirty []*segment
 	for _, g := range s.segs {
 		if g.dirty() {
-			dirty = append(dirty, pending{g, g.gen})
+			dirty = append(dirty, g)
 		}
 	}
 	s.mu.Unlock()
-	for _, p := range dirty {
-		if err := s.persistSettles(p.g, p.gen, nil); err != nil {
-			s.log.Warn("settles not written before close; their records will be handed out again", "segment", p.g.id, "err", err)
+	for _, g := range dirty {
+		if err := s.flushSettles(g); err != nil {
+			s.log.Warn("settles not written before close; their records will be handed out again", "segment", g.id, "err", err)
 		}
 	}
 
