@@ -43,10 +43,10 @@ var (
 	// ErrSettleDeferred is returned by Batch.Settle when the outcome holds
 	// in this process (acknowledged and dropped records are never handed out
 	// again, retried ones are) but could not be written to the segment, as
-	// when the disk is full. The deletions are written with the next
-	// transaction on the segment, or the whole file goes once nothing else
-	// in it is live. After a crash before then, those records are handed
-	// out again: at least once.
+	// when the disk is full. The outcome is written with the next settle of
+	// the segment, or by Close, or the whole file goes once nothing else in
+	// it is live. After a crash before then, those records are handed out
+	// again: at least once.
 	ErrSettleDeferred = errors.New("spool: settle not yet written")
 )
 

@@ -174,7 +174,8 @@ func (s *Spool) signal() {
 	}
 }
 
-// Close stops appends, seals this process's active segment (deleting it if
+// Close stops appends, writes settles that could not be written before
+// (ErrSettleDeferred), seals this process's active segment (deleting it if
 // empty), and releases every segment. Records leased and not settled stay in
 // the spool and are handed out again after the next Open. Calls after Close
 // return ErrClosed; Close itself is idempotent.
