@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -324,14 +325,22 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			del = append(del, c.seq)
 		}
 		slices.Sort(del)
-		if err := deleteSeqs(g, del); err != nil {
-			if errors.Is(err, ErrCorrupt) {
+		var derr error
+		if g.wedged {
+			// bbolt may hold the file's writer lock for good (see
+			// closeDBLocked): a transaction would wait forever.
+			derr = fmt.Errorf("%w: segment %s failed an earlier transaction", ErrCorrupt, g.id)
+		} else {
+			derr = deleteSeqs(g, del)
+		}
+		if derr != nil {
+			if errors.Is(derr, ErrCorrupt) {
 				g.wedged = true // bbolt panicked in the transaction
 			}
 			// Dropped all the same; the deletion is written later.
 			g.pendingDel = append(g.pendingDel, del...)
 			g.unsaved += int64(len(del))
-			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", err)
+			s.log.Warn("delete expired or corrupt records", "segment", g.id, "err", derr)
 		} else {
 			g.records -= int64(len(del))
 		}
@@ -366,7 +375,8 @@ func (b *Batch) Nack(ctx context.Context) error {
 //
 // The outcome holds in this process from the moment Settle is called:
 // settled records are never handed out again by it. If the transaction
-// cannot be written (a full disk, an I/O error), Settle returns an error
+// cannot be written (a full disk, an I/O error, the spool closed while the
+// settle waited to write), Settle returns an error
 // wrapping ErrSettleDeferred and the outcome is written by the segment's
 // next transaction; only a restart before that hands the records out
 // again.
@@ -461,7 +471,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	s.acked += uint64(acked)
 	s.retried += uint64(len(retries))
 	var w *settleWrite
-	if g.dirty() {
+	if g.dirty() && !g.wedged {
 		// Marks, or deletions that failed before, are written by one
 		// transaction at a time, in the order they were decided (g.wmu),
 		// and the transaction that writes them writes everything decided
@@ -499,10 +509,8 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 		if errors.Is(err, ErrCorrupt) && g.db != nil {
 			g.wedged = true // bbolt panicked in the transaction
 		}
-		if s.closed {
-			return fmt.Errorf("spool: settle: %w (%w)", ErrClosed, err)
-		}
-		// Not written: the outcome holds in this process all the same.
+		// Not written (a full disk, an I/O error, the spool closed under
+		// it): the outcome holds in this process all the same.
 		// Re-sending what the service already has, over and over while
 		// the disk stays full, would be a retry storm of duplicates.
 		s.log.Warn("settle not written; kept in memory until it can be", "segment", g.id, "records", len(settled), "err", err)
@@ -535,9 +543,10 @@ type settleWrite struct {
 	del     []uint64
 	old     []uint64 // g.pendingDel[:len(old)] when taken
 	retries []retryRec
-	marks   []byte // nil: unchanged
-	marked  int64  // records the marks settle that the count does not reflect
-	fail    error  // Spool.failPersist
+	marks   seqRanges // to store; nil: unchanged
+	marked  int64     // records the marks settle that the count does not reflect
+	fail    error     // Spool.failPersist
+	counted bool      // counted in g.writing
 }
 
 // settleWriteLocked takes what is to be written. The caller holds s.mu,
@@ -546,6 +555,13 @@ type settleWrite struct {
 func (s *Spool) settleWriteLocked(g *segment, del []uint64, retries []retryRec) *settleWrite {
 	w := &settleWrite{g: g, db: g.db, del: del, retries: retries, fail: s.failPersist}
 	switch {
+	case len(del) == 0 && len(retries) == 0 && !g.dirty():
+		// Nothing to write: another settle's transaction wrote this one's
+		// marks (or there were none).
+		return w
+	case s.closed:
+		w.err = ErrClosed
+		return w
 	case g.db == nil || g.dropped:
 		w.err = errors.New("segment closed")
 		return w
@@ -557,11 +573,15 @@ func (s *Spool) settleWriteLocked(g *segment, del []uint64, retries []retryRec) 
 	}
 	w.old = g.pendingDel[:len(g.pendingDel):len(g.pendingDel)]
 	if g.marksDirty {
-		w.marks = g.marks.encode()
+		w.marks = g.marks
 		g.marksDirty = false
 	}
 	w.marked = g.marksNew
 	g.marksNew = 0
+	w.counted = !w.empty()
+	if w.counted {
+		g.writing++
+	}
 	return w
 }
 
@@ -604,31 +624,61 @@ func (w *settleWrite) write() (err error) {
 				}
 			}
 		}
-		var key [keyLen]byte
-		hasAttempts, _ := att.Cursor().First()
+		// The count goes down by what this transaction changes in the
+		// file, not by what was decided: a transaction that reported a
+		// failure may have been written all the same (its fsync failed),
+		// and what it did must not be counted twice.
+		var delta int64
 		for _, seqs := range [2][]uint64{w.del, w.old} {
-			for _, seq := range seqs {
-				k := putKey(key[:], seq)
-				if err := recs.Delete(k); err != nil {
-					return err
-				}
-				if hasAttempts != nil {
-					if err := att.Delete(k); err != nil {
-						return err
-					}
-				}
+			n, err := deleteKeys(recs, att, seqs)
+			if err != nil {
+				return err
 			}
+			delta += n
 		}
 		if w.marks != nil {
-			if err := meta.Put(metaSettled, w.marks); err != nil {
+			stored, err := decodeMarks(meta.Get(metaSettled))
+			if err != nil {
+				return err
+			}
+			delta += int64(w.marks.count()) - int64(stored.count())
+			if err := meta.Put(metaSettled, w.marks.encode()); err != nil {
 				return err
 			}
 		}
-		if delta := int64(len(w.del)+len(w.old)) + w.marked; delta > 0 {
+		if delta != 0 {
 			return addRecordCount(tx, -delta)
 		}
 		return nil
 	})
+}
+
+// deleteKeys deletes the records of seqs (ascending) that are still in the
+// file, with their attempt counts, and returns how many there were.
+func deleteKeys(recs, att *bolt.Bucket, seqs []uint64) (int64, error) {
+	if len(seqs) == 0 {
+		return 0, nil
+	}
+	hasAttempts, _ := att.Cursor().First()
+	c := recs.Cursor()
+	var key [keyLen]byte
+	var n int64
+	for _, seq := range seqs {
+		k := putKey(key[:], seq)
+		if got, _ := c.Seek(k); !bytes.Equal(got, k) {
+			continue
+		}
+		if err := c.Delete(); err != nil {
+			return n, err
+		}
+		n++
+		if hasAttempts != nil {
+			if err := att.Delete(k); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
 }
 
 // doneLocked records the outcome of write: on success the file reflects
@@ -636,6 +686,9 @@ func (w *settleWrite) write() (err error) {
 // s.mu.
 func (w *settleWrite) doneLocked(err error) {
 	g := w.g
+	if w.counted {
+		g.writing--
+	}
 	if err != nil {
 		if w.marks != nil {
 			g.marksDirty = true
@@ -653,6 +706,13 @@ func (w *settleWrite) doneLocked(err error) {
 // flushSettles writes what settles of g decided that is not written yet
 // (after ErrSettleDeferred). The caller holds no lock.
 func (s *Spool) flushSettles(g *segment) error {
+	s.mu.Lock()
+	wedged := g.wedged
+	s.mu.Unlock()
+	if wedged {
+		// Its writer lock may be held for good: so may g.wmu.
+		return fmt.Errorf("%w: segment %s failed an earlier transaction", ErrCorrupt, g.id)
+	}
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	s.mu.Lock()
@@ -673,19 +733,11 @@ func deleteSeqs(g *segment, seqs []uint64) (err error) {
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return g.db.Update(func(tx *bolt.Tx) error {
-		recs := tx.Bucket(bucketRecords)
-		att := tx.Bucket(bucketAttempts)
-		var key [keyLen]byte
-		for _, seq := range seqs {
-			k := putKey(key[:], seq)
-			if err := recs.Delete(k); err != nil {
-				return err
-			}
-			if err := att.Delete(k); err != nil {
-				return err
-			}
+		n, err := deleteKeys(tx.Bucket(bucketRecords), tx.Bucket(bucketAttempts), seqs)
+		if err != nil {
+			return err
 		}
-		return addRecordCount(tx, -int64(len(seqs)))
+		return addRecordCount(tx, -n)
 	})
 }
 

@@ -3,6 +3,7 @@ package spool
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -25,9 +26,11 @@ type seqRanges []seqRange
 
 // maxMarkRanges bounds the ranges a segment's marks may hold (16 bytes
 // each, rewritten by every settle). Settles that would exceed it delete
-// their keys instead. Ranges only split around records still live (leased
-// or waiting for a retry), so the bound is reached only when many records
-// of a segment are retried while their neighbours are settled.
+// their keys instead. Ranges split around records still live (leased or
+// waiting for a retry) and around records deleted rather than marked
+// (settled while the segment was active, expired, corrupt, or by this
+// fallback), so the bound is reached when many records of a segment are
+// retried while their neighbours are settled.
 const maxMarkRanges = 512
 
 // metaSettled is the meta-bucket key of a segment's marks.
@@ -122,8 +125,10 @@ func decodeMarks(v []byte) (seqRanges, error) {
 	for off := 0; off < len(v); off += 16 {
 		r := seqRange{binary.BigEndian.Uint64(v[off:]), binary.BigEndian.Uint64(v[off+8:])}
 		switch {
-		case r.lo == 0 || r.lo > r.hi:
-			return nil, fmt.Errorf("%w: settled range %d..%d is empty or starts at 0", ErrCorrupt, r.lo, r.hi)
+		case r.lo == 0 || r.lo > r.hi || r.hi == math.MaxUint64:
+			// Sequence numbers start at 1 and never reach the largest
+			// uint64 (skip could not step past it).
+			return nil, fmt.Errorf("%w: settled range %d..%d is empty or outside 1..2^64-2", ErrCorrupt, r.lo, r.hi)
 		case len(m) > 0 && r.lo-1 <= m[len(m)-1].hi:
 			return nil, fmt.Errorf("%w: settled range %d..%d does not follow %d..%d", ErrCorrupt, r.lo, r.hi, m[len(m)-1].lo, m[len(m)-1].hi)
 		}

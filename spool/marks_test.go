@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -84,6 +85,7 @@ func TestDecodeMarks(t *testing.T) {
 		{"adjacent", enc(1, 10, 11, 12), nil, true},
 		{"out of order", enc(20, 30, 1, 2), nil, true},
 		{"after the largest", enc(1, 1<<64-1, 5, 6), nil, true},
+		{"ends at the largest", enc(3, 1<<64-1), nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +129,7 @@ func FuzzDecodeMarks(f *testing.F) {
 			t.Fatalf("%x decodes to %v, which encodes to %x", v, m, m.encode())
 		}
 		for i, r := range m {
-			if r.lo == 0 || r.lo > r.hi || (i > 0 && r.lo-1 <= m[i-1].hi) {
+			if r.lo == 0 || r.lo > r.hi || r.hi == 1<<64-1 || (i > 0 && r.lo-1 <= m[i-1].hi) {
 				t.Fatalf("decoded set is malformed: %v", m)
 			}
 		}
@@ -408,5 +410,67 @@ func TestConcurrentSettlesOfSealedSegment(t *testing.T) {
 	s2 := openTest(t, filepath.Dir(path), nil)
 	if b := mustLease(t, s2, n); b != nil {
 		t.Fatalf("%d records came back after a restart", len(b.Records))
+	}
+}
+
+// A write transaction that panicked on a damaged file can leave bbolt's
+// writer lock held for good (see closeDBLocked): the segment is wedged.
+// Neither a later settle nor Close may wait for that lock, nor for a settle
+// stuck behind it. An Update that does not return until the test says so
+// stands for the lock held for good.
+func TestWedgedSegmentBlocksNeitherSettleNorClose(t *testing.T) {
+	ctx := context.Background()
+	s, _ := oneSealedSegment(t, 30)
+	a, b := mustLease(t, s, 10), mustLease(t, s, 10)
+	g := a.g
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go func() {
+		_ = g.db.Update(func(*bolt.Tx) error { close(held); <-release; return errors.New("rolled back") })
+	}()
+	<-held
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Ack(ctx) }() // takes the segment's writer lock, then waits for bbolt's
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		writing := g.writing
+		s.mu.Unlock()
+		if writing > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first settle never started its transaction")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.mu.Lock()
+	g.wedged = true // what a panicking transaction leaves
+	s.mu.Unlock()
+
+	within := func(what string, f func() error) error {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s waits for the wedged segment", what)
+			return nil
+		}
+	}
+	if err := within("a settle", func() error { return b.Ack(ctx) }); !errors.Is(err, ErrSettleDeferred) {
+		t.Fatalf("Ack on a wedged segment = %v, want ErrSettleDeferred", err)
+	}
+	if st := s.Stats(); st.Acked != 20 || st.Records != 10 {
+		t.Fatalf("Stats: %d acked, %d records; want 20 (both settles hold in this process), 10", st.Acked, st.Records)
+	}
+	_ = within("Close", s.Close)
+	close(release)
+	select {
+	case <-aDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first settle did not end once the writer lock was released")
 	}
 }

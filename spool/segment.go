@@ -70,6 +70,7 @@ type segment struct {
 	marksNew   int64     // records marked since the marks were last written
 	pendingDel []uint64  // settled, to delete from the file: deletions that failed
 	unsaved    int64     // settled records the file's count does not reflect yet
+	writing    int       // settle transactions in progress (settleWrite)
 	// wmu serializes the transactions that write settle decisions, so that
 	// they reach the file in the order they were taken.
 	wmu sync.Mutex
@@ -316,6 +317,8 @@ func firstLive(c *bolt.Cursor, marks seqRanges, seq uint64) (k, v []byte) {
 	var key [keyLen]byte
 	k, v = c.Seek(putKey(key[:], marks.skip(seq)))
 	for k != nil {
+		// decodeMarks refuses a range ending at the largest uint64, so
+		// skip always moves forward.
 		s, ok := keySeq(k)
 		if !ok || !marks.contains(s) {
 			return k, v
