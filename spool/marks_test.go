@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,6 +293,14 @@ func TestMalformedMarksQuarantined(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	r, err := Inspect(context.Background(), dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Segments[0].Error == "" || !strings.Contains(r.Segments[0].Error, "settled ranges") || r.RecordsExact || r.Records != 5 {
+		t.Fatalf("Inspect: first segment error %q, %d records (exact %v); want the marks named, only the second's 5 counted",
+			r.Segments[0].Error, r.Records, r.RecordsExact)
 	}
 	s := openTest(t, dir, nil)
 	got := drainAll(t, s)
