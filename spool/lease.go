@@ -590,7 +590,8 @@ func (w *settleWrite) empty() bool {
 	return len(w.del) == 0 && len(w.old) == 0 && len(w.retries) == 0 && w.marks == nil && w.marked == 0
 }
 
-// write runs the transaction, holding no lock but g.wmu.
+// write runs the transaction. The caller holds no lock but g.wmu, and that
+// only if the write took decisions of earlier settles.
 func (w *settleWrite) write() (err error) {
 	if w.err != nil || w.empty() {
 		return w.err
