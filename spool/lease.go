@@ -288,7 +288,7 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 					next = max(next, g.last+1)
 					break
 				}
-				if len(g.marks) > 0 && g.marks.contains(seq) {
+				if g.marks.contains(seq) {
 					// Settled and marked (met after a reopen).
 					k, v = firstLive(c, g.marks, seq)
 					continue

@@ -53,8 +53,15 @@ func (m seqRanges) find(seq uint64) int {
 	return -1
 }
 
-// contains reports whether seq is marked.
-func (m seqRanges) contains(seq uint64) bool { return m.find(seq) >= 0 }
+// contains reports whether seq is marked. Lease asks for every record it
+// reads, and while a segment drains every mark lies below the records
+// still to read: one comparison says no.
+func (m seqRanges) contains(seq uint64) bool {
+	if len(m) == 0 || seq > m[len(m)-1].hi || seq < m[0].lo {
+		return false
+	}
+	return m.find(seq) >= 0
+}
 
 // skip returns the first sequence number at or after seq that is not
 // marked.
