@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/exporter/envelope"
-	"github.com/aispool/aispool/internal/trackbody"
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -37,10 +37,10 @@ const (
 type Config struct {
 	// Spool receives the accepted items, one record each. Required.
 	Spool Appender
-	// Limits bounds request bodies; zero fields take trackbody's defaults
-	// (64 MiB as received, twice that decoded, 64,000 items, 64 KiB per
-	// item). Negative fields are an error.
-	Limits trackbody.Limits
+	// Limits bounds request bodies; zero fields take the defaults of
+	// [breeze.Limits] (64 MiB as received, twice that decoded, 64,000
+	// items, 64 KiB per item). Negative fields are an error.
+	Limits breeze.Limits
 	// Logger receives the handler's log lines (never envelope contents).
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -65,7 +65,7 @@ const DefaultMaxConcurrent = 8
 // Handler is the ingestion endpoint. It is safe for concurrent use.
 type Handler struct {
 	spool         Appender
-	limits        trackbody.Limits
+	limits        breeze.Limits
 	log           *slog.Logger
 	retryAfter    string // header value, whole seconds
 	appendTimeout time.Duration
@@ -127,7 +127,7 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // Limits returns the limits in force, defaults filled in.
-func (h *Handler) Limits() trackbody.Limits { return h.limits }
+func (h *Handler) Limits() breeze.Limits { return h.limits }
 
 // trackResponse is the service's TrackResponse.
 type trackResponse struct {
@@ -174,14 +174,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client went away while waiting its turn
 	}
 	body := &countingReader{r: r.Body}
-	items, err := trackbody.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
+	items, err := breeze.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
 		status := http.StatusBadRequest
 		switch {
-		case errors.Is(err, trackbody.ErrTooLarge):
+		case errors.Is(err, breeze.ErrTooLarge):
 			status = http.StatusRequestEntityTooLarge
-		case errors.Is(err, trackbody.ErrUnsupportedEncoding):
+		case errors.Is(err, breeze.ErrUnsupportedEncoding):
 			status = http.StatusUnsupportedMediaType
 			w.Header().Set("Accept-Encoding", "gzip")
 		}
@@ -220,7 +220,7 @@ type record struct {
 
 // check validates the decoded items. It returns the response as if every
 // valid item were stored, and the records of the valid items.
-func (h *Handler) check(items []trackbody.Item) (trackResponse, []record) {
+func (h *Handler) check(items []breeze.Item) (trackResponse, []record) {
 	resp := trackResponse{ItemsReceived: len(items), Errors: []itemError{}}
 	size := 0
 	for _, it := range items {

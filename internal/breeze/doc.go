@@ -1,4 +1,4 @@
-// Package trackbody decodes the body of an Application Insights ingestion
+// Package breeze decodes the body of an Application Insights ingestion
 // request ("POST /v2/track", "POST /v2.1/track") into its items, one compact
 // JSON object per telemetry envelope. It is shared by the daemon's local
 // ingestion endpoint (package ingest) and the chaos test endpoint, so both
@@ -57,4 +57,4 @@
 // item and the stored item is always acceptable to the service.
 // Raw slices share a few large backing arrays; each is capped to its own
 // length, so appending to one never overwrites another.
-package trackbody
+package breeze

@@ -1,4 +1,4 @@
-package trackbody
+package breeze
 
 import (
 	"bufio"
@@ -74,12 +74,12 @@ var (
 	// ErrTooLarge: the body exceeds MaxBodyBytes as received or
 	// MaxDecodedBytes after decompression, or holds more than MaxItems
 	// items (HTTP 413).
-	ErrTooLarge = errors.New("trackbody: body too large")
+	ErrTooLarge = errors.New("breeze: body too large")
 	// ErrMalformed: the body cannot be parsed at all (HTTP 400).
-	ErrMalformed = errors.New("trackbody: malformed body")
+	ErrMalformed = errors.New("breeze: malformed body")
 	// ErrUnsupportedEncoding: the Content-Encoding is neither gzip nor
 	// identity (HTTP 415).
-	ErrUnsupportedEncoding = errors.New("trackbody: unsupported content encoding")
+	ErrUnsupportedEncoding = errors.New("breeze: unsupported content encoding")
 )
 
 // Per-item errors, wrapped by Item.Err.
@@ -183,7 +183,7 @@ func classify(err error, body, decoded *limitReader, lim Limits) error {
 	case decoded != nil && decoded.exceeded:
 		return fmt.Errorf("%w: body exceeds %s after decompression", ErrTooLarge, formatBytes(lim.MaxDecodedBytes))
 	case body.readErr != nil:
-		return fmt.Errorf("trackbody: reading body: %w", body.readErr)
+		return fmt.Errorf("breeze: reading body: %w", body.readErr)
 	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrMalformed):
 		return err
 	}
@@ -201,7 +201,7 @@ func classify(err error, body, decoded *limitReader, lim Limits) error {
 
 // errLimit is returned by a limitReader past its limit; classify reports
 // the limit from the reader's state, never this error itself.
-var errLimit = errors.New("trackbody: read limit exceeded")
+var errLimit = errors.New("breeze: read limit exceeded")
 
 // limitReader reads at most limit bytes from r and notes whether the
 // source holds more (exceeded) and the first read error of r other than
