@@ -600,19 +600,6 @@ func trackPath(p string) bool {
 	return strings.HasSuffix(p, "/v2/track") || strings.HasSuffix(p, "/v2.1/track")
 }
 
-// trackResponse is the JSON body of a track answer.
-type trackResponse struct {
-	ItemsReceived int         `json:"itemsReceived"`
-	ItemsAccepted int         `json:"itemsAccepted"`
-	Errors        []itemError `json:"errors"`
-}
-
-type itemError struct {
-	Index      int    `json:"index"`
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
-}
-
 // ServeHTTP handles one request on the listener.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e := l.e
@@ -709,7 +696,7 @@ func (l *listener) badBody(w http.ResponseWriter, r *http.Request, err error, at
 
 // answer decides what the answer says about each item: processed item by
 // item, or one whole-request status shared by all.
-func (e *Endpoint) answer(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemAnswer, trackResponse, int) {
+func (e *Endpoint) answer(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemAnswer, breeze.TrackResponse, int) {
 	if pl.fault.processes() {
 		return e.process(items, pl, rng)
 	}
@@ -723,7 +710,7 @@ func (e *Endpoint) answer(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemA
 			a.reason = dropReason(pl.status, false)
 		}
 	}
-	return answers, trackResponse{ItemsReceived: len(items), Errors: []itemError{}}, pl.status
+	return answers, breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}, pl.status
 }
 
 // hold waits out the plan's latency and hang, and returns the fault that
@@ -742,7 +729,7 @@ func (e *Endpoint) hold(ctx context.Context, pl plan) Fault {
 
 // respond writes the answer the fault calls for. A Retry-After is noted as
 // given only when the answer is written.
-func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status int, resp trackResponse) {
+func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status int, resp breeze.TrackResponse) {
 	body, _ := json.Marshal(resp) // plain structs: cannot fail
 	h := w.Header()
 	if pl.retryAfter > 0 && !fault.lost() {
@@ -801,8 +788,8 @@ func (e *Endpoint) decode(r *http.Request) ([]breeze.Item, error) {
 // the item draws an error. The status is 200 without errors, 206 with some,
 // and 400 (with errors[]) if none was accepted and some refusal is
 // permanent.
-func (e *Endpoint) process(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemAnswer, trackResponse, int) {
-	resp := trackResponse{ItemsReceived: len(items), Errors: []itemError{}}
+func (e *Endpoint) process(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemAnswer, breeze.TrackResponse, int) {
+	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
 	answers := make([]itemAnswer, len(items))
 	permanent := false
 	for i, it := range items {
@@ -820,7 +807,7 @@ func (e *Endpoint) process(items []breeze.Item, pl plan, rng *rand.Rand) ([]item
 			resp.ItemsAccepted++
 			continue
 		}
-		resp.Errors = append(resp.Errors, itemError{Index: i, StatusCode: code, Message: msg})
+		resp.Errors = append(resp.Errors, breeze.ItemError{Index: i, StatusCode: code, Message: msg})
 		sampled := msg == SampledOutMessage
 		switch {
 		case !sampled && RetriableItemCode(code):

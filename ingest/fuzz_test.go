@@ -69,7 +69,7 @@ func FuzzHandler(f *testing.F) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 
-		var resp trackResponse
+		var resp breeze.TrackResponse
 		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || resp.Errors == nil {
 			t.Fatalf("answer %d %q: %v", w.Code, w.Body, err)
 		}

@@ -8,12 +8,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// Request headers of a track request.
-const (
-	ContentType     = "application/x-json-stream"
-	ContentEncoding = "gzip"
-)
-
 // body is one gzip'd request body, built from records that are each one JSON
 // envelope line. Bodies are pooled with their gzip writer (whose deflate state
 // is about 1 MiB to allocate): get one from a bodyPool, release it after the

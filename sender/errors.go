@@ -18,10 +18,6 @@ var (
 	// for good; Run then returns it.
 	ErrQueueClosed = errors.New("sender: queue closed")
 
-	// ErrBadResponse is wrapped by DecodeResponse for a body that is not a
-	// track response.
-	ErrBadResponse = errors.New("sender: response body is not a track response")
-
 	// ErrToken is wrapped when the token source fails; the batch is kept and
 	// the endpoint backs off, as for a 401.
 	ErrToken = errors.New("sender: no bearer token")

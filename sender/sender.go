@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/internal/connstring"
 )
 
@@ -328,11 +329,11 @@ func (s *Sender) send(ctx context.Context, recs []Record) *outcome {
 	for i, r := range recs {
 		switch {
 		case cfg.MaxAge > 0 && !r.Time.IsZero() && now.Sub(r.Time) > cfg.MaxAge:
-			out.dropped(ReasonExpired, i)
+			out.dropped(breeze.ReasonExpired, i)
 		case cfg.MaxAttempts > 0 && r.Attempts >= cfg.MaxAttempts:
-			out.dropped(ReasonMaxAttempts, i)
+			out.dropped(breeze.ReasonMaxAttempts, i)
 		case cfg.MaxItemBytes > 0 && lineLen(r.Data) > cfg.MaxItemBytes:
-			out.dropped(ReasonTooLarge, i)
+			out.dropped(breeze.ReasonTooLarge, i)
 		default:
 			live = append(live, i)
 		}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 // Retry layering
@@ -46,7 +48,7 @@ const maxResponseBody = 16 << 20
 
 // exchange is what one POST (after following redirects) produced.
 type exchange struct {
-	verdict   Verdict
+	verdict   breeze.Verdict
 	endpoint  *endpointState // the endpoint that answered (or failed)
 	gen       uint64         // its generation when the request started
 	url       string         // the final URL
@@ -184,7 +186,7 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 	b := t.bodies.get()
 	defer b.release()
 	if err := b.encode(recs, idx); err != nil {
-		ex.verdict = ClassifyError(n, err)
+		ex.verdict = breeze.ClassifyError(n, err)
 		return ex
 	}
 
@@ -193,7 +195,7 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 		tok, err := t.tokens.get(ctx)
 		if err != nil {
 			t.stats.tokenError()
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			return ex
 		}
 		token = tok
@@ -202,16 +204,16 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 	for {
 		status, header, respBody, err := t.post(ctx, target, b, token)
 		if err != nil {
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			return ex
 		}
 		if status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
-			ex.verdict = Classify(n, status, header, respBody, t.cfg.Clock.Now())
+			ex.verdict = breeze.Classify(n, status, header, respBody, t.cfg.Clock.Now())
 			return ex
 		}
 		next, err := t.follow(target, header, token != "", ex.redirects)
 		if err != nil {
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			ex.verdict.Status = status
 			return ex
 		}
@@ -226,7 +228,7 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 		// The target may be an endpoint that throttled us or is backing
 		// off: its gate holds for redirected requests too.
 		if err := t.awaitGate(ctx, ex.endpoint); err != nil {
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			return ex
 		}
 		ex.gen = ex.endpoint.begin()
@@ -342,8 +344,8 @@ func (t *transmitter) post(ctx context.Context, target string, b *body, token st
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("sender: build request: %w", err)
 	}
-	req.Header.Set("Content-Type", ContentType)
-	req.Header.Set("Content-Encoding", ContentEncoding)
+	req.Header.Set("Content-Type", breeze.ContentType)
+	req.Header.Set("Content-Encoding", breeze.ContentEncoding)
 	req.Header.Set("Accept", "application/json")
 	if t.cfg.UserAgent != "" {
 		req.Header.Set("User-Agent", t.cfg.UserAgent)

@@ -137,7 +137,7 @@ func Decode(r io.Reader, contentEncoding string, lim Limits) ([]Item, error) {
 			if errors.Is(err, io.EOF) && !body.exceeded && body.readErr == nil {
 				return nil, fmt.Errorf("%w: empty body", ErrMalformed)
 			}
-			return nil, classify(err, body, nil, lim)
+			return nil, decodeError(err, body, nil, lim)
 		}
 		defer zr.Close()
 		src = zr
@@ -146,7 +146,7 @@ func Decode(r io.Reader, contentEncoding string, lim Limits) ([]Item, error) {
 	d := newDecoder(decoded, lim)
 	items, err := d.run()
 	if err != nil {
-		return nil, classify(err, body, decoded, lim)
+		return nil, decodeError(err, body, decoded, lim)
 	}
 	return items, nil
 }
@@ -172,11 +172,11 @@ func parseEncoding(contentEncoding string) (gz bool, err error) {
 	return gz, nil
 }
 
-// classify turns a failure of the decoding pipeline into Decode's error:
+// decodeError turns a failure of the decoding pipeline into Decode's error:
 // exceeded limits first (the pipeline's other errors are then symptoms),
 // then read errors of the request body, then the parser's own errors, and
 // last gzip format errors.
-func classify(err error, body, decoded *limitReader, lim Limits) error {
+func decodeError(err error, body, decoded *limitReader, lim Limits) error {
 	switch {
 	case body.exceeded:
 		return fmt.Errorf("%w: body exceeds %s", ErrTooLarge, formatBytes(lim.MaxBodyBytes))
@@ -199,7 +199,7 @@ func classify(err error, body, decoded *limitReader, lim Limits) error {
 	return fmt.Errorf("%w: invalid gzip data: %v", ErrMalformed, err)
 }
 
-// errLimit is returned by a limitReader past its limit; classify reports
+// errLimit is returned by a limitReader past its limit; decodeError reports
 // the limit from the reader's state, never this error itself.
 var errLimit = errors.New("breeze: read limit exceeded")
 
