@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/spool"
 )
 
 // Retry layering
@@ -174,7 +175,7 @@ func (t *transmitter) remember(target string, ttl time.Duration) {
 
 // send posts the records recs[idx...] (all when idx is nil) as one gzip'd
 // body and returns the verdict, indexed like idx (or recs).
-func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchange {
+func (t *transmitter) send(ctx context.Context, recs []spool.Record, idx []int) exchange {
 	n := len(recs)
 	if idx != nil {
 		n = len(idx)
@@ -255,26 +256,26 @@ func (t *transmitter) awaitGate(ctx context.Context, e *endpointState) error {
 // follow validates a redirect from current and returns the absolute target.
 func (t *transmitter) follow(current string, header http.Header, withToken bool, hops int) (string, error) {
 	if hops >= t.cfg.MaxRedirects {
-		return "", fmt.Errorf("%w: more than %d hops", ErrRedirect, t.cfg.MaxRedirects)
+		return "", fmt.Errorf("%w: more than %d hops", errRedirect, t.cfg.MaxRedirects)
 	}
 	loc := header.Get("Location")
 	if loc == "" {
-		return "", fmt.Errorf("%w: no Location", ErrRedirect)
+		return "", fmt.Errorf("%w: no Location", errRedirect)
 	}
 	base, err := url.Parse(current)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrRedirect, err)
+		return "", fmt.Errorf("%w: %w", errRedirect, err)
 	}
 	ref, err := url.Parse(loc)
 	if err != nil {
-		return "", fmt.Errorf("%w: Location is not a URL", ErrRedirect)
+		return "", fmt.Errorf("%w: Location is not a URL", errRedirect)
 	}
 	next := base.ResolveReference(ref)
 	if (next.Scheme != "http" && next.Scheme != "https") || next.Host == "" {
-		return "", fmt.Errorf("%w: Location is not an http(s) URL", ErrRedirect)
+		return "", fmt.Errorf("%w: Location is not an http(s) URL", errRedirect)
 	}
 	if withToken && !trustedRedirect(base, next) {
-		return "", fmt.Errorf("%w: %s is not an Azure Monitor host; the bearer token is not sent there", ErrRedirect, next.Hostname())
+		return "", fmt.Errorf("%w: %s is not an Azure Monitor host; the bearer token is not sent there", errRedirect, next.Hostname())
 	}
 	return next.String(), nil
 }
