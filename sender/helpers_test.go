@@ -16,12 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aispool/aispool/internal/breeze/breezetest"
 	"github.com/aispool/aispool/internal/clock"
 	"github.com/aispool/aispool/spool"
 )
 
 // testEpoch is the "now" of the response vectors.
-var testEpoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+var testEpoch = breezetest.Epoch
 
 // fakeClock is a [clock.Clock] that moves only when told to.
 type fakeClock struct {

@@ -2,101 +2,23 @@ package sender
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
-	"slices"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/breeze/breezetest"
 )
-
-// The response vectors are the protocol's (internal/breeze/testdata), where
-// TestClassifyVectors checks the pure classification; here they run through
-// the sender.
-
-type responseCase struct {
-	Name           string            `json:"name"`
-	Items          int               `json:"items"`
-	Status         int               `json:"status"`
-	Headers        map[string]string `json:"headers"`
-	Body           json.RawMessage   `json:"body"`
-	RawBody        *string           `json:"raw_body"`
-	TransportError string            `json:"transport_error"`
-	Then           *struct {
-		Status int             `json:"status"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"then"`
-	Ack     []int             `json:"ack"`
-	Keep    []int             `json:"keep"`
-	Drop    map[string]string `json:"drop"`
-	Backoff bool              `json:"backoff"`
-	WaitMin *float64          `json:"wait_at_least_s"`
-	WaitMax *float64          `json:"wait_at_most_s"`
-}
-
-func (c responseCase) body() string {
-	if c.RawBody != nil {
-		return *c.RawBody
-	}
-	return string(c.Body)
-}
-
-func loadResponseCases(t *testing.T) []responseCase {
-	t.Helper()
-	raw, err := os.ReadFile("../internal/breeze/testdata/responses.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Cases []responseCase `json:"cases"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Cases) < 27 {
-		t.Fatalf("only %d cases", len(doc.Cases))
-	}
-	return doc.Cases
-}
-
-// dropByIndex turns {reason: [idx]} into {"idx": reason} like the vectors.
-func dropByIndex(drop map[string][]int) map[string]string {
-	out := map[string]string{}
-	for reason, idx := range drop {
-		for _, i := range idx {
-			out[strconv.Itoa(i)] = reason
-		}
-	}
-	return out
-}
-
-func sorted(v []int) []int {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	if v == nil {
-		v = []int{}
-	}
-	return v
-}
-
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
 
 // TestResponseVectorsEndToEnd replays every vector through the real sending
 // path: gzip body, HTTP over loopback, redirects, classification, the
 // endpoint's back-off gate.
 func TestResponseVectorsEndToEnd(t *testing.T) {
-	for _, tc := range loadResponseCases(t) {
+	for _, tc := range breezetest.Vectors(t) {
 		t.Run(tc.Name, func(t *testing.T) {
 			clk := newFakeClock()
-			first := reply{status: tc.Status, header: tc.Headers, body: tc.body()}
+			first := reply{status: tc.Status, header: tc.Headers, body: tc.ResponseBody()}
 			if tc.TransportError == "timeout" {
 				first = reply{hang: true}
 			}
@@ -129,14 +51,14 @@ func TestResponseVectorsEndToEnd(t *testing.T) {
 			out := s.send(context.Background(), lines(tc.Items))
 
 			wantKeep := tc.Keep
-			wantDrop := nonNil(tc.Drop)
+			wantDrop := breezetest.NonNil(tc.Drop)
 			if tc.Status == 413 {
 				wantKeep = nil // resent in halves, accepted
 			}
-			if got := sorted(out.retry); !reflect.DeepEqual(got, sorted(wantKeep)) {
+			if got := breezetest.Sorted(out.retry); !reflect.DeepEqual(got, breezetest.Sorted(wantKeep)) {
 				t.Errorf("keep = %v, want %v", got, wantKeep)
 			}
-			if got := dropByIndex(out.drop); !reflect.DeepEqual(got, wantDrop) {
+			if got := breezetest.DropByIndex(out.drop); !reflect.DeepEqual(got, wantDrop) {
 				t.Errorf("drop = %v, want %v", got, wantDrop)
 			}
 			ep := s.tx.endpoint(s.tx.target())

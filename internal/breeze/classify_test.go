@@ -1,91 +1,22 @@
 package breeze
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/breeze/breezetest"
 )
-
-// testEpoch is the "now" of the response vectors.
-var testEpoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-
-type responseCase struct {
-	Name           string            `json:"name"`
-	Items          int               `json:"items"`
-	Status         int               `json:"status"`
-	Headers        map[string]string `json:"headers"`
-	Body           json.RawMessage   `json:"body"`
-	RawBody        *string           `json:"raw_body"`
-	TransportError string            `json:"transport_error"`
-	Then           *struct {
-		Status int             `json:"status"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"then"`
-	Ack     []int             `json:"ack"`
-	Keep    []int             `json:"keep"`
-	Drop    map[string]string `json:"drop"`
-	Backoff bool              `json:"backoff"`
-	WaitMin *float64          `json:"wait_at_least_s"`
-	WaitMax *float64          `json:"wait_at_most_s"`
-}
-
-func (c responseCase) body() string {
-	if c.RawBody != nil {
-		return *c.RawBody
-	}
-	return string(c.Body)
-}
-
-func loadResponseCases(t *testing.T) []responseCase {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/responses.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Cases []responseCase `json:"cases"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Cases) < 27 {
-		t.Fatalf("only %d cases", len(doc.Cases))
-	}
-	return doc.Cases
-}
-
-// dropByIndex turns {reason: [idx]} into {"idx": reason} like the vectors.
-func dropByIndex(drop map[string][]int) map[string]string {
-	out := map[string]string{}
-	for reason, idx := range drop {
-		for _, i := range idx {
-			out[strconv.Itoa(i)] = reason
-		}
-	}
-	return out
-}
-
-func sorted(v []int) []int {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	if v == nil {
-		v = []int{}
-	}
-	return v
-}
 
 // TestClassifyVectors checks the pure classification of every vector that
 // is one response (redirects and transport errors are covered by
 // TestResponseVectorsEndToEnd).
 func TestClassifyVectors(t *testing.T) {
-	for _, tc := range loadResponseCases(t) {
+	for _, tc := range breezetest.Vectors(t) {
 		t.Run(tc.Name, func(t *testing.T) {
 			var v Verdict
 			switch {
@@ -98,15 +29,15 @@ func TestClassifyVectors(t *testing.T) {
 				for k, val := range tc.Headers {
 					h.Set(k, val)
 				}
-				v = Classify(tc.Items, tc.Status, h, []byte(tc.body()), testEpoch)
+				v = Classify(tc.Items, tc.Status, h, []byte(tc.ResponseBody()), breezetest.Epoch)
 			}
-			if got := sorted(v.Retry); !reflect.DeepEqual(got, sorted(tc.Keep)) {
+			if got := breezetest.Sorted(v.Retry); !reflect.DeepEqual(got, breezetest.Sorted(tc.Keep)) {
 				t.Errorf("keep = %v, want %v", got, tc.Keep)
 			}
-			if got := sorted(v.Acked(tc.Items)); !reflect.DeepEqual(got, sorted(tc.Ack)) {
+			if got := breezetest.Sorted(v.Acked(tc.Items)); !reflect.DeepEqual(got, breezetest.Sorted(tc.Ack)) {
 				t.Errorf("ack = %v, want %v", got, tc.Ack)
 			}
-			if got := dropByIndex(v.Drop); !reflect.DeepEqual(got, nonNil(tc.Drop)) {
+			if got := breezetest.DropByIndex(v.Drop); !reflect.DeepEqual(got, breezetest.NonNil(tc.Drop)) {
 				t.Errorf("drop = %v, want %v", got, tc.Drop)
 			}
 			if v.Backoff != tc.Backoff {
@@ -123,13 +54,6 @@ func TestClassifyVectors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
 }
 
 func TestClassifyMore(t *testing.T) {
@@ -165,11 +89,11 @@ func TestClassifyMore(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := Classify(tc.n, tc.status, http.Header{}, tc.body, testEpoch)
-			if got := sorted(v.Retry); !reflect.DeepEqual(got, sorted(tc.keep)) {
+			v := Classify(tc.n, tc.status, http.Header{}, tc.body, breezetest.Epoch)
+			if got := breezetest.Sorted(v.Retry); !reflect.DeepEqual(got, breezetest.Sorted(tc.keep)) {
 				t.Errorf("keep = %v, want %v", got, tc.keep)
 			}
-			if got := dropByIndex(v.Drop); !reflect.DeepEqual(got, nonNil(tc.drop)) {
+			if got := breezetest.DropByIndex(v.Drop); !reflect.DeepEqual(got, breezetest.NonNil(tc.drop)) {
 				t.Errorf("drop = %v, want %v", got, tc.drop)
 			}
 			if v.Backoff != tc.backoff || v.Split != tc.split {
@@ -204,7 +128,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Thu, 26 Nov 2026 12:00:00 GMT", time.Hour, true},
 	}
 	for _, tc := range tests {
-		got, ok := ParseRetryAfter(tc.in, testEpoch)
+		got, ok := ParseRetryAfter(tc.in, breezetest.Epoch)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
@@ -234,7 +158,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		// consistent verdict: every index in range, none twice.
 		for _, status := range []int{206, 400} {
 			const n = 5
-			v := Classify(n, status, http.Header{}, body, testEpoch)
+			v := Classify(n, status, http.Header{}, body, breezetest.Epoch)
 			seen := map[int]bool{}
 			check := func(i int) {
 				if i < 0 || i >= n || seen[i] {
@@ -269,7 +193,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		d, ok := ParseRetryAfter(value, testEpoch)
+		d, ok := ParseRetryAfter(value, breezetest.Epoch)
 		if !ok {
 			if d != 0 {
 				t.Fatalf("ParseRetryAfter(%q) = %v without a wait", value, d)
