@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // WriteHTML writes r as one self-contained HTML page: the verdict and a
@@ -262,7 +264,7 @@ func (r *Result) summaryRows() []summaryRow {
 	}
 	failed := 0
 	for k, n := range r.Endpoint.ByOutcome {
-		if k != string(FaultNone)+"_200" {
+		if k != fakeingest.FaultNone.Outcome(200) {
 			failed += n
 		}
 	}

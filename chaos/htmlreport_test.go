@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 var (
@@ -39,9 +41,9 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 		Counters: Counters{Enqueued: uint64(20 * buckets), Sent: uint64(19 * buckets), Retried: 321,
 			Dropped: map[string]uint64{"status_400": 7, "sampled_out": 3}, Requests: 4321},
 		Duplicates: 12,
-		Endpoint: Report{
+		Endpoint: fakeingest.Report{
 			Started: htmlT0.Add(250 * time.Millisecond), BucketWidth: width,
-			Stats: Stats{ByOutcome: map[string]int{}},
+			Stats: fakeingest.Stats{ByOutcome: map[string]int{}},
 		},
 	}
 	for i := range kills {
@@ -64,7 +66,7 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 	r.Acknowledged, r.Delivered = acked, delivered-lost
 	kinds := []string{"status_503", "throttle_429", "reset", "hang", "outage_refused", "redirect_307", "ok_206"}
 	for i := range buckets {
-		b := Bucket{Offset: time.Duration(i) * width, Requests: rng.IntN(12)}
+		b := fakeingest.Bucket{Offset: time.Duration(i) * width, Requests: rng.IntN(12)}
 		for range rng.IntN(b.Requests + 1) {
 			if b.Failures == nil {
 				b.Failures = map[string]int{}
@@ -81,7 +83,7 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 	}
 	for i := range violations {
 		at := htmlT0.Add(elapsed * time.Duration(i+1) / time.Duration(violations+1))
-		r.Endpoint.Violations = append(r.Endpoint.Violations, Violation{
+		r.Endpoint.Violations = append(r.Endpoint.Violations, fakeingest.Violation{
 			At: at, Listener: []string{"primary", "secondary"}[i%2], Remote: "127.0.0.1:5" + fmt.Sprint(1000+i),
 			Given: at.Add(-400 * time.Millisecond), NotBefore: at.Add(600 * time.Millisecond), Early: 600 * time.Millisecond,
 			ViaRedirect: i%3 == 0,
@@ -196,8 +198,8 @@ func TestWriteHTML(t *testing.T) {
 		absent:   []string{"<svg xmlns", "Lost ids"},
 	}, {
 		name: "series without failures or samples",
-		r: &Result{Checks: []Check{{Name: "ok", Pass: true}}, Endpoint: Report{
-			Series: []Bucket{{Offset: 0, Requests: 3}, {Offset: 100 * time.Millisecond}}}},
+		r: &Result{Checks: []Check{{Name: "ok", Pass: true}}, Endpoint: fakeingest.Report{
+			Series: []fakeingest.Bucket{{Offset: 0, Requests: 3}, {Offset: 100 * time.Millisecond}}}},
 		verdict:  "PASS",
 		contains: []string{"The check passed.", "no failures", "No samples were recorded."},
 	}, {

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // chaosLong enables the long runs: go test ./chaos -run Long -timeout 30m -v -args -chaos.long
@@ -12,8 +14,8 @@ var chaosLong = flag.Bool("chaos.long", false, "run the long chaos scenarios (a 
 
 // outageProfile is down (503, no Retry-After) from the start for d of real
 // time, then healthy.
-func outageProfile(d time.Duration) *Profile {
-	return &Profile{Name: "long-outage", Windows: []Window{{Kind: "outage", Mode: "503", Duration: Duration(d)}}}
+func outageProfile(d time.Duration) *fakeingest.Profile {
+	return &fakeingest.Profile{Name: "long-outage", Windows: []fakeingest.Window{{Kind: "outage", Mode: "503", Duration: fakeingest.Duration(d)}}}
 }
 
 // TestScenarioSimulatedOutage runs six simulated hours of outage (a
@@ -38,7 +40,7 @@ func TestScenarioSimulatedOutage(t *testing.T) {
 	}
 	// Six hours at a 5-minute ceiling (jittered ±50%) is 48 to 144
 	// probes, plus about ten while the back-off grows from 1 s.
-	probes := res.Endpoint.ByOutcome[outcome(FaultOutage, 503)]
+	probes := res.Endpoint.ByOutcome[fakeingest.FaultOutage.Outcome(503)]
 	if probes < 30 || probes > 160 {
 		t.Fatalf("%d requests during six simulated hours of outage, want 30..160 (5-minute back-off ceiling)", probes)
 	}
@@ -76,7 +78,7 @@ func TestScenarioLongMillion(t *testing.T) {
 	if !*chaosLong {
 		t.Skip("long run: -chaos.long")
 	}
-	p, err := ProfileByName("flaky")
+	p, err := fakeingest.ProfileByName("flaky")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // TestScenarioProfiles runs every named profile through the real exporter,
@@ -14,10 +16,10 @@ func TestScenarioProfiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end run")
 	}
-	for _, name := range ProfileNames() {
+	for _, name := range fakeingest.ProfileNames() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			p, err := ProfileByName(name)
+			p, err := fakeingest.ProfileByName(name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +55,7 @@ func logResult(t *testing.T, res *Result) {
 
 // A shipper that cannot start is the scenario's error, not a verdict.
 func TestScenarioDaemonThatCannotStart(t *testing.T) {
-	p, err := ProfileByName("healthy")
+	p, err := fakeingest.ProfileByName("healthy")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // TestDaemonSIGKILLLosesNothingAcknowledged kills the daemon with SIGKILL
@@ -48,7 +48,7 @@ func TestDaemonSIGKILLLosesNothingAcknowledged(t *testing.T) {
 				ids := make([]string, 10)
 				for j := range ids {
 					ids[j] = fmt.Sprintf("k-%d", seq.Add(1))
-					body.Write(chaos.Envelope(ids[j]))
+					body.Write(fakeingest.Envelope(ids[j]))
 					body.WriteByte('\n')
 				}
 				resp, err := client.Post(base+"/v2.1/track", "application/x-json-stream", &body)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -101,7 +101,7 @@ func fillSpool(t *testing.T, dir, prefix string, n int) []string {
 	recs := make([][]byte, n)
 	for i := range n {
 		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
-		recs[i] = append(chaos.Envelope(ids[i]), '\n')
+		recs[i] = append(fakeingest.Envelope(ids[i]), '\n')
 	}
 	if err := s.Append(context.Background(), recs...); err != nil {
 		t.Fatal(err)
@@ -109,13 +109,13 @@ func fillSpool(t *testing.T, dir, prefix string, n int) []string {
 	return ids
 }
 
-func startEndpoint(t *testing.T, profile string) *chaos.Endpoint {
+func startEndpoint(t *testing.T, profile string) *fakeingest.Endpoint {
 	t.Helper()
-	p, err := chaos.ProfileByName(profile)
+	p, err := fakeingest.ProfileByName(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := chaos.NewEndpoint(chaos.EndpointConfig{Profile: p, Seed: 1})
+	ep, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func postEnvelopes(t *testing.T, client *http.Client, base, prefix string, batch
 		for j := range per {
 			id := fmt.Sprintf("%s-%d-%d", prefix, i, j)
 			ids = append(ids, id)
-			body.Write(chaos.Envelope(id))
+			body.Write(fakeingest.Envelope(id))
 			body.WriteByte('\n')
 		}
 		resp, err := client.Post(base+"/v2.1/track", "application/x-json-stream", &body)

@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // nodeClientDir holds the Node.js fixture: the Azure Monitor OpenTelemetry
@@ -69,7 +69,7 @@ func TestNodeExporterThroughDaemon(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, script, strconv.Itoa(spans))
 	cmd.Dir = filepath.Dir(script)
 	cmd.Env = append(os.Environ(),
-		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey="+chaos.DefaultIKey+";IngestionEndpoint="+d.ingest,
+		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint="+d.ingest,
 		"NODE_EXTRA_CA_CERTS="+certFile,
 	)
 	var stdout, stderr bytes.Buffer

@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"context"
@@ -22,14 +22,14 @@ import (
 	"github.com/aispool/aispool/internal/trackbody"
 )
 
-// ErrInvalidConfig is wrapped by the errors NewEndpoint returns for a bad
-// EndpointConfig.
+// ErrInvalidConfig is wrapped by the errors New returns for a bad
+// Config.
 var ErrInvalidConfig = errors.New("chaos: invalid endpoint config")
 
 // ErrClosed is returned by Start after Close.
 var ErrClosed = errors.New("chaos: endpoint closed")
 
-// Defaults of EndpointConfig.
+// Defaults of Config.
 const (
 	DefaultAddr            = "127.0.0.1:0"
 	DefaultMaxConcurrent   = 4
@@ -40,9 +40,9 @@ const (
 	DefaultMaxBodyBytes    = 32 << 20
 )
 
-// EndpointConfig configures an Endpoint. The zero value is a healthy
+// Config configures an Endpoint. The zero value is a healthy
 // endpoint on a random loopback port.
-type EndpointConfig struct {
+type Config struct {
 	// Profile says which faults to inject; nil means a healthy endpoint.
 	// It must be valid (profiles from LoadProfile or ProfileByName are).
 	Profile *Profile
@@ -105,7 +105,7 @@ type EndpointConfig struct {
 	Logger *slog.Logger
 }
 
-func (c EndpointConfig) withDefaults() EndpointConfig {
+func (c Config) withDefaults() Config {
 	if c.Profile == nil {
 		c.Profile = &Profile{Name: "healthy"}
 	}
@@ -148,10 +148,10 @@ func (c EndpointConfig) withDefaults() EndpointConfig {
 // Endpoint is a flaky fake Application Insights ingestion endpoint. It
 // answers POST /v2/track and /v2.1/track (gzip or plain, JSON array or
 // newline-delimited) like the service, injects the faults of its profile,
-// and records every envelope it accepts by id. Create it with NewEndpoint,
+// and records every envelope it accepts by id. Create it with New,
 // then Start; Close stops it and every goroutine it started.
 type Endpoint struct {
-	cfg    EndpointConfig
+	cfg    Config
 	prof   *compiled
 	seed   uint64
 	log    *slog.Logger
@@ -170,11 +170,11 @@ type Endpoint struct {
 	wg      sync.WaitGroup
 }
 
-// NewEndpoint validates cfg and returns an Endpoint that is not listening
+// New validates cfg and returns an Endpoint that is not listening
 // yet.
-func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
+func New(cfg Config) (*Endpoint, error) {
 	cfg = cfg.withDefaults()
-	cfg.Profile = cfg.Profile.clone()
+	cfg.Profile = cfg.Profile.Clone()
 	var errs []error
 	if err := cfg.Profile.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: Profile: %w", ErrInvalidConfig, err))
@@ -629,7 +629,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", http.MethodPost)
 		}
 		http.Error(w, http.StatusText(status), status)
-		e.rec.request(at, l.name, outcome(FaultNotTrack, status), false, nil)
+		e.rec.request(at, l.name, FaultNotTrack.Outcome(status), false, nil)
 		return
 	}
 	defer e.rec.enter(r.Context())()
@@ -649,7 +649,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	answers, resp, status := e.answer(items, pl, rng)
 	fault := e.hold(r.Context(), pl)
-	label := outcome(fault, status)
+	label := fault.Outcome(status)
 	switch fault {
 	case FaultHang, FaultResetAfterAccept, FaultClientGone:
 		label = string(fault) // no status was sent
@@ -682,7 +682,7 @@ func (l *listener) preempt(w http.ResponseWriter, r *http.Request, n uint64, pl 
 		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(e.prof.redirectMaxAge/time.Second)))
 		w.WriteHeader(pl.status)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: redirect", slog.Int("status", pl.status))
-		e.rec.request(at, l.name, outcome(pl.fault, pl.status), false, nil)
+		e.rec.request(at, l.name, pl.fault.Outcome(pl.status), false, nil)
 	default:
 		return false
 	}
@@ -704,7 +704,7 @@ func (l *listener) badBody(w http.ResponseWriter, r *http.Request, err error, at
 	}
 	log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: bad body", slog.Int("status", status), slog.Any("err", err))
 	http.Error(w, err.Error(), status)
-	l.e.rec.request(at, l.name, outcome(FaultBadBody, status), false, nil)
+	l.e.rec.request(at, l.name, FaultBadBody.Outcome(status), false, nil)
 }
 
 // answer decides what the answer says about each item: processed item by
@@ -862,14 +862,6 @@ func (e *Endpoint) itemID(it trackbody.Item) (string, bool) {
 		return "", false
 	}
 	return e.cfg.ID(it.Raw)
-}
-
-// outcome is a request's label: the fault, and the status if one was sent.
-func outcome(f Fault, status int) string {
-	if status == 0 {
-		return string(f)
-	}
-	return string(f) + "_" + strconv.Itoa(status)
 }
 
 // hijackReset takes over the connection and resets it.

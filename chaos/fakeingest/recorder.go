@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"context"
@@ -59,13 +59,13 @@ type Stats struct {
 	LostAnswers int `json:"lostAnswers"`
 	// RetryAfterViolations counts requests that arrived on a listener
 	// while a Retry-After it gave was running, later than
-	// EndpointConfig.RetryAfterGrace after that answer.
+	// Config.RetryAfterGrace after that answer.
 	RetryAfterViolations int `json:"retryAfterViolations"`
 	// RetryAfterRaces counts requests that arrived early but within the
 	// grace: most likely already in flight when the answer was given.
 	RetryAfterRaces int `json:"retryAfterRaces"`
 	// UntrackedItems counts items not tracked by id because
-	// EndpointConfig.MaxIDs was reached.
+	// Config.MaxIDs was reached.
 	UntrackedItems int `json:"untrackedItems"`
 	// Concurrency[i] is the longest stretch of time during which at least
 	// i+1 track requests were in flight at once, counting a request from
@@ -129,7 +129,7 @@ type Bucket struct {
 type Report struct {
 	Stats
 	// Profile is the profile's name, Seed the seed in use (replay a run
-	// with EndpointConfig.Seed), Started the Start time, Elapsed the time
+	// with Config.Seed), Started the Start time, Elapsed the time
 	// since (until Close, if closed).
 	Profile string        `json:"profile"`
 	Seed    uint64        `json:"seed"`
@@ -142,7 +142,7 @@ type Report struct {
 	Violations []Violation `json:"violations"`
 	Races      []Violation `json:"races"`
 	// BucketWidth is the width of the time series' buckets; Series holds
-	// the most recent EndpointConfig.MaxBuckets of them, oldest first,
+	// the most recent Config.MaxBuckets of them, oldest first,
 	// including empty ones.
 	BucketWidth time.Duration `json:"bucketWidth"`
 	Series      []Bucket      `json:"series"`

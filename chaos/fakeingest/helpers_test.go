@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"bytes"
@@ -19,14 +19,14 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // startEndpoint starts an endpoint with p and seed, closed at the end of
 // the test.
-func startEndpoint(t *testing.T, cfg EndpointConfig) *Endpoint {
+func startEndpoint(t *testing.T, cfg Config) *Endpoint {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = discard()
 	}
-	e, err := NewEndpoint(cfg)
+	e, err := New(cfg)
 	if err != nil {
-		t.Fatalf("NewEndpoint: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	if err := e.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -127,3 +127,12 @@ func only(name string, f func(p *Profile)) *Profile {
 func itemOf(raw []byte) trackbody.Item { return trackbody.Item{Raw: raw} }
 
 func ptr[T any](v T) *T { return &v }
+
+// sum adds up the values of m.
+func sum[M ~map[K]V, K comparable, V int | uint64](m M) V {
+	var n V
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
