@@ -164,6 +164,20 @@
 // A window overrides the request-level faults while it lasts (the first
 // active window in the list wins). Retry-After is always whole seconds.
 //
+// # Load tests and test control
+//
+// Config.Bodies chooses how bodies are read. DecodeBodies (the default)
+// does all of the above. CountBodies gunzips each body and counts its
+// lines as items, all accepted, without decoding or tracking them by id;
+// DiscardBodies reads each body as received and throws it away. Both keep
+// the endpoint cheap for benchmarks; the request-level faults and windows
+// still apply, per-item errors do not. Stats.BodyBytes counts the bodies
+// of processed requests as received, in every mode.
+//
+// Endpoint.SetUnavailable takes the endpoint down (503, no Retry-After)
+// and back up at moments a test chooses, and Config.Fallback serves a
+// test's own routes (other than the track paths) on the same address.
+//
 // # Safety and resources
 //
 // The endpoint listens on loopback unless told otherwise. Request bodies are

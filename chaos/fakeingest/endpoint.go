@@ -85,6 +85,18 @@ type Config struct {
 	// memory stays bounded whatever clients send; more requests wait.
 	MaxConcurrent int
 
+	// Bodies says how request bodies are read: decoded item by item
+	// (DecodeBodies, the default), or only counted (CountBodies) or
+	// discarded (DiscardBodies) for load tests, where the endpoint's own
+	// cost must stay small. The counting modes stream bodies (so
+	// MaxConcurrent does not apply), record no ids and refuse a profile
+	// with per-item errors (Profile.Partial).
+	Bodies BodyMode
+	// Fallback, if set, serves the requests whose path is not a track
+	// path (by default they are answered 404), for example a test's own
+	// control routes on the same address. Its requests are not recorded.
+	Fallback http.Handler
+
 	// RetryAfterGrace: a request arriving on a listener while a
 	// Retry-After it gave still runs is a violation, unless it arrives
 	// within this long after that answer was sent (it was most likely
@@ -160,6 +172,11 @@ type Endpoint struct {
 	seq    atomic.Uint64
 	sem    chan struct{}
 	done   chan struct{} // closed by Close
+	// unavailable answers every track request 503 (SetUnavailable).
+	unavailable atomic.Bool
+	// zrs and bufs are the gzip readers and copy buffers of the counting
+	// modes (*gzip.Reader, *[]byte).
+	zrs, bufs sync.Pool
 
 	mu      sync.Mutex
 	started bool
@@ -178,6 +195,12 @@ func New(cfg Config) (*Endpoint, error) {
 	var errs []error
 	if err := cfg.Profile.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: Profile: %w", ErrInvalidConfig, err))
+	}
+	switch {
+	case cfg.Bodies < DecodeBodies || cfg.Bodies > DiscardBodies:
+		errs = append(errs, fmt.Errorf("%w: Bodies: unknown mode %d", ErrInvalidConfig, cfg.Bodies))
+	case cfg.Bodies != DecodeBodies && cfg.Profile.Partial.Probability > 0:
+		errs = append(errs, fmt.Errorf("%w: Bodies: %s cannot answer per-item errors (the profile's partial)", ErrInvalidConfig, cfg.Bodies))
 	}
 	for _, a := range []struct{ field, addr string }{{"Addr", cfg.Addr}, {"RedirectAddr", cfg.RedirectAddr}} {
 		if err := checkAddr(a.addr, cfg.AllowNonLoopback); err != nil {
@@ -415,13 +438,17 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer e.wg.Done()
 	at := time.Now()
 	if r.Method != http.MethodPost || !trackPath(r.URL.Path) {
+		if e.cfg.Fallback != nil && !trackPath(r.URL.Path) {
+			e.cfg.Fallback.ServeHTTP(w, r)
+			return
+		}
 		status := http.StatusNotFound
 		if trackPath(r.URL.Path) {
 			status = http.StatusMethodNotAllowed
 			w.Header().Set("Allow", http.MethodPost)
 		}
 		http.Error(w, http.StatusText(status), status)
-		e.rec.request(at, l.name, FaultNotTrack.Outcome(status), false, nil)
+		e.rec.request(at, l.name, FaultNotTrack.Outcome(status), false, nil, 0)
 		return
 	}
 	defer e.rec.enter(r.Context())()
@@ -429,28 +456,53 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := e.seq.Add(1) - 1
 	rng := rand.New(rand.NewPCG(e.seed, n))
 	pl := e.prof.draw(rng, at.Sub(e.start), l.secondary)
+	if e.unavailable.Load() {
+		pl = plan{fault: FaultOutage, status: http.StatusServiceUnavailable, latency: pl.latency}
+	}
 	log := e.log.With(slog.Uint64("request", n), slog.String("listener", l.name))
 	if l.preempt(w, r, n, pl, at, log) {
 		return
 	}
+	if e.cfg.Bodies != DecodeBodies {
+		l.serveCounted(w, r, pl, at, log)
+		return
+	}
 
-	items, err := e.decode(r)
+	items, size, err := e.decode(r)
 	if err != nil {
 		l.badBody(w, r, err, at, log)
 		return
 	}
 	answers, resp, status := e.answer(items, pl, rng)
-	fault := e.hold(r.Context(), pl)
+	l.finish(w, r, pl, status, resp, log, func(label string, lost bool) {
+		e.rec.request(at, l.name, label, lost, answers, processedBytes(pl, size))
+	})
+}
+
+// finish waits out the plan's latency and hang, records the request with
+// record (its outcome label, and whether its answer is lost) and writes the
+// answer.
+func (l *listener) finish(w http.ResponseWriter, r *http.Request, pl plan, status int, resp trackResponse, log *slog.Logger, record func(label string, lost bool)) {
+	fault := l.e.hold(r.Context(), pl)
 	label := fault.Outcome(status)
 	switch fault {
 	case FaultHang, FaultResetAfterAccept, FaultClientGone:
 		label = string(fault) // no status was sent
 	}
-	e.rec.request(at, l.name, label, fault.lost(), answers)
+	record(label, fault.lost())
 	if fault != FaultNone {
-		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: fault", slog.String("outcome", label), slog.Int("items", len(items)))
+		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: fault", slog.String("outcome", label), slog.Int("items", resp.ItemsReceived))
 	}
 	l.respond(w, pl, fault, status, resp)
+}
+
+// processedBytes is size if the plan processes the request's items, else 0:
+// Stats.BodyBytes counts the bodies of processed requests only.
+func processedBytes(pl plan, size int64) int64 {
+	if pl.fault.processes() {
+		return size
+	}
+	return 0
 }
 
 // preempt applies the faults that need no body: a refused connection
@@ -461,20 +513,20 @@ func (l *listener) preempt(w http.ResponseWriter, r *http.Request, n uint64, pl 
 	switch {
 	case pl.refuse:
 		hijackReset(w)
-		e.rec.request(at, l.name, string(FaultOutage)+"_refused", false, nil)
+		e.rec.request(at, l.name, string(FaultOutage)+"_refused", false, nil, 0)
 	case pl.fault == FaultReset:
 		// Read part of the body, then reset: the client is cut off
 		// mid-request.
 		_, _ = io.CopyN(io.Discard, r.Body, max(r.ContentLength/2, 1))
 		hijackReset(w)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: reset mid-request")
-		e.rec.request(at, l.name, string(FaultReset), false, nil)
+		e.rec.request(at, l.name, string(FaultReset), false, nil, 0)
 	case pl.fault == FaultRedirect:
 		w.Header().Set("Location", e.listenerURL(1)+r.URL.Path+"?"+redirectMarker+"="+strconv.FormatUint(n, 10))
 		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(e.prof.redirectMaxAge/time.Second)))
 		w.WriteHeader(pl.status)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: redirect", slog.Int("status", pl.status))
-		e.rec.request(at, l.name, pl.fault.Outcome(pl.status), false, nil)
+		e.rec.request(at, l.name, pl.fault.Outcome(pl.status), false, nil, 0)
 	default:
 		return false
 	}
@@ -491,12 +543,12 @@ func (l *listener) badBody(w http.ResponseWriter, r *http.Request, err error, at
 		status = http.StatusUnsupportedMediaType
 	case r.Context().Err() != nil, errors.Is(err, errClosing):
 		// The client or the endpoint went away while the body was read.
-		l.e.rec.request(at, l.name, string(FaultClientGone), false, nil)
+		l.e.rec.request(at, l.name, string(FaultClientGone), false, nil, 0)
 		return
 	}
 	log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: bad body", slog.Int("status", status), slog.Any("err", err))
 	http.Error(w, err.Error(), status)
-	l.e.rec.request(at, l.name, FaultBadBody.Outcome(status), false, nil)
+	l.e.rec.request(at, l.name, FaultBadBody.Outcome(status), false, nil, 0)
 }
 
 // answer decides what the answer says about each item: processed item by
@@ -571,21 +623,23 @@ func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status i
 
 var errClosing = errors.New("chaos: endpoint closing")
 
-// decode reads the request's items, at most MaxConcurrent at a time.
-func (e *Endpoint) decode(r *http.Request) ([]trackbody.Item, error) {
+// decode reads the request's items, at most MaxConcurrent at a time, and
+// the body's size as received.
+func (e *Endpoint) decode(r *http.Request) ([]trackbody.Item, int64, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-r.Context().Done():
-		return nil, fmt.Errorf("chaos: decode: %w", r.Context().Err())
+		return nil, 0, fmt.Errorf("chaos: decode: %w", r.Context().Err())
 	case <-e.done:
-		return nil, errClosing
+		return nil, 0, errClosing
 	}
 	defer func() { <-e.sem }()
-	items, err := trackbody.Decode(r.Body, r.Header.Get("Content-Encoding"), e.limits)
+	body := &bodyReader{r: r.Body}
+	items, err := trackbody.Decode(body, r.Header.Get("Content-Encoding"), e.limits)
 	if err != nil {
-		return nil, fmt.Errorf("chaos: decode: %w", err)
+		return nil, 0, fmt.Errorf("chaos: decode: %w", err)
 	}
-	return items, nil
+	return items, body.n, nil
 }
 
 // process answers each item of a processed request: invalid items get a

@@ -521,7 +521,7 @@ func TestDuplicatesExplainedOnlyByLostAnswers(t *testing.T) {
 	}
 	// The shipper resends and gets an intact answer (recorded directly:
 	// the endpoint's profile cannot change).
-	e2.rec.request(time.Now(), "primary", "ok_200", false, []itemAnswer{{id: "dup", hasID: true, accepted: true}})
+	e2.rec.request(time.Now(), "primary", "ok_200", false, []itemAnswer{{id: "dup", hasID: true, accepted: true}}, 0)
 	rep = e2.Report()
 	if s := rep.IDs["dup"]; s.Accepted != 2 || s.AcceptedLost != 1 || rep.Duplicates != 1 || rep.UnexplainedDuplicates != 0 {
 		t.Errorf("dup %+v, stats %+v: want a duplicate explained by the lost answer", s, rep.Stats)
@@ -717,7 +717,7 @@ func TestRandomSeedReported(t *testing.T) {
 	}
 }
 
-func TestNewEndpointRefusesBadConfig(t *testing.T) {
+func TestNewRefusesBadConfig(t *testing.T) {
 	cases := []struct {
 		name string
 		cfg  Config
@@ -727,6 +727,8 @@ func TestNewEndpointRefusesBadConfig(t *testing.T) {
 		{"redirect not loopback", Config{RedirectAddr: "192.0.2.1:80"}, "RedirectAddr"},
 		{"no port", Config{Addr: "127.0.0.1"}, "Addr"},
 		{"bad profile", Config{Profile: &Profile{Reset: 2}}, "reset"},
+		{"unknown body mode", Config{Bodies: BodyMode(7)}, "Bodies"},
+		{"per-item errors from counted bodies", Config{Bodies: CountBodies, Profile: &Profile{Partial: Partial{Probability: 0.5, ItemErrorRate: 0.5}}}, "Bodies"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
