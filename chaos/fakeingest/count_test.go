@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // TestCountBodies: a counting endpoint accepts every line of a processed
@@ -37,7 +39,7 @@ func TestCountBodies(t *testing.T) {
 				t.Errorf("answer %+v, want %d items accepted", r, tc.items)
 			}
 			if tc.gz {
-				size += int64(len(gzipped(tc.body)))
+				size += int64(len(testkit.Gzip(tc.body)))
 			} else {
 				size += int64(len(tc.body))
 			}
@@ -71,7 +73,7 @@ func TestDiscardBodies(t *testing.T) {
 		t.Fatalf("answer %d %s %v", a.status, a.body, a.err)
 	}
 	st := e.Stats()
-	want := int64(len(gzipped(body)) + len(body) + len("plain"))
+	want := int64(len(testkit.Gzip(body)) + len(body) + len("plain"))
 	if st.Requests != 3 || st.ByOutcome["ok_200"] != 3 || st.ItemsReceived != 0 || st.BodyBytes != want {
 		t.Errorf("stats %+v, want 3 requests, no items, %d body bytes", st, want)
 	}
@@ -82,7 +84,7 @@ func TestDiscardBodies(t *testing.T) {
 func TestCountBodiesRefusesBadBodies(t *testing.T) {
 	e := startEndpoint(t, Config{Bodies: CountBodies, MaxBodyBytes: 4096, MaxDecodedBytes: 8192})
 	c := newClient(t, 5*time.Second)
-	bomb := gzipped(bytes.Repeat([]byte("{}\n"), 10_000)) // small, but 30 kB unzipped
+	bomb := testkit.Gzip(bytes.Repeat([]byte("{}\n"), 10_000)) // small, but 30 kB unzipped
 	for _, tc := range []struct {
 		name, ce string
 		body     []byte
@@ -185,7 +187,7 @@ func TestDecodeBodiesCountsBodyBytes(t *testing.T) {
 	}
 	e.SetUnavailable(true)
 	_ = post(t, c, e.URL()+"/v2.1/track", body, true)
-	if st := e.Stats(); st.BodyBytes != int64(len(gzipped(body))) || st.Requests != 2 {
-		t.Errorf("stats %+v, want the first body's %d bytes", st, len(gzipped(body)))
+	if st := e.Stats(); st.BodyBytes != int64(len(testkit.Gzip(body))) || st.Requests != 2 {
+		t.Errorf("stats %+v, want the first body's %d bytes", st, len(testkit.Gzip(body)))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/sender"
 )
 
@@ -345,14 +346,10 @@ func TestLossyFaults(t *testing.T) {
 			// The endpoint records after the client's view; wait a bit
 			// for client-side timeouts.
 			var rep Report
-			deadline := time.Now().Add(3 * time.Second)
-			for {
+			testkit.Poll(3*time.Second, 10*time.Millisecond, func() bool {
 				rep = e.Report()
-				if rep.Requests > 0 || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return rep.Requests > 0
+			})
 			if rep.ByOutcome[tc.outcome] != 1 {
 				t.Errorf("ByOutcome %v, want %s", rep.ByOutcome, tc.outcome)
 			}
@@ -781,10 +778,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Errorf("Start after Close: %v", err)
 	}
 	tr.CloseIdleConnections()
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Poll(3*time.Second, 20*time.Millisecond, func() bool { return runtime.NumGoroutine() <= base })
 	if n := runtime.NumGoroutine(); n > base {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines left, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -149,17 +150,13 @@ func TestDaemonEndToEnd(t *testing.T) {
 
 func waitDelivered(t *testing.T, up *fakeingest.Endpoint, ids []string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var missing []string
+	if !testkit.Poll(15*time.Second, 20*time.Millisecond, func() bool {
 		rep := up.Report()
-		missing := rep.Unaccounted(ids)
-		if len(missing) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not delivered upstream: %v", missing)
-		}
-		time.Sleep(20 * time.Millisecond)
+		missing = rep.Unaccounted(ids)
+		return len(missing) == 0
+	}) {
+		t.Fatalf("not delivered upstream: %v", missing)
 	}
 }
 
