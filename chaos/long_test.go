@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"context"
 	"flag"
 	"testing"
 	"time"
@@ -30,11 +29,7 @@ func TestScenarioSimulatedOutage(t *testing.T) {
 	clock := NewWarpClock(3600)
 	sc := &Scenario{Profile: outageProfile(6 * time.Second), Seed: 1, Envelopes: 2000, Clock: clock,
 		BackoffMax: 5 * time.Minute, Dir: t.TempDir(), Timeout: time.Minute}
-	res, err := sc.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logResult(t, res)
+	res := runScenario(t, sc)
 	if !res.Passed() || res.Delivered != 2000 {
 		t.Fatalf("scenario failed: %d delivered", res.Delivered)
 	}
@@ -58,11 +53,7 @@ func TestScenarioOutagePastMaxAge(t *testing.T) {
 	clock := NewWarpClock(36000) // a second is ten hours
 	sc := &Scenario{Profile: outageProfile(5 * time.Second), Seed: 2, Envelopes: 500, Clock: clock,
 		BackoffMax: 5 * time.Minute, Dir: t.TempDir(), Timeout: time.Minute}
-	res, err := sc.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logResult(t, res)
+	res := runScenario(t, sc)
 	if !res.Passed() {
 		t.Fatal("scenario failed")
 	}
@@ -83,11 +74,7 @@ func TestScenarioLongMillion(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := &Scenario{Profile: p, Seed: 20261201, Envelopes: 1_000_000, BatchItems: 1000, Dir: t.TempDir(), Timeout: 20 * time.Minute}
-	res, err := sc.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logResult(t, res)
+	res := runScenario(t, sc)
 	if !res.Passed() {
 		t.Fatal("scenario failed")
 	}

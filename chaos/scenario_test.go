@@ -24,11 +24,7 @@ func TestScenarioProfiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			sc := &Scenario{Profile: p, Seed: 20261201, Envelopes: 3000, Rate: 600, Dir: t.TempDir(), Timeout: 90 * time.Second}
-			res, err := sc.Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			logResult(t, res)
+			res := runScenario(t, sc)
 			if !res.Passed() {
 				t.Fatalf("scenario failed")
 			}
@@ -37,6 +33,18 @@ func TestScenarioProfiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runScenario runs sc, failing the test if it could not run, and logs its
+// result.
+func runScenario(t *testing.T, sc *Scenario) *Result {
+	t.Helper()
+	res, err := sc.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logResult(t, res)
+	return res
 }
 
 func logResult(t *testing.T, res *Result) {
