@@ -372,13 +372,22 @@ func newShippingExporter(ctx context.Context, f childFlags, logger *slog.Logger)
 		exporter.WithSenderConfig(senderConfig(f, logger)))
 }
 
-func runE2E(ctx context.Context, f childFlags, logger *slog.Logger) (*childResult, error) {
+// newShippingProvider is the SDK setup of the e2e and backlog scenarios:
+// the shipping exporter, timed, behind a provider the caller shuts down.
+func newShippingProvider(ctx context.Context, f childFlags, logger *slog.Logger) (*exporter.TraceExporter, *timedExporter, *sdktrace.TracerProvider, error) {
 	exp, err := newShippingExporter(ctx, f, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	te := &timedExporter{SpanExporter: exp}
+	return exp, te, newProvider(te, true, f.batch), nil
+}
+
+func runE2E(ctx context.Context, f childFlags, logger *slog.Logger) (*childResult, error) {
+	exp, te, tp, err := newShippingProvider(ctx, f, logger)
 	if err != nil {
 		return nil, err
 	}
-	te := &timedExporter{SpanExporter: exp}
-	tp := newProvider(te, true, f.batch)
 	defer tp.Shutdown(context.WithoutCancel(ctx))
 	t0 := time.Now()
 	n, _, err := produce(ctx, tp, f)
@@ -399,12 +408,10 @@ func runE2E(ctx context.Context, f childFlags, logger *slog.Logger) (*childResul
 }
 
 func runBacklog(ctx context.Context, f childFlags, logger *slog.Logger, mon *memMonitor) (*childResult, error) {
-	exp, err := newShippingExporter(ctx, f, logger)
+	exp, te, tp, err := newShippingProvider(ctx, f, logger)
 	if err != nil {
 		return nil, err
 	}
-	te := &timedExporter{SpanExporter: exp}
-	tp := newProvider(te, true, f.batch)
 	defer tp.Shutdown(context.WithoutCancel(ctx))
 
 	// Phase 1: the endpoint is down; everything piles up in the spool.
