@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -115,4 +116,33 @@ func TestSyncBuffer(t *testing.T) {
 	if got := b.String(); len(got) != 800 || strings.Trim(got, "ab") != "" || strings.Contains(got, "aa") {
 		t.Errorf("%d bytes written concurrently, interleaved: %.40q", len(got), got)
 	}
+}
+
+func TestRepeatReader(t *testing.T) {
+	prefix, unit := []byte("head:"), []byte("0123456789")
+	want := append(append([]byte(nil), prefix...), bytes.Repeat(unit, 37)...)
+	if err := iotest.TestReader(&RepeatReader{Prefix: prefix, Unit: unit, N: 37}, want); err != nil {
+		t.Fatal(err)
+	}
+	r := &RepeatReader{Prefix: prefix, Unit: unit, N: 37}
+	got, err := io.ReadAll(iotest.OneByteReader(r))
+	if err != nil || !bytes.Equal(got, want) || r.BytesRead() != int64(len(want)) {
+		t.Fatalf("read %d bytes (%v), counted %d, want %d", len(got), err, r.BytesRead(), len(want))
+	}
+	r = &RepeatReader{Prefix: prefix, Unit: unit, N: 1 << 40} // far more than memory
+	if _, err := io.CopyN(io.Discard, r, 1<<20); err != nil || r.BytesRead() != 1<<20 {
+		t.Fatalf("CopyN: %v, counted %d", err, r.BytesRead())
+	}
+	if n, err := (&RepeatReader{}).Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("empty: %d, %v", n, err)
+	}
+}
+
+var sink []byte
+
+func TestAllocated(t *testing.T) {
+	if n := Allocated(func() { sink = make([]byte, 1<<20) }); n < 1<<20 {
+		t.Fatalf("Allocated = %d, want at least 1 MiB", n)
+	}
+	sink = nil
 }
