@@ -22,8 +22,7 @@ import (
 	"github.com/aispool/aispool/internal/trackbody"
 )
 
-// ErrInvalidConfig is wrapped by the errors New returns for a bad
-// Config.
+// ErrInvalidConfig is wrapped by the errors New returns for a bad Config.
 var ErrInvalidConfig = errors.New("chaos: invalid endpoint config")
 
 // ErrClosed is returned by Start after Close.
@@ -40,8 +39,8 @@ const (
 	DefaultMaxBodyBytes    = 32 << 20
 )
 
-// Config configures an Endpoint. The zero value is a healthy
-// endpoint on a random loopback port.
+// Config configures an Endpoint. The zero value is a healthy endpoint on a
+// random loopback port.
 type Config struct {
 	// Profile says which faults to inject; nil means a healthy endpoint.
 	// It must be valid (profiles from LoadProfile or ProfileByName are).
@@ -187,8 +186,7 @@ type Endpoint struct {
 	wg      sync.WaitGroup
 }
 
-// New validates cfg and returns an Endpoint that is not listening
-// yet.
+// New validates cfg and returns an Endpoint that is not listening yet.
 func New(cfg Config) (*Endpoint, error) {
 	cfg = cfg.withDefaults()
 	cfg.Profile = cfg.Profile.Clone()
