@@ -31,8 +31,9 @@
 // The process under measurement (the "shipper") and the endpoint each run
 // in a child process: this binary re-executed with -role. The parent reads
 // the shipper's CPU time and peak RSS from its rusage, so the figures are
-// the shipper's alone. The endpoint listens on 127.0.0.1 only, gunzips each
-// body and counts its lines. CPU and allocation profiles of every shipper
+// the shipper's alone. The endpoint, the chaos kit's fake endpoint
+// (chaos/fakeingest) in its counting body mode, listens on 127.0.0.1 only,
+// gunzips each body and counts its lines. CPU and allocation profiles of every shipper
 // run go to benchmarks/out/ (git-ignored); the report names the top
 // functions of the profile behind any missed target.
 package main

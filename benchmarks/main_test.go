@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // TestMain lets the test binary play the children's roles: the harness
@@ -140,16 +145,31 @@ Showing nodes accounting for 850ms, 100% of 850ms total
 	if top := a.topCum(5); len(top) != 3 {
 		t.Errorf("topCum %+v", top)
 	}
-	if got := lineCount("a\nb\nc"); got != 3 {
+	if got := lineCount(t, "a\nb\nc"); got != 3 {
 		t.Errorf("lines of a 3-line body without a final newline: %d", got)
 	}
 }
 
-// lineCount counts items as the endpoint does.
-func lineCount(s string) int64 {
-	var c lineCounter
-	_, _ = c.Write([]byte(s))
-	return c.items()
+// lineCount counts items as the endpoint does: it posts s to a counting
+// fakeingest endpoint, as the endpoint role runs it, and returns the items
+// it accepted.
+func lineCount(t *testing.T, s string) int64 {
+	t.Helper()
+	ep, err := fakeingest.New(fakeingest.Config{Bodies: fakeingest.CountBodies, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	resp, err := http.Post(ep.URL()+"/v2.1/track", "application/x-json-stream", strings.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return statsOf(ep.Stats()).Items
 }
 
 // smokeRun runs the whole program at a tiny size with args (and short

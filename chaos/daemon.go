@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -290,7 +291,7 @@ func (d *daemonShipper) produce(ctx context.Context) error {
 				for i := first; i < min(first+batch, d.cfg.Envelopes); i++ {
 					id := "e" + strconv.Itoa(i)
 					ids = append(ids, id)
-					body.Write(Envelope(id))
+					body.Write(fakeingest.Envelope(id))
 					body.WriteByte('\n')
 				}
 				d.led.offer(ids...)
@@ -459,7 +460,7 @@ func (d *daemonShipper) corruptSegment(ctx context.Context) error {
 	}
 	perSeg := map[string][]string{}
 	for _, p := range rep.Peek {
-		if id, ok := DefaultID(bytes.TrimSuffix(p.Data, []byte("\n"))); ok {
+		if id, ok := fakeingest.DefaultID(bytes.TrimSuffix(p.Data, []byte("\n"))); ok {
 			perSeg[p.Segment] = append(perSeg[p.Segment], id)
 		}
 	}

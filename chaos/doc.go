@@ -1,13 +1,13 @@
-// Package chaos is aispool's chaos kit: a flaky fake Application Insights
-// ingestion endpoint, the fault profiles that drive it, scenarios that push
-// envelopes through a real shipper under those faults (killing it, filling
-// its disk, corrupting its spool), and a verifier that proves nothing
-// acknowledged was lost: every envelope was accepted, or dropped for a
-// documented and counted reason.
+// Package chaos is aispool's chaos kit: scenarios that push envelopes
+// through a real shipper under the faults of a flaky fake Application
+// Insights ingestion endpoint (package [fakeingest]), killing the shipper,
+// filling its disk or corrupting its spool, and a verifier that proves
+// nothing acknowledged was lost: every envelope was accepted, or dropped
+// for a documented and counted reason.
 //
 // # Scenarios and the verifier
 //
-//	p, _ := chaos.ProfileByName("flaky")
+//	p, _ := fakeingest.ProfileByName("flaky")
 //	res, err := (&chaos.Scenario{Profile: p, Envelopes: 10_000}).Run(ctx)
 //	if err == nil && !res.Passed() { ... res.Checks, res.Lost ... }
 //	_ = res.WriteHTML(f) // a self-contained report with plots
@@ -22,168 +22,7 @@
 // counters (scraped from its /metrics) equal to what the endpoint saw, the
 // spool drained, a clean exit. A WarpClock runs hours of outage in seconds.
 //
-// # The endpoint
-//
-//	p, _ := chaos.ProfileByName("hostile")
-//	ep, _ := chaos.NewEndpoint(chaos.EndpointConfig{Profile: p, Seed: 42})
-//	_ = ep.Start()
-//	defer ep.Close()
-//	cs := ep.ConnectionString("") // IngestionEndpoint=http://127.0.0.1:<port>
-//	... run the shipper with cs, append chaos.Envelope(id) records ...
-//	rep := ep.Report()
-//	missing := rep.Unaccounted(ids)
-//
-// Endpoint listens on loopback (127.0.0.1:0 by default; other addresses
-// need EndpointConfig.AllowNonLoopback) and speaks the service's API:
-// POST /v2/track and /v2.1/track, gzip or plain, a JSON array or
-// newline-delimited JSON (decoded by internal/breeze, the same decoder
-// as the daemon's local endpoint, with bounded memory). It answers
-// {"itemsReceived","itemsAccepted","errors":[{"index","statusCode",
-// "message"}]}: 200 when every item was accepted, 206 with per-item errors,
-// 400 with errors[] when no item was accepted and some refusal is
-// permanent. Items that are not valid envelopes (exporter/envelope.Validate)
-// get a per-item 400, as the service does.
-//
-// A second listener (EndpointConfig.RedirectAddr) runs when the profile
-// redirects: it shares the recorder and injects the same faults, except
-// redirects.
-//
-// # Ids and synthetic envelopes
-//
-// Every accepted envelope is recorded under its id, found by
-// EndpointConfig.ID (default DefaultID): the custom property "chaos.id" if
-// present, else data.baseData.id — the span id of the request and
-// dependency envelopes aispool's converter makes from spans. Envelope(id)
-// builds a valid synthetic envelope (a custom event with time now, iKey
-// DefaultIKey and property chaos.id), so scenarios can push N envelopes
-// through a spool without the OpenTelemetry SDK.
-//
-// # What is recorded
-//
-// Endpoint.Stats and Endpoint.Report give requests by outcome (a Fault and
-// the status sent: "ok_200", "ok_206", "status_503", "throttle_429",
-// "redirect_307", "reset", "hang", "truncate_206", "garbage_200",
-// "outage_refused", …) and by listener; for each id how often it was
-// accepted, answered retriable, or told to be dropped (with the reason a
-// client records, "status_<code>" or "sampled_out"), and whether each of
-// those answers was lost (reset after accept, hang, truncated or non-JSON
-// body, client gone before the answer); duplicates (ids accepted more than
-// once), and unexplained duplicates (accepted twice with intact answers,
-// which an at-least-once shipper that did not crash never does); Retry-After
-// violations; and a time series of requests, accepted items and failures
-// by outcome (100 ms buckets by default).
-//
-// Retry-After violations are tracked per listener, as a client keys its
-// back-off per endpoint (scheme://host:port): a request that arrives on a
-// listener before the end of the last Retry-After that listener gave is a
-// violation (time, remote address, how early), unless it arrives within
-// EndpointConfig.RetryAfterGrace of that answer — it was most likely in
-// flight already; those are counted as races.
-//
-// # Determinism
-//
-// Request number n (in order of arrival, from 0) draws its fate from its own
-// PCG source seeded with (seed, n). So a run replays exactly when the
-// requests arrive in the same order and at the same offsets relative to the
-// windows: always for one client sending one request at a time, and closely
-// for a shipper with several in flight. The seed is EndpointConfig.Seed,
-// else the profile's "seed", else random; it is logged and in Report.Seed.
-//
-// # Profiles
-//
-// A profile is a JSON file (ParseProfile, LoadProfile). The package ships
-// six, embedded from profiles/*.json (ProfileByName, ProfileNames):
-//
-//   - healthy: no faults, the baseline;
-//   - flaky: 5xx and 408, resets, lost answers, latency;
-//   - throttled: 429/439 with Retry-After (seconds and HTTP dates) and a
-//     throttle window;
-//   - partial: 206 with retriable, permanent and sampled-out items;
-//   - outage: refused connections, then 503 with Retry-After, periodically;
-//   - hostile: everything at once.
-//
-// The named profiles' hangs last 35 s, past the sender's default 30 s
-// request timeout; for quick runs lower both (Profile.Hang.Duration and
-// the client's timeout).
-//
-// # Profile schema
-//
-// Every field is optional; durations are Go duration strings ("250ms",
-// "2s"); probabilities are per request, in [0, 1]. Unknown fields are
-// errors, and every error names its field.
-//
-//	{
-//	  "name": "hostile",               // defaults to the file name
-//	  "description": "...",
-//	  "seed": 0,                       // 0: EndpointConfig.Seed or random
-//
-//	  "latency": {                     // delay answers, independently of faults
-//	    "probability": 0.3,
-//	    "min": "1ms", "max": "50ms"    // uniform in [min, max]
-//	  },
-//
-//	  // Request-level faults: mutually exclusive, their probabilities
-//	  // (all statuses, throttle, redirect, reset, resetAfterAccept, hang,
-//	  // truncate, garbage) add up to at most 1.
-//	  "statuses": {                    // whole-request status, no item accepted
-//	    "500": 0.02, "503": 0.02,      // 400..599 except 413; 401, 403, 408,
-//	    "402": 0.005, "400": 0.005     // 429, 439, 5xx: retry; other 4xx: drop
-//	  },
-//	  "throttle": {                    // 429/439 with Retry-After
-//	    "probability": 0.04,
-//	    "codes": [429, 439],           // default [429]
-//	    "retryAfter": {
-//	      "minSeconds": 1,             // default 1
-//	      "maxSeconds": 2,             // default minSeconds; at most 3600
-//	      "httpDate": 0.5              // share sent as an HTTP date
-//	    }
-//	  },
-//	  "redirect": {                    // 307/308 to the second listener
-//	    "probability": 0.03,
-//	    "codes": [307, 308],           // default both
-//	    "maxAge": "2s"                 // Cache-Control max-age, whole seconds; default 2s, "0s": do not remember
-//	  },
-//	  "reset": 0.02,                   // RST after reading part of the body; nothing accepted
-//	  "resetAfterAccept": 0.02,        // items accepted, then RST instead of the answer
-//	  "hang": {                        // items accepted, then no answer for duration, then RST
-//	    "probability": 0.01,
-//	    "duration": "35s"              // default 5s; make it exceed the client's timeout
-//	  },
-//	  "truncate": 0.02,                // items accepted, answer body cut off halfway
-//	  "garbage": 0.02,                 // items accepted, answer body not JSON
-//
-//	  "partial": {                     // independently of the above, for processed requests
-//	    "probability": 0.3,            // share of requests that get per-item errors
-//	    "itemErrorRate": 0.15,         // share of their valid items refused
-//	    "retriable": 1,                // relative weights of the three kinds of
-//	    "permanent": 1,                //   refusal (default 1 each)
-//	    "sampledOut": 1,               //   sampled out: code 206, "Telemetry sampled out."
-//	    "retriableCodes": [408, 429, 439, 500, 502, 503, 504],  // the default
-//	    "permanentCodes": [400]        // default; any non-retriable 4xx/5xx
-//	  },
-//
-//	  "windows": [                     // periods when every request fails alike
-//	    {"kind": "outage",             // "outage" or "throttle"
-//	     "start": "2s",                // after Endpoint.Start
-//	     "duration": "1s",
-//	     "every": "12s",               // repeat period; 0 or absent: once
-//	     "mode": "refuse",             // outage: "refuse" (listeners closed,
-//	                                   //   open connections reset) or "503"
-//	     "retryAfter": false},         // outage "503": Retry-After until the end
-//	    {"kind": "throttle", "start": "6s", "duration": "1s", "every": "12s",
-//	     "code": 429}                  // 429 (default) or 439, Retry-After until the end
-//	  ]
-//	}
-//
-// A window overrides the request-level faults while it lasts (the first
-// active window in the list wins). Retry-After is always whole seconds.
-//
-// # Safety and resources
-//
-// The endpoint listens on loopback unless told otherwise. Request bodies are
-// bounded (EndpointConfig.MaxBodyBytes, MaxDecodedBytes, MaxItems,
-// MaxItemBytes) and at most EndpointConfig.MaxConcurrent are decoded at
-// once; the ids tracked one by one are bounded by MaxIDs and the time series
-// by MaxBuckets. Close stops the listeners, ends held requests (latency,
-// hangs) and waits for every goroutine the endpoint started.
+// The endpoint, its fault profiles (and their JSON schema), the synthetic
+// envelopes and what the endpoint records are documented in package
+// [fakeingest], which tests that need only the endpoint import alone.
 package chaos

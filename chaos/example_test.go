@@ -5,12 +5,13 @@ import (
 	"fmt"
 
 	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // A scenario drives envelopes through the exporter, spool and sender in
 // this process against the flaky endpoint, and verifies nothing was lost.
 func ExampleScenario() {
-	p, err := chaos.ProfileByName("partial")
+	p, err := fakeingest.ProfileByName("partial")
 	if err != nil {
 		panic(err)
 	}
@@ -32,21 +33,4 @@ func ExampleScenario() {
 	// acknowledged: 500
 	// lost: 0
 	// delivered or dropped, counted: true
-}
-
-// The flaky endpoint alone, for any shipper.
-func ExampleEndpoint() {
-	p, _ := chaos.ProfileByName("throttled")
-	ep, err := chaos.NewEndpoint(chaos.EndpointConfig{Profile: p, Seed: 1})
-	if err != nil {
-		panic(err)
-	}
-	if err := ep.Start(); err != nil {
-		panic(err)
-	}
-	defer ep.Close()
-	// Give the shipper ep.ConnectionString(""); afterwards:
-	rep := ep.Report()
-	fmt.Println(rep.Profile, rep.Requests, len(rep.Unaccounted([]string{"never-sent"})))
-	// Output: throttled 0 1
 }

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"cmp"
+	_ "embed"
 	"fmt"
 	"html/template"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // WriteHTML writes r as one self-contained HTML page: the verdict and a
@@ -31,15 +34,6 @@ const (
 	reportMaxBars = 150
 	// reportMaxListed is how many lost ids and violations the page lists.
 	reportMaxListed = 100
-)
-
-// Geometry of the plots, in SVG user units (pixels at 100%).
-const (
-	figW      = 1100.0
-	marginL   = 78.0
-	marginR   = 24.0
-	panelGap  = 30.0
-	axisSpace = 46.0 // below the last panel: tick labels and axis title
 )
 
 // Colours.
@@ -95,103 +89,6 @@ type summaryRow struct {
 type violationRow struct {
 	At, Listener, Remote, Early, After string
 	ViaRedirect                        bool
-}
-
-// plotFigure is one SVG plot: panels stacked over a shared time axis.
-type plotFigure struct {
-	W, H       int
-	X0, X1     px
-	YTickX     px // right edge of the y tick labels
-	Panels     []*plotPanel
-	AxisY      px // the time axis, under the last panel
-	XTicks     []axisTick
-	XTickY     px
-	XLabel     string
-	XLabelX    px
-	XLabelY    px
-	XTickTo    px // lower end of the tick marks
-	Marks      []plotMark
-	Violations []polyline // marker shapes (filled)
-	Legend     []legendEntry
-
-	sx linScale
-}
-
-// plotPanel is one plot area of a plotFigure with its own y axis.
-type plotPanel struct {
-	Top, Bottom px
-	YLabel      string
-	YLabelAt    string // transform of the rotated y axis title
-	YTicks      []axisTick
-	Bands       []svgBox
-	Bars        []barGroup
-	Lines       []polyline
-	Note        string // shown in the middle when there is nothing to plot
-	NoteX       px
-	NoteY       px
-}
-
-// axisTick is an axis tick at Pos (x or y) with its label.
-type axisTick struct {
-	Pos   px
-	Label string
-}
-
-// polyline is an SVG path with its stroke.
-type polyline struct {
-	D, Color, Width, Dash string
-}
-
-// svgBox is a filled rectangle.
-type svgBox struct {
-	X, Y, W, H px
-	Color      string
-}
-
-// barGroup is one stacked bar; Title is its tooltip.
-type barGroup struct {
-	Title string
-	Boxes []svgBox
-}
-
-// plotMark is a vertical dashed line across every panel (a kill).
-type plotMark struct {
-	X, Y1, Y2 px
-	Label     string // "" when too close to the previous label
-	LabelY    px
-	Title     string
-	Color     string
-}
-
-// legendEntry is one entry of a plotFigure's legend; Kind is "line", "box" or
-// "tri", Dash the line's dash array ("none" for a solid line).
-type legendEntry struct {
-	Label, Color, Kind, Width, Dash string
-}
-
-// px is an SVG coordinate; it prints with at most one decimal, and never as
-// NaN or Inf.
-type px float64
-
-// String formats p for an SVG attribute.
-func (p px) String() string {
-	f := math.Round(float64(p)*10) / 10
-	if math.IsNaN(f) || math.IsInf(f, 0) || f == 0 {
-		return "0"
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
-}
-
-// linScale maps the domain [d0, d1] linearly onto the range [r0, r1].
-type linScale struct{ d0, d1, r0, r1 float64 }
-
-// at maps v, clamped to the domain.
-func (s linScale) at(v float64) px {
-	if !(s.d1 > s.d0) || math.IsNaN(v) {
-		return px(s.r0)
-	}
-	v = min(max(v, s.d0), s.d1)
-	return px(s.r0 + (v-s.d0)/(s.d1-s.d0)*(s.r1-s.r0))
 }
 
 // htmlView gathers and formats what the page shows.
@@ -262,7 +159,7 @@ func (r *Result) summaryRows() []summaryRow {
 	}
 	failed := 0
 	for k, n := range r.Endpoint.ByOutcome {
-		if k != string(FaultNone)+"_200" {
+		if k != fakeingest.FaultNone.Outcome(200) {
 			failed += n
 		}
 	}
@@ -358,50 +255,6 @@ func (r *Result) span() float64 {
 		return 1
 	}
 	return end.Seconds()
-}
-
-// newFigure lays out panels of the given heights, top to bottom, starting
-// at top, over a time axis from 0 to end seconds.
-func newFigure(end float64, top float64, heights ...float64) *plotFigure {
-	f := &plotFigure{
-		W: int(figW), X0: marginL, X1: figW - marginR, YTickX: marginL - 8,
-		XLabel: "seconds since start",
-		sx:     linScale{0, end, marginL, figW - marginR},
-	}
-	y := top
-	for i, h := range heights {
-		if i > 0 {
-			y += panelGap
-		}
-		f.Panels = append(f.Panels, &plotPanel{Top: px(y), Bottom: px(y + h)})
-		y += h
-	}
-	f.AxisY, f.XTickTo, f.XTickY = px(y), px(y+5), px(y+19)
-	f.XLabelX, f.XLabelY = px((marginL+figW-marginR)/2), px(y+38)
-	f.H = int(y + axisSpace)
-	values, step, _ := niceTicks(end, 12, false)
-	labels := tickLabels(values, step)
-	for i, t := range values {
-		if t <= end*(1+1e-9) {
-			f.XTicks = append(f.XTicks, axisTick{Pos: f.sx.at(t), Label: labels[i]})
-		}
-	}
-	return f
-}
-
-// yAxis gives p a y axis from 0 to a round value at or above hi with about
-// n ticks (integers only if integer), and returns its scale.
-func (p *plotPanel) yAxis(label string, hi float64, n int, integer bool) linScale {
-	values, step, top := niceTicks(hi, n, integer)
-	s := linScale{0, top, float64(p.Bottom), float64(p.Top)}
-	labels := tickLabels(values, step)
-	for i, v := range values {
-		p.YTicks = append(p.YTicks, axisTick{Pos: s.at(v), Label: labels[i]})
-	}
-	mid := (p.Top + p.Bottom) / 2
-	p.YLabel, p.YLabelAt = label, fmt.Sprintf("translate(20 %s) rotate(-90)", mid)
-	p.NoteX, p.NoteY = (marginL+figW-marginR)/2, mid
-	return s
 }
 
 // progressFigure plots the acknowledged and delivered counts, the spool's
@@ -577,103 +430,6 @@ func (r *Result) failuresFigure(end float64) *plotFigure {
 	return f
 }
 
-// polypath builds SVG path data of line segments through points; lift starts
-// a new subpath, leaving a gap.
-type polypath struct {
-	subs [][]pathPoint
-	down bool
-}
-
-// pathPoint is a point of a polypath.
-type pathPoint struct{ x, y px }
-
-// to draws a line to (x, y), or moves there first or after a lift.
-func (p *polypath) to(x, y px) {
-	if !p.down {
-		p.subs = append(p.subs, nil)
-		p.down = true
-	}
-	last := &p.subs[len(p.subs)-1]
-	*last = append(*last, pathPoint{x, y})
-}
-
-// lift ends the current subpath.
-func (p *polypath) lift() { p.down = false }
-
-// String is the path data; a lone pathPoint becomes a dot (a zero-length
-// segment, drawn with round caps).
-func (p *polypath) String() string {
-	var b strings.Builder
-	for _, sub := range p.subs {
-		for i, pt := range sub {
-			cmd := "L"
-			if i == 0 {
-				cmd = "M"
-			}
-			fmt.Fprintf(&b, "%s%s %s", cmd, pt.x, pt.y)
-		}
-		if len(sub) == 1 {
-			b.WriteString("h0")
-		}
-	}
-	return b.String()
-}
-
-// niceTicks returns round tick values from 0 to top, the first round value
-// at or above hi, about n of them (steps of 1, 2 or 5 times a power of ten;
-// whole numbers if integer), and the step.
-func niceTicks(hi float64, n int, integer bool) (values []float64, step, top float64) {
-	if !(hi > 0) || math.IsInf(hi, 0) {
-		hi = 1
-	}
-	raw := hi / float64(max(n, 1))
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	switch f := raw / mag; {
-	case f <= 1:
-		step = mag
-	case f <= 2:
-		step = 2 * mag
-	case f <= 5:
-		step = 5 * mag
-	default:
-		step = 10 * mag
-	}
-	if integer && step < 1 {
-		step = 1
-	}
-	k := math.Ceil(hi/step - 1e-9)
-	for i := 0.0; i <= k; i++ {
-		values = append(values, i*step)
-	}
-	return values, step, k * step
-}
-
-// tickLabels formats tick values a step apart, in thousands ("25k") or
-// millions ("1.5M") when the largest calls for it.
-func tickLabels(values []float64, step float64) []string {
-	unit, suffix := 1.0, ""
-	if len(values) > 0 {
-		switch top := values[len(values)-1]; {
-		case top >= 1e7:
-			unit, suffix = 1e6, "M"
-		case top >= 1e4:
-			unit, suffix = 1e3, "k"
-		}
-	}
-	dec := 0
-	if s := step / unit; s < 1 {
-		dec = int(math.Ceil(-math.Log10(s) - 1e-9))
-	}
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = strconv.FormatFloat(v/unit, 'f', dec, 64) + suffix
-		if v == 0 {
-			out[i] = "0"
-		}
-	}
-	return out
-}
-
 // fmtSeconds formats d in seconds with millisecond precision.
 func fmtSeconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
@@ -716,140 +472,13 @@ func fmtOrDash(s string) string {
 	return s
 }
 
-var reportTemplate = template.Must(template.New("report").Parse(reportHTML))
+// reportHTML is the page's template, report.html.tmpl. It is written as
+// well-formed XML (void elements closed, no named entities) so that the
+// page can be checked as such.
+//
+//go:embed report.html.tmpl
+var reportHTML string
 
-// reportHTML is the page. It is written as well-formed XML (void elements
-// closed, no named entities) so that it can be checked as such.
-const reportHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8"/>
-<meta name="viewport" content="width=device-width, initial-scale=1"/>
-<title>{{.Title}}</title>
-<style>
-body{margin:0;background:#f4f5f7;color:#1d2330;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1140px;margin:0 auto;padding:0 16px 40px}
-header{display:flex;align-items:center;gap:28px;padding:22px 0 6px}
-.verdict{font-size:64px;font-weight:800;letter-spacing:.05em;line-height:1;padding:14px 30px;border-radius:14px;color:#fff}
-.pass .verdict{background:#1e8e3e}
-.fail .verdict{background:#c5221f}
-h1{font-size:22px;margin:0 0 6px}
-h2{font-size:17px;margin:0 0 10px}
-.ident span{display:inline-block;margin-right:22px;color:#555}
-.ident b{color:#1d2330}
-.subtitle{margin:6px 0 0;font-weight:600}
-.fail .subtitle{color:#c5221f}
-section{background:#fff;border:1px solid #dfe2e6;border-radius:10px;padding:16px 20px;margin:16px 0}
-.cols{display:flex;flex-wrap:wrap;gap:8px 56px}
-table{border-collapse:collapse}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#666;text-align:left;padding:4px 16px 6px 0;border-bottom:1px solid #e3e6ea}
-td{padding:4px 16px 4px 0;vertical-align:top;border-bottom:1px solid #f0f1f3}
-td.n,td.r{text-align:right;font-variant-numeric:tabular-nums}
-td.n{font-weight:600}
-td.note{color:#6b7280}
-tr.sub td:first-child{padding-left:18px;color:#555}
-tr.bad td{color:#c5221f}
-tr.failed td{background:#fdecea}
-.badge{display:inline-block;min-width:38px;text-align:center;padding:1px 8px;border-radius:9px;font-size:12px;font-weight:700;color:#fff}
-.ok{background:#1e8e3e}
-.no{background:#c5221f}
-.legend{display:flex;flex-wrap:wrap;gap:4px 20px;margin:0 0 6px 78px;font-size:13px}
-.legend span{display:inline-flex;align-items:center;gap:6px}
-svg.fig{display:block;max-width:100%;height:auto}
-svg.fig text{font-size:12px;fill:#4a5160}
-svg.fig .yt{text-anchor:end;dominant-baseline:middle}
-svg.fig .xt,svg.fig .yl,svg.fig .xl,svg.fig .note{text-anchor:middle}
-svg.fig .yl,svg.fig .xl{font-weight:600;fill:#333}
-svg.fig .note{fill:#999;font-size:14px}
-svg.fig .kl{font-size:10px;fill:#c5221f;text-anchor:middle}
-.empty{color:#777;font-style:italic}
-.ids{columns:4 200px;margin:0;padding-left:20px;font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-</style>
-</head>
-<body>
-<main>
-<header class="{{if .Pass}}pass{{else}}fail{{end}}">
-<div class="verdict">{{if .Pass}}PASS{{else}}FAIL{{end}}</div>
-<div class="ident">
-<h1>aispool chaos run</h1>
-<span>profile <b>{{.Profile}}</b></span><span>seed <b>{{.Seed}}</b></span><span>mode <b>{{.Mode}}</b></span><span>elapsed <b>{{.Elapsed}}</b></span><span>started <b>{{.Started}}</b></span>
-<p class="subtitle">{{.Subtitle}}</p>
-</div>
-</header>
-
-<section>
-<div class="cols">
-<div>
-<h2>Summary</h2>
-<table>
-{{range .Summary}}<tr class="{{if .Sub}}sub{{end}}{{if .Bad}} bad{{end}}"><td>{{.Label}}</td><td class="n">{{.Value}}</td><td class="note">{{.Note}}</td></tr>
-{{end}}</table>
-</div>
-<div>
-<h2>Shipper counters</h2>
-<table>
-{{range .Shipper}}<tr><td>{{.Label}}</td><td class="n">{{.Value}}</td></tr>
-{{end}}</table>
-</div>
-</div>
-</section>
-
-<section>
-<h2>Checks</h2>
-{{if .Checks}}<table>
-<tr><th>check</th><th>verdict</th><th>detail</th></tr>
-{{range .Checks}}<tr{{if not .Pass}} class="failed"{{end}}><td>{{.Name}}</td><td>{{if .Pass}}<span class="badge ok">pass</span>{{else}}<span class="badge no">FAIL</span>{{end}}</td><td>{{.Detail}}</td></tr>
-{{end}}</table>{{else}}<p class="empty">No checks were run.</p>{{end}}
-</section>
-
-<section>
-<h2>Delivery progress</h2>
-{{with .Progress}}{{template "figure" .}}{{else}}<p class="empty">No samples were recorded.</p>{{end}}
-</section>
-
-<section>
-<h2>Endpoint failures by kind</h2>
-{{with .Failures}}{{template "figure" .}}{{else}}<p class="empty">The endpoint recorded no time series.</p>{{end}}
-</section>
-
-{{if .Violations}}<section>
-<h2>Retry-After violations</h2>
-<table>
-<tr><th>at (s)</th><th>listener</th><th>from</th><th>early by</th><th>after the answer</th><th>via redirect</th></tr>
-{{range .Violations}}<tr><td class="r">{{.At}}</td><td>{{.Listener}}</td><td><code>{{.Remote}}</code></td><td class="r">{{.Early}}</td><td class="r">{{.After}}</td><td>{{if .ViaRedirect}}yes{{else}}no{{end}}</td></tr>
-{{end}}</table>
-{{if .MoreViolations}}<p class="empty">… and {{.MoreViolations}} more.</p>{{end}}
-{{if .Races}}<p class="empty">{{.Races}} early requests within the grace (races) are not listed.</p>{{end}}
-</section>
-{{end}}
-{{if .Lost}}<section>
-<h2>Lost ids</h2>
-<ol class="ids">
-{{range .Lost}}<li>{{.}}</li>
-{{end}}</ol>
-{{if .MoreLost}}<p class="empty">… and {{.MoreLost}} more.</p>{{end}}
-</section>
-{{end}}
-</main>
-</body>
-</html>
-{{define "figure"}}<div class="legend">{{range .Legend}}<span>{{template "swatch" .}}{{.Label}}</span>{{end}}</div>
-<svg xmlns="http://www.w3.org/2000/svg" class="fig" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img">
-{{range .Panels}}<g>
-{{range .Bands}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"/>{{end}}
-{{range .YTicks}}<line x1="{{$.X0}}" x2="{{$.X1}}" y1="{{.Pos}}" y2="{{.Pos}}" stroke="#e6e8eb"/><text class="yt" x="{{$.YTickX}}" y="{{.Pos}}">{{.Label}}</text>
-{{end}}{{$p := .}}{{range $.XTicks}}<line x1="{{.Pos}}" x2="{{.Pos}}" y1="{{$p.Top}}" y2="{{$p.Bottom}}" stroke="#f0f1f3"/>{{end}}
-<text class="yl" transform="{{.YLabelAt}}">{{.YLabel}}</text>
-{{range .Bars}}<g><title>{{.Title}}</title>{{range .Boxes}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"/>{{end}}</g>
-{{end}}{{range .Lines}}<path d="{{.D}}" fill="none" stroke="{{.Color}}" stroke-width="{{.Width}}" stroke-dasharray="{{.Dash}}" stroke-linejoin="round" stroke-linecap="round"/>
-{{end}}{{if .Note}}<text class="note" x="{{.NoteX}}" y="{{.NoteY}}">{{.Note}}</text>{{end}}
-<line x1="{{$.X0}}" x2="{{$.X0}}" y1="{{.Top}}" y2="{{.Bottom}}" stroke="#9aa0a8"/><line x1="{{$.X0}}" x2="{{$.X1}}" y1="{{.Bottom}}" y2="{{.Bottom}}" stroke="#9aa0a8"/>
-</g>
-{{end}}{{range .XTicks}}<line x1="{{.Pos}}" x2="{{.Pos}}" y1="{{$.AxisY}}" y2="{{$.XTickTo}}" stroke="#9aa0a8"/><text class="xt" x="{{.Pos}}" y="{{$.XTickY}}">{{.Label}}</text>
-{{end}}<text class="xl" x="{{.XLabelX}}" y="{{.XLabelY}}">{{.XLabel}}</text>
-{{range .Violations}}<path class="violation" d="{{.D}}" fill="{{.Color}}"><title>Retry-After violation</title></path>
-{{end}}{{range .Marks}}<line class="kill" x1="{{.X}}" x2="{{.X}}" y1="{{.Y1}}" y2="{{.Y2}}" stroke="{{.Color}}" stroke-width="1.2" stroke-opacity="0.8" stroke-dasharray="5 4"><title>{{.Title}}</title></line>{{if .Label}}<text class="kl" x="{{.X}}" y="{{.LabelY}}">{{.Label}}</text>{{end}}
-{{end}}</svg>
-{{end}}
-{{define "swatch"}}<svg width="24" height="12" viewBox="0 0 24 12">{{if eq .Kind "box"}}<rect x="3" y="1" width="18" height="10" rx="2" fill="{{.Color}}"/>{{else if eq .Kind "tri"}}<path d="M7 2h10l-5 9z" fill="{{.Color}}"/>{{else}}<path d="M1 6H23" stroke="{{.Color}}" stroke-width="{{.Width}}" stroke-dasharray="{{.Dash}}"/>{{end}}</svg>{{end}}`
+// reportTemplate is reportHTML parsed. The file's final newline is not
+// part of the page.
+var reportTemplate = template.Must(template.New("report").Parse(strings.TrimSuffix(reportHTML, "\n")))

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 var (
@@ -39,9 +41,9 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 		Counters: Counters{Enqueued: uint64(20 * buckets), Sent: uint64(19 * buckets), Retried: 321,
 			Dropped: map[string]uint64{"status_400": 7, "sampled_out": 3}, Requests: 4321},
 		Duplicates: 12,
-		Endpoint: Report{
+		Endpoint: fakeingest.Report{
 			Started: htmlT0.Add(250 * time.Millisecond), BucketWidth: width,
-			Stats: Stats{ByOutcome: map[string]int{}},
+			Stats: fakeingest.Stats{ByOutcome: map[string]int{}},
 		},
 	}
 	for i := range kills {
@@ -64,7 +66,7 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 	r.Acknowledged, r.Delivered = acked, delivered-lost
 	kinds := []string{"status_503", "throttle_429", "reset", "hang", "outage_refused", "redirect_307", "ok_206"}
 	for i := range buckets {
-		b := Bucket{Offset: time.Duration(i) * width, Requests: rng.IntN(12)}
+		b := fakeingest.Bucket{Offset: time.Duration(i) * width, Requests: rng.IntN(12)}
 		for range rng.IntN(b.Requests + 1) {
 			if b.Failures == nil {
 				b.Failures = map[string]int{}
@@ -81,7 +83,7 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 	}
 	for i := range violations {
 		at := htmlT0.Add(elapsed * time.Duration(i+1) / time.Duration(violations+1))
-		r.Endpoint.Violations = append(r.Endpoint.Violations, Violation{
+		r.Endpoint.Violations = append(r.Endpoint.Violations, fakeingest.Violation{
 			At: at, Listener: []string{"primary", "secondary"}[i%2], Remote: "127.0.0.1:5" + fmt.Sprint(1000+i),
 			Given: at.Add(-400 * time.Millisecond), NotBefore: at.Add(600 * time.Millisecond), Early: 600 * time.Millisecond,
 			ViaRedirect: i%3 == 0,
@@ -196,8 +198,8 @@ func TestWriteHTML(t *testing.T) {
 		absent:   []string{"<svg xmlns", "Lost ids"},
 	}, {
 		name: "series without failures or samples",
-		r: &Result{Checks: []Check{{Name: "ok", Pass: true}}, Endpoint: Report{
-			Series: []Bucket{{Offset: 0, Requests: 3}, {Offset: 100 * time.Millisecond}}}},
+		r: &Result{Checks: []Check{{Name: "ok", Pass: true}}, Endpoint: fakeingest.Report{
+			Series: []fakeingest.Bucket{{Offset: 0, Requests: 3}, {Offset: 100 * time.Millisecond}}}},
 		verdict:  "PASS",
 		contains: []string{"The check passed.", "no failures", "No samples were recorded."},
 	}, {
@@ -290,29 +292,4 @@ func TestWriteHTMLGolden(t *testing.T) {
 		}
 	}
 	t.Fatalf("the report has %d lines, %s %d (regenerate with -update)", len(got), golden, len(exp))
-}
-
-func TestHTMLNiceTicks(t *testing.T) {
-	for _, tc := range []struct {
-		hi      float64
-		n       int
-		integer bool
-		labels  string
-		top     float64
-	}{
-		{0, 5, true, "0 1", 1},
-		{-3, 5, false, "0 0.2 0.4 0.6 0.8 1.0", 1},
-		{7, 6, true, "0 2 4 6 8", 8},
-		{5, 6, true, "0 1 2 3 4 5", 5},
-		{0.37, 4, false, "0 0.1 0.2 0.3 0.4", 0.4},
-		{61.3, 12, false, "0 10 20 30 40 50 60 70", 70},
-		{2400, 6, true, "0 500 1000 1500 2000 2500", 2500},
-		{23000, 6, true, "0 5k 10k 15k 20k 25k", 25000},
-		{1.2e7, 4, true, "0 5M 10M 15M", 1.5e7},
-	} {
-		values, step, top := niceTicks(tc.hi, tc.n, tc.integer)
-		if got := strings.Join(tickLabels(values, step), " "); got != tc.labels || top != tc.top {
-			t.Errorf("niceTicks(%v, %d, %v) = %s up to %v, want %s up to %v", tc.hi, tc.n, tc.integer, got, top, tc.labels, tc.top)
-		}
-	}
 }

@@ -1,10 +1,11 @@
 package chaos
 
 import (
-	"context"
 	"flag"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // chaosLong enables the long runs: go test ./chaos -run Long -timeout 30m -v -args -chaos.long
@@ -12,8 +13,8 @@ var chaosLong = flag.Bool("chaos.long", false, "run the long chaos scenarios (a 
 
 // outageProfile is down (503, no Retry-After) from the start for d of real
 // time, then healthy.
-func outageProfile(d time.Duration) *Profile {
-	return &Profile{Name: "long-outage", Windows: []Window{{Kind: "outage", Mode: "503", Duration: Duration(d)}}}
+func outageProfile(d time.Duration) *fakeingest.Profile {
+	return &fakeingest.Profile{Name: "long-outage", Windows: []fakeingest.Window{{Kind: "outage", Mode: "503", Duration: fakeingest.Duration(d)}}}
 }
 
 // TestScenarioSimulatedOutage runs six simulated hours of outage (a
@@ -28,17 +29,13 @@ func TestScenarioSimulatedOutage(t *testing.T) {
 	clock := NewWarpClock(3600)
 	sc := &Scenario{Profile: outageProfile(6 * time.Second), Seed: 1, Envelopes: 2000, Clock: clock,
 		BackoffMax: 5 * time.Minute, Dir: t.TempDir(), Timeout: time.Minute}
-	res, err := sc.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logResult(t, res)
+	res := runScenario(t, sc)
 	if !res.Passed() || res.Delivered != 2000 {
 		t.Fatalf("scenario failed: %d delivered", res.Delivered)
 	}
 	// Six hours at a 5-minute ceiling (jittered ±50%) is 48 to 144
 	// probes, plus about ten while the back-off grows from 1 s.
-	probes := res.Endpoint.ByOutcome[outcome(FaultOutage, 503)]
+	probes := res.Endpoint.ByOutcome[fakeingest.FaultOutage.Outcome(503)]
 	if probes < 30 || probes > 160 {
 		t.Fatalf("%d requests during six simulated hours of outage, want 30..160 (5-minute back-off ceiling)", probes)
 	}
@@ -56,11 +53,7 @@ func TestScenarioOutagePastMaxAge(t *testing.T) {
 	clock := NewWarpClock(36000) // a second is ten hours
 	sc := &Scenario{Profile: outageProfile(5 * time.Second), Seed: 2, Envelopes: 500, Clock: clock,
 		BackoffMax: 5 * time.Minute, Dir: t.TempDir(), Timeout: time.Minute}
-	res, err := sc.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logResult(t, res)
+	res := runScenario(t, sc)
 	if !res.Passed() {
 		t.Fatal("scenario failed")
 	}
@@ -76,16 +69,12 @@ func TestScenarioLongMillion(t *testing.T) {
 	if !*chaosLong {
 		t.Skip("long run: -chaos.long")
 	}
-	p, err := ProfileByName("flaky")
+	p, err := fakeingest.ProfileByName("flaky")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := &Scenario{Profile: p, Seed: 20261201, Envelopes: 1_000_000, BatchItems: 1000, Dir: t.TempDir(), Timeout: 20 * time.Minute}
-	res, err := sc.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logResult(t, res)
+	res := runScenario(t, sc)
 	if !res.Passed() {
 		t.Fatal("scenario failed")
 	}

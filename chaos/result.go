@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // Result is what a Scenario run measured and concluded: the input, the
@@ -58,7 +60,7 @@ type Result struct {
 	Counters Counters `json:"counters"`
 	// Endpoint is the endpoint's full report (requests by outcome, the
 	// time series of failures by kind, Retry-After violations).
-	Endpoint Report `json:"endpoint"`
+	Endpoint fakeingest.Report `json:"endpoint"`
 
 	// Checks is the verdict of each invariant, in a fixed order.
 	Checks []Check `json:"checks"`

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/internal/clock"
 )
 
@@ -44,7 +45,7 @@ var ErrScenario = errors.New("chaos: scenario")
 type Scenario struct {
 	// Profile is the endpoint's fault profile. Required. The scenario
 	// shortens its hangs to just past the shipper's request timeout.
-	Profile *Profile
+	Profile *fakeingest.Profile
 	// Seed seeds the endpoint's faults and the scenario's own random
 	// choices (kill moments); 0 picks one at random (in Result.Seed).
 	Seed uint64
@@ -177,9 +178,9 @@ func (s *Scenario) config() (Scenario, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := c.Profile.clone()
+	p := c.Profile.Clone()
 	if h := c.RequestTimeout + 500*time.Millisecond; p.Hang.Duration.D() == 0 || p.Hang.Duration.D() > h {
-		p.Hang.Duration = Duration(h)
+		p.Hang.Duration = fakeingest.Duration(h)
 	}
 	c.Profile = p
 	return c, nil
@@ -204,7 +205,7 @@ func (s *Scenario) Run(ctx context.Context) (*Result, error) {
 		defer os.RemoveAll(tmp)
 		cfg.Dir = tmp
 	}
-	ep, err := NewEndpoint(EndpointConfig{Profile: cfg.Profile, Seed: cfg.Seed, Logger: cfg.Logger})
+	ep, err := fakeingest.New(fakeingest.Config{Profile: cfg.Profile, Seed: cfg.Seed, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrScenario, err)
 	}
@@ -245,7 +246,7 @@ func (s *Scenario) Run(ctx context.Context) (*Result, error) {
 // verifier.
 type run struct {
 	cfg      Scenario
-	ep       *Endpoint
+	ep       *fakeingest.Endpoint
 	start    time.Time
 	spoolDir string
 	led      *ledger
@@ -341,7 +342,7 @@ func (r *run) sampleOnce(sh shipper) {
 		Delivered:    st.Accepted,
 		Queued:       sh.queued(),
 		Requests:     st.Requests,
-		Failures:     st.Requests - st.ByOutcome[outcome(FaultNone, 200)],
+		Failures:     st.Requests - st.ByOutcome[fakeingest.FaultNone.Outcome(200)],
 	}
 	r.mu.Lock()
 	r.res.Samples = append(r.res.Samples, s)

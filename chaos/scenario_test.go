@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // TestScenarioProfiles runs every named profile through the real exporter,
@@ -14,19 +16,15 @@ func TestScenarioProfiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end run")
 	}
-	for _, name := range ProfileNames() {
+	for _, name := range fakeingest.ProfileNames() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			p, err := ProfileByName(name)
+			p, err := fakeingest.ProfileByName(name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			sc := &Scenario{Profile: p, Seed: 20261201, Envelopes: 3000, Rate: 600, Dir: t.TempDir(), Timeout: 90 * time.Second}
-			res, err := sc.Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			logResult(t, res)
+			res := runScenario(t, sc)
 			if !res.Passed() {
 				t.Fatalf("scenario failed")
 			}
@@ -35,6 +33,18 @@ func TestScenarioProfiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runScenario runs sc, failing the test if it could not run, and logs its
+// result.
+func runScenario(t *testing.T, sc *Scenario) *Result {
+	t.Helper()
+	res, err := sc.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logResult(t, res)
+	return res
 }
 
 func logResult(t *testing.T, res *Result) {
@@ -53,7 +63,7 @@ func logResult(t *testing.T, res *Result) {
 
 // A shipper that cannot start is the scenario's error, not a verdict.
 func TestScenarioDaemonThatCannotStart(t *testing.T) {
-	p, err := ProfileByName("healthy")
+	p, err := fakeingest.ProfileByName("healthy")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // TestVerifyCatches feeds the verifier runs that went wrong in one way each
@@ -15,10 +17,10 @@ func TestVerifyCatches(t *testing.T) {
 		r.led.offer(ids...)
 		r.led.ack(ids...)
 		r.res = &Result{Envelopes: len(ids)}
-		rep := Report{IDs: map[string]IDStats{}}
+		rep := fakeingest.Report{IDs: map[string]fakeingest.IDStats{}}
 		rep.Dropped = map[string]int{}
 		for _, id := range ids {
-			rep.IDs[id] = IDStats{Accepted: 1}
+			rep.IDs[id] = fakeingest.IDStats{Accepted: 1}
 		}
 		rep.ItemsAcknowledged = len(ids)
 		rep.Concurrency = []time.Duration{time.Second, time.Second}
@@ -35,18 +37,18 @@ func TestVerifyCatches(t *testing.T) {
 	}{
 		{"healthy", func(*run, *shipOutcome) {}, nil, nil},
 		{"lost", func(r *run, out *shipOutcome) {
-			r.res.Endpoint.IDs["c"] = IDStats{Retriable: 3}
+			r.res.Endpoint.IDs["c"] = fakeingest.IDStats{Retriable: 3}
 			r.res.Endpoint.ItemsAcknowledged = 3
 			out.counters.Sent = 3
 		}, []string{CheckNothingLost}, nil},
 		{"dropped by the endpoint is not lost", func(r *run, out *shipOutcome) {
-			r.res.Endpoint.IDs["c"] = IDStats{Dropped: 1, Reason: "status_400"}
+			r.res.Endpoint.IDs["c"] = fakeingest.IDStats{Dropped: 1, Reason: "status_400"}
 			r.res.Endpoint.Dropped["status_400"] = 1
 			r.res.Endpoint.ItemsAcknowledged = 3
 			out.counters.Sent, out.counters.Dropped["status_400"] = 3, 1
 		}, nil, nil},
 		{"dropped by policy, counted", func(r *run, out *shipOutcome) {
-			r.res.Endpoint.IDs["c"] = IDStats{}
+			r.res.Endpoint.IDs["c"] = fakeingest.IDStats{}
 			r.res.Endpoint.ItemsAcknowledged = 3
 			out.counters.Sent = 3
 			out.spoolDrops = map[string]uint64{"expired": 1}
@@ -61,7 +63,7 @@ func TestVerifyCatches(t *testing.T) {
 		}, nil, nil},
 		{"retry-after", func(r *run, out *shipOutcome) {
 			r.res.Endpoint.RetryAfterViolations = 1
-			r.res.Endpoint.Violations = []Violation{{Listener: "primary", Early: time.Second}}
+			r.res.Endpoint.Violations = []fakeingest.Violation{{Listener: "primary", Early: time.Second}}
 		}, []string{CheckRetryAfter}, nil},
 		{"too many in flight", func(r *run, out *shipOutcome) {
 			r.res.Endpoint.Concurrency = append(r.res.Endpoint.Concurrency, 200*time.Millisecond)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 func newChaosCommand(g *globals) *cobra.Command {
@@ -20,8 +20,8 @@ func newChaosCommand(g *globals) *cobra.Command {
                        SIGKILLing the daemon), verify nothing acknowledged was lost, write a report
   aispool chaos serve  run only the flaky endpoint, to point any shipper or SDK at it
 
-Profiles: ` + strings.Join(chaos.ProfileNames(), ", ") + `, or a JSON profile file (see the chaos package's
-documentation for its schema).`,
+Profiles: ` + strings.Join(fakeingest.ProfileNames(), ", ") + `, or a JSON profile file (see the
+chaos/fakeingest package's documentation for its schema).`,
 	}
 	cmd.AddCommand(newChaosRunCommand(g), newChaosServeCommand(g))
 	return cmd
@@ -29,20 +29,20 @@ documentation for its schema).`,
 
 // loadProfile returns a named profile, or the profile in a file when the
 // argument names one (it contains a path separator or ends in .json).
-func loadProfile(arg string) (*chaos.Profile, error) {
+func loadProfile(arg string) (*fakeingest.Profile, error) {
 	if arg == "" {
 		return nil, usageError{errors.New("--profile is required")}
 	}
 	if strings.ContainsRune(arg, '/') || strings.HasSuffix(arg, ".json") {
-		p, err := chaos.LoadProfile(arg)
+		p, err := fakeingest.LoadProfile(arg)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("--profile: %w", err)}
 		}
 		return p, nil
 	}
-	p, err := chaos.ProfileByName(arg)
+	p, err := fakeingest.ProfileByName(arg)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--profile %q: want one of %s, or a .json file", arg, strings.Join(chaos.ProfileNames(), ", "))}
+		return nil, usageError{fmt.Errorf("--profile %q: want one of %s, or a .json file", arg, strings.Join(fakeingest.ProfileNames(), ", "))}
 	}
 	return p, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 func TestChaosRunCLI(t *testing.T) {
@@ -106,7 +107,7 @@ func TestChaosServe(t *testing.T) {
 	if url == "" {
 		t.Fatalf("no endpoint address in %q", stdout.String())
 	}
-	resp, err := http.Post(url+"/v2.1/track", "application/x-json-stream", bytes.NewReader(append(chaos.Envelope("served-1"), '\n')))
+	resp, err := http.Post(url+"/v2.1/track", "application/x-json-stream", bytes.NewReader(append(fakeingest.Envelope("served-1"), '\n')))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // errChaosFailed is returned when a scenario ran and some check failed.
@@ -114,7 +115,7 @@ SIGKILLs and restarts it at random moments.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&profile, "profile", "", "fault profile: a name ("+strings.Join(chaos.ProfileNames(), ", ")+") or a JSON file (required)")
+	f.StringVar(&profile, "profile", "", "fault profile: a name ("+strings.Join(fakeingest.ProfileNames(), ", ")+") or a JSON file (required)")
 	f.IntVar(&sc.Envelopes, "envelopes", chaos.DefaultScenarioEnvelopes, "envelopes to send")
 	f.IntVar(&sc.Rate, "rate", 0, "envelopes offered per second (0: as fast as the shipper takes them)")
 	f.Uint64Var(&sc.Seed, "seed", 0, "seed of the faults and kill moments (0: random; printed, to replay a run)")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // testDaemon runs this test binary as `aispool` (see TestMain).
@@ -60,7 +61,7 @@ func TestChaosDaemonScenarios(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := chaos.ProfileByName(tc.profile)
+			p, err := fakeingest.ProfileByName(tc.profile)
 			if err != nil {
 				t.Fatal(err)
 			}

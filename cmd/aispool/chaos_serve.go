@@ -10,12 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 func newChaosServeCommand(g *globals) *cobra.Command {
 	var (
-		cfg        chaos.EndpointConfig
+		cfg        fakeingest.Config
 		profile    string
 		reportJSON string
 	)
@@ -47,7 +47,7 @@ property chaos.id, else data.baseData.id.`,
 			// may stop it as soon as it has read the address.
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			ep, err := chaos.NewEndpoint(cfg)
+			ep, err := fakeingest.New(cfg)
 			if err != nil {
 				return usageError{err}
 			}
@@ -85,7 +85,7 @@ property chaos.id, else data.baseData.id.`,
 	return cmd
 }
 
-func printEndpointReport(out io.Writer, r *chaos.Report) {
+func printEndpointReport(out io.Writer, r *fakeingest.Report) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	row := func(k string, v any) { fmt.Fprintf(w, "%s\t%v\n", k, v) }
 	row("profile", fmt.Sprintf("%s (seed %d)", r.Profile, r.Seed))

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // TestDaemonSIGKILLLosesNothingAcknowledged kills the daemon with SIGKILL
@@ -48,7 +49,7 @@ func TestDaemonSIGKILLLosesNothingAcknowledged(t *testing.T) {
 				ids := make([]string, 10)
 				for j := range ids {
 					ids[j] = fmt.Sprintf("k-%d", seq.Add(1))
-					body.Write(chaos.Envelope(ids[j]))
+					body.Write(fakeingest.Envelope(ids[j]))
 					body.WriteByte('\n')
 				}
 				resp, err := client.Post(base+"/v2.1/track", "application/x-json-stream", &body)
@@ -79,24 +80,24 @@ func TestDaemonSIGKILLLosesNothingAcknowledged(t *testing.T) {
 	wg.Wait()
 
 	d := startDaemon(t, dir, ep.ConnectionString(""))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rep := ep.Report()
+	var (
+		rep     fakeingest.Report
+		missing []string
+		n       int
+	)
+	if !testkit.Poll(30*time.Second, 50*time.Millisecond, func() bool {
+		rep = ep.Report()
 		mu.Lock()
-		missing := rep.Unaccounted(acked)
-		n := len(acked)
+		missing = rep.Unaccounted(acked)
+		n = len(acked)
 		mu.Unlock()
-		if len(missing) == 0 {
-			t.Logf("%d kills: %d items acknowledged with 200, all delivered upstream (%d duplicates)", kills, n, rep.Duplicates)
-			if n < 100 {
-				t.Fatalf("only %d items acknowledged: the test proved little", n)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged items never arrived upstream (first %s)\n%s", len(missing), n, missing[0], d.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return len(missing) == 0
+	}) {
+		t.Fatalf("%d of %d acknowledged items never arrived upstream (first %s)\n%s", len(missing), n, missing[0], d.logs)
+	}
+	t.Logf("%d kills: %d items acknowledged with 200, all delivered upstream (%d duplicates)", kills, n, rep.Duplicates)
+	if n < 100 {
+		t.Fatalf("only %d items acknowledged: the test proved little", n)
 	}
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

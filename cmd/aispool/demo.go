@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/internal/demo"
 )
 
@@ -33,8 +33,8 @@ permanently (a 400 for an item, or "sampled out") are dropped and counted, as wi
 			}
 			// Check the profile before printing or starting anything: a
 			// bad name is a usage error, not a failed demo.
-			if _, err := chaos.ProfileByName(orDefault(cfg.Profile, "healthy")); err != nil {
-				return usageError{fmt.Errorf("--faults %q: want one of %s", cfg.Profile, strings.Join(chaos.ProfileNames(), ", "))}
+			if _, err := fakeingest.ProfileByName(orDefault(cfg.Profile, "healthy")); err != nil {
+				return usageError{fmt.Errorf("--faults %q: want one of %s", cfg.Profile, strings.Join(fakeingest.ProfileNames(), ", "))}
 			}
 			log, err := g.logger()
 			if err != nil {

@@ -12,12 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -101,7 +101,7 @@ func fillSpool(t *testing.T, dir, prefix string, n int) []string {
 	recs := make([][]byte, n)
 	for i := range n {
 		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
-		recs[i] = append(chaos.Envelope(ids[i]), '\n')
+		recs[i] = append(fakeingest.Envelope(ids[i]), '\n')
 	}
 	if err := s.Append(context.Background(), recs...); err != nil {
 		t.Fatal(err)
@@ -109,13 +109,13 @@ func fillSpool(t *testing.T, dir, prefix string, n int) []string {
 	return ids
 }
 
-func startEndpoint(t *testing.T, profile string) *chaos.Endpoint {
+func startEndpoint(t *testing.T, profile string) *fakeingest.Endpoint {
 	t.Helper()
-	p, err := chaos.ProfileByName(profile)
+	p, err := fakeingest.ProfileByName(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := chaos.NewEndpoint(chaos.EndpointConfig{Profile: p, Seed: 1})
+	ep, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,26 +209,8 @@ type daemonProc struct {
 	cmd    *exec.Cmd
 	ingest string // base URL of the local endpoint
 	admin  string
-	logs   *syncBuffer   // the child's stderr, line by line
-	eof    chan struct{} // closed when the child's stderr is at its end
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) WriteString(str string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b.WriteString(str)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testkit.SyncBuffer // the child's stderr, line by line
+	eof    chan struct{}       // closed when the child's stderr is at its end
 }
 
 func startDaemon(t *testing.T, dir, cs string, extra ...string) *daemonProc {
@@ -244,14 +226,14 @@ func startDaemon(t *testing.T, dir, cs string, extra ...string) *daemonProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemonProc{cmd: cmd, logs: &syncBuffer{}, eof: make(chan struct{})}
+	d := &daemonProc{cmd: cmd, logs: &testkit.SyncBuffer{}, eof: make(chan struct{})}
 	ready := make(chan struct{})
 	go func() {
 		defer close(d.eof)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			d.logs.WriteString(line + "\n")
+			_, _ = d.logs.WriteString(line + "\n")
 			var rec struct {
 				Msg    string `json:"msg"`
 				Listen string `json:"listen"`
@@ -293,16 +275,13 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 		}
 	}
 	ids := postEnvelopes(t, http.DefaultClient, d.ingest, "t", 20, 10)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var missing []string
+	if !testkit.Poll(20*time.Second, 20*time.Millisecond, func() bool {
 		rep := ep.Report()
-		if len(rep.Unaccounted(ids)) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d not delivered upstream", len(rep.Unaccounted(ids)), len(ids))
-		}
-		time.Sleep(20 * time.Millisecond)
+		missing = rep.Unaccounted(ids)
+		return len(missing) == 0
+	}) {
+		t.Fatalf("%d of %d not delivered upstream", len(missing), len(ids))
 	}
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -323,7 +302,7 @@ func postEnvelopes(t *testing.T, client *http.Client, base, prefix string, batch
 		for j := range per {
 			id := fmt.Sprintf("%s-%d-%d", prefix, i, j)
 			ids = append(ids, id)
-			body.Write(chaos.Envelope(id))
+			body.Write(fakeingest.Envelope(id))
 			body.WriteByte('\n')
 		}
 		resp, err := client.Post(base+"/v2.1/track", "application/x-json-stream", &body)

@@ -3,16 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,7 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // nodeClientDir holds the Node.js fixture: the Azure Monitor OpenTelemetry
@@ -49,7 +42,7 @@ func TestNodeExporterThroughDaemon(t *testing.T) {
 	}
 
 	tmp := t.TempDir()
-	certFile, keyFile := writeSelfSignedCert(t, tmp)
+	certFile, keyFile, _ := testkit.SelfSignedCert(t, tmp)
 	ep := startEndpoint(t, "healthy")
 	d := startDaemon(t, filepath.Join(tmp, "spool"), ep.ConnectionString(""), "--tls-cert", certFile, "--tls-key", keyFile)
 	exited := false
@@ -69,7 +62,7 @@ func TestNodeExporterThroughDaemon(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, script, strconv.Itoa(spans))
 	cmd.Dir = filepath.Dir(script)
 	cmd.Env = append(os.Environ(),
-		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey="+chaos.DefaultIKey+";IngestionEndpoint="+d.ingest,
+		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint="+d.ingest,
 		"NODE_EXTRA_CA_CERTS="+certFile,
 	)
 	var stdout, stderr bytes.Buffer
@@ -100,34 +93,33 @@ func TestNodeExporterThroughDaemon(t *testing.T) {
 		t.Fatalf("send.js printed %d span ids, want %d:\n%s", len(ids), spans, stdout.String())
 	}
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		rep := ep.Report()
-		lost := rep.Unaccounted(ids)
-		if len(lost) == 0 {
-			// Unaccounted counts ids upstream told the shipper to drop; a
-			// real client's spans must have been accepted.
-			for _, id := range ids {
-				if rep.IDs[id].Accepted == 0 {
-					t.Fatalf("span %s reached upstream but was not accepted: %+v", id, rep.IDs[id])
-				}
+	var (
+		rep  fakeingest.Report
+		lost []string
+	)
+	if !testkit.Poll(20*time.Second, 20*time.Millisecond, func() bool {
+		rep = ep.Report()
+		lost = rep.Unaccounted(ids)
+		return len(lost) == 0
+	}) {
+		seen := make([]string, 0, 5)
+		for id := range rep.IDs {
+			if len(seen) == cap(seen) {
+				break
 			}
-			t.Logf("all %d spans accepted upstream (%d ids recorded there)", len(ids), len(rep.IDs))
-			break
+			seen = append(seen, id)
 		}
-		if time.Now().After(deadline) {
-			seen := make([]string, 0, 5)
-			for id := range rep.IDs {
-				if len(seen) == cap(seen) {
-					break
-				}
-				seen = append(seen, id)
-			}
-			t.Fatalf("%d of %d spans not delivered upstream within 20s (first missing: %s; ids seen upstream, e.g.: %q; stats: %+v)\ndaemon metrics:\n%s",
-				len(lost), len(ids), lost[0], seen, rep.Stats, daemonMetrics(d))
-		}
-		time.Sleep(20 * time.Millisecond)
+		t.Fatalf("%d of %d spans not delivered upstream within 20s (first missing: %s; ids seen upstream, e.g.: %q; stats: %+v)\ndaemon metrics:\n%s",
+			len(lost), len(ids), lost[0], seen, rep.Stats, daemonMetrics(d))
 	}
+	// Unaccounted counts ids upstream told the shipper to drop; a real
+	// client's spans must have been accepted.
+	for _, id := range ids {
+		if rep.IDs[id].Accepted == 0 {
+			t.Fatalf("span %s reached upstream but was not accepted: %+v", id, rep.IDs[id])
+		}
+	}
+	t.Logf("all %d spans accepted upstream (%d ids recorded there)", len(ids), len(rep.IDs))
 
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -169,47 +161,4 @@ func errOrOK(err error) string {
 		return ee.String()
 	}
 	return err.Error()
-}
-
-// writeSelfSignedCert writes a self-signed ECDSA P-256 certificate for
-// 127.0.0.1, ::1 and localhost (cert.pem, its own trust anchor) and its key
-// (key.pem) into dir.
-func writeSelfSignedCert(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "aispool test", Organization: []string{"aispool"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -91,7 +91,7 @@ func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 	post := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for deadline := time.Now().Add(10 * time.Second); !refused; {
 		id := fmt.Sprintf("sig-late-%d", len(ids))
-		resp, err := post.Post(d.ingest+"/v2.1/track", "application/x-json-stream", bytes.NewReader(chaos.Envelope(id)))
+		resp, err := post.Post(d.ingest+"/v2.1/track", "application/x-json-stream", bytes.NewReader(fakeingest.Envelope(id)))
 		switch {
 		case err != nil:
 			refused = true
@@ -154,7 +154,7 @@ func TestRunSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	var got []string
 	for _, p := range rep.Peek {
-		if id, ok := chaos.DefaultID(p.Data); ok {
+		if id, ok := fakeingest.DefaultID(p.Data); ok {
 			got = append(got, id)
 		}
 	}

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -80,10 +81,10 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func startUpstream(t *testing.T) *chaos.Endpoint {
+func startUpstream(t *testing.T) *fakeingest.Endpoint {
 	t.Helper()
-	p, _ := chaos.ProfileByName("healthy")
-	ep, err := chaos.NewEndpoint(chaos.EndpointConfig{Profile: p, Seed: 1, Logger: slog.New(slog.DiscardHandler)})
+	p, _ := fakeingest.ProfileByName("healthy")
+	ep, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		if i > 0 {
 			body.WriteString(",")
 		}
-		body.Write(chaos.Envelope(id))
+		body.Write(fakeingest.Envelope(id))
 	}
 	body.WriteString("]")
 	resp, err := http.Post(d.IngestURL()+"/v2/track", "application/json", &body)
@@ -147,19 +148,15 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 }
 
-func waitDelivered(t *testing.T, up *chaos.Endpoint, ids []string) {
+func waitDelivered(t *testing.T, up *fakeingest.Endpoint, ids []string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var missing []string
+	if !testkit.Poll(15*time.Second, 20*time.Millisecond, func() bool {
 		rep := up.Report()
-		missing := rep.Unaccounted(ids)
-		if len(missing) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not delivered upstream: %v", missing)
-		}
-		time.Sleep(20 * time.Millisecond)
+		missing = rep.Unaccounted(ids)
+		return len(missing) == 0
+	}) {
+		t.Fatalf("not delivered upstream: %v", missing)
 	}
 }
 
@@ -174,7 +171,7 @@ func TestDrain(t *testing.T) {
 	for i := range 100 {
 		id := fmt.Sprint("drain-", i)
 		ids = append(ids, id)
-		if err := s.Append(context.Background(), append(chaos.Envelope(id), '\n')); err != nil {
+		if err := s.Append(context.Background(), append(fakeingest.Envelope(id), '\n')); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -212,7 +209,7 @@ func TestDrainManySegments(t *testing.T) {
 		for i := range 10 {
 			id := fmt.Sprint("many-", seg, "-", i)
 			ids = append(ids, id)
-			if err := s.Append(context.Background(), append(chaos.Envelope(id), '\n')); err != nil {
+			if err := s.Append(context.Background(), append(fakeingest.Envelope(id), '\n')); err != nil {
 				t.Fatal(err)
 			}
 		}

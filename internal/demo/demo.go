@@ -14,7 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/aispool/aispool/chaos"
+	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/exporter"
 	"github.com/aispool/aispool/sender"
 )
@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	prof, err := chaos.ProfileByName(cfg.Profile)
+	prof, err := fakeingest.ProfileByName(cfg.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer os.RemoveAll(tmp)
 		cfg.SpoolDir = filepath.Join(tmp, "spool")
 	}
-	ep, err := chaos.NewEndpoint(chaos.EndpointConfig{Profile: prof, Seed: cfg.Seed, Logger: cfg.Logger})
+	ep, err := fakeingest.New(fakeingest.Config{Profile: prof, Seed: cfg.Seed, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

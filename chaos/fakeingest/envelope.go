@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"cmp"
@@ -97,7 +97,7 @@ func TestSenderHonoursRetryAfterAcrossRedirect(t *testing.T) {
 		}
 	}
 	// No grace: one request at a time, none can be in flight.
-	ep := startEndpoint(t, EndpointConfig{Profile: p, Seed: seed, RetryAfterGrace: -1})
+	ep := startEndpoint(t, Config{Profile: p, Seed: seed, RetryAfterGrace: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sp, err := spool.Open(ctx, filepath.Join(t.TempDir(), "spool"), &spool.Options{Logger: discard()})
@@ -156,7 +156,7 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	ep := startEndpoint(t, EndpointConfig{Profile: p, Seed: seed})
+	ep := startEndpoint(t, Config{Profile: p, Seed: seed})
 	sp, err := spool.Open(ctx, filepath.Join(t.TempDir(), "spool"), &spool.Options{Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
@@ -284,11 +284,11 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 		var seen bool
 		switch {
 		case w.Kind == WindowThrottle:
-			seen = rep.ByOutcome[outcome(FaultThrottleWindow, cmp.Or(w.Code, 429))] > 0
+			seen = rep.ByOutcome[FaultThrottleWindow.Outcome(cmp.Or(w.Code, 429))] > 0
 		case w.Mode == OutageRefuse:
 			seen = ss.Requests[0] > 0 // connection errors
 		default:
-			seen = rep.ByOutcome[outcome(FaultOutage, 503)] > 0
+			seen = rep.ByOutcome[FaultOutage.Outcome(503)] > 0
 		}
 		if seen {
 			felt++
@@ -300,7 +300,7 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 	switch {
 	case !randomFaults && felt < len(p.Windows):
 		t.Errorf("%d of %d windows affected the run: %v, sender %v", felt, len(p.Windows), rep.ByOutcome, ss.Requests)
-	case randomFaults && rep.Requests == rep.ByOutcome[outcome(FaultNone, 200)]:
+	case randomFaults && rep.Requests == rep.ByOutcome[FaultNone.Outcome(200)]:
 		t.Errorf("no fault hit the run: %v", rep.ByOutcome)
 	}
 

@@ -1,17 +1,16 @@
-package chaos
+package fakeingest
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // discard is a logger that drops everything.
@@ -19,14 +18,14 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // startEndpoint starts an endpoint with p and seed, closed at the end of
 // the test.
-func startEndpoint(t *testing.T, cfg EndpointConfig) *Endpoint {
+func startEndpoint(t *testing.T, cfg Config) *Endpoint {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = discard()
 	}
-	e, err := NewEndpoint(cfg)
+	e, err := New(cfg)
 	if err != nil {
-		t.Fatalf("NewEndpoint: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	if err := e.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -57,32 +56,20 @@ func ids(prefix string, n int) []string {
 	return out
 }
 
-// ndjson builds a newline-delimited body of synthetic envelopes.
-func ndjson(idList ...string) []byte {
-	var b bytes.Buffer
-	for _, id := range idList {
-		b.Write(Envelope(id))
-		b.WriteByte('\n')
+// envelopes returns a synthetic envelope for each id.
+func envelopes(idList []string) [][]byte {
+	out := make([][]byte, len(idList))
+	for i, id := range idList {
+		out[i] = Envelope(id)
 	}
-	return b.Bytes()
+	return out
 }
+
+// ndjson builds a newline-delimited body of synthetic envelopes.
+func ndjson(idList ...string) []byte { return testkit.NDJSON(envelopes(idList)...) }
 
 // jsonArray builds a JSON array body of synthetic envelopes.
-func jsonArray(idList ...string) []byte {
-	parts := make([]string, len(idList))
-	for i, id := range idList {
-		parts[i] = string(Envelope(id))
-	}
-	return []byte("[" + strings.Join(parts, ",\n ") + "]")
-}
-
-func gzipped(b []byte) []byte {
-	var out bytes.Buffer
-	zw := gzip.NewWriter(&out)
-	_, _ = zw.Write(b)
-	_ = zw.Close()
-	return out.Bytes()
-}
+func jsonArray(idList ...string) []byte { return testkit.JSONArray(envelopes(idList)...) }
 
 // answer is what a client saw for one request.
 type answer struct {
@@ -97,7 +84,7 @@ func post(t *testing.T, c *http.Client, url string, body []byte, gz bool) answer
 	t.Helper()
 	ce := ""
 	if gz {
-		body, ce = gzipped(body), "gzip"
+		body, ce = testkit.Gzip(body), "gzip"
 	}
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -127,3 +114,12 @@ func only(name string, f func(p *Profile)) *Profile {
 func itemOf(raw []byte) breeze.Item { return breeze.Item{Raw: raw} }
 
 func ptr[T any](v T) *T { return &v }
+
+// sum adds up the values of m.
+func sum[M ~map[K]V, K comparable, V int | uint64](m M) V {
+	var n V
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"encoding/json"
@@ -145,7 +145,7 @@ func TestDrawFollowsTheProfile(t *testing.T) {
 	latent, partial := 0, 0
 	for i := range n {
 		pl := c.draw(rand.New(rand.NewPCG(1, uint64(i))), 0, false)
-		count[outcome(pl.fault, pl.status)]++
+		count[pl.fault.Outcome(pl.status)]++
 		if pl.latency > 0 {
 			latent++
 			if pl.latency < time.Millisecond || pl.latency > 3*time.Millisecond {
@@ -216,7 +216,7 @@ func TestEnvelopeIsValidAndIdentifiable(t *testing.T) {
 		t.Errorf("envelope %s", raw)
 	}
 	e := &Endpoint{}
-	e.cfg = EndpointConfig{}.withDefaults()
+	e.cfg = Config{}.withDefaults()
 	if err := e.validate(itemOf(raw)); err != nil {
 		t.Errorf("the service's validation refuses the synthetic envelope: %v", err)
 	}

@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -50,6 +51,16 @@ const (
 	// FaultNotTrack: not a POST to /v2/track or /v2.1/track (404, 405).
 	FaultNotTrack Fault = "not_track"
 )
+
+// Outcome is the label of a request the endpoint answered with fault f: f
+// itself, followed by "_<status>" when a status was sent (status > 0), as
+// in [Stats.ByOutcome]: FaultNone.Outcome(200) is "ok_200".
+func (f Fault) Outcome(status int) string {
+	if status == 0 {
+		return string(f)
+	}
+	return string(f) + "_" + strconv.Itoa(status)
+}
 
 // lost reports whether the answer to a processed request never reaches the
 // client intact.

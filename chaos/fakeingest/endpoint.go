@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"context"
@@ -22,14 +22,13 @@ import (
 	"github.com/aispool/aispool/internal/breeze"
 )
 
-// ErrInvalidConfig is wrapped by the errors NewEndpoint returns for a bad
-// EndpointConfig.
+// ErrInvalidConfig is wrapped by the errors New returns for a bad Config.
 var ErrInvalidConfig = errors.New("chaos: invalid endpoint config")
 
 // ErrClosed is returned by Start after Close.
 var ErrClosed = errors.New("chaos: endpoint closed")
 
-// Defaults of EndpointConfig.
+// Defaults of Config.
 const (
 	DefaultAddr            = "127.0.0.1:0"
 	DefaultMaxConcurrent   = 4
@@ -40,9 +39,9 @@ const (
 	DefaultMaxBodyBytes    = 32 << 20
 )
 
-// EndpointConfig configures an Endpoint. The zero value is a healthy
-// endpoint on a random loopback port.
-type EndpointConfig struct {
+// Config configures an Endpoint. The zero value is a healthy endpoint on a
+// random loopback port.
+type Config struct {
 	// Profile says which faults to inject; nil means a healthy endpoint.
 	// It must be valid (profiles from LoadProfile or ProfileByName are).
 	Profile *Profile
@@ -73,7 +72,7 @@ type EndpointConfig struct {
 	// service does.
 	SkipValidation bool
 
-	// Body limits (see internal/breeze): a body over MaxBodyBytes
+	// Body limits (see internal/trackbody): a body over MaxBodyBytes
 	// (default 32 MiB) or MaxDecodedBytes (default twice that), or with
 	// more than MaxItems items (default 64,000), is answered 413; an item
 	// over MaxItemBytes (default 64 KiB) gets a per-item 400.
@@ -84,6 +83,18 @@ type EndpointConfig struct {
 	// MaxConcurrent bounds the bodies decoded at once (default 4), so
 	// memory stays bounded whatever clients send; more requests wait.
 	MaxConcurrent int
+
+	// Bodies says how request bodies are read: decoded item by item
+	// (DecodeBodies, the default), or only counted (CountBodies) or
+	// discarded (DiscardBodies) for load tests, where the endpoint's own
+	// cost must stay small. The counting modes stream bodies (so
+	// MaxConcurrent does not apply), record no ids and refuse a profile
+	// with per-item errors (Profile.Partial).
+	Bodies BodyMode
+	// Fallback, if set, serves the requests whose path is not a track
+	// path (by default they are answered 404), for example a test's own
+	// control routes on the same address. Its requests are not recorded.
+	Fallback http.Handler
 
 	// RetryAfterGrace: a request arriving on a listener while a
 	// Retry-After it gave still runs is a violation, unless it arrives
@@ -105,7 +116,7 @@ type EndpointConfig struct {
 	Logger *slog.Logger
 }
 
-func (c EndpointConfig) withDefaults() EndpointConfig {
+func (c Config) withDefaults() Config {
 	if c.Profile == nil {
 		c.Profile = &Profile{Name: "healthy"}
 	}
@@ -148,10 +159,10 @@ func (c EndpointConfig) withDefaults() EndpointConfig {
 // Endpoint is a flaky fake Application Insights ingestion endpoint. It
 // answers POST /v2/track and /v2.1/track (gzip or plain, JSON array or
 // newline-delimited) like the service, injects the faults of its profile,
-// and records every envelope it accepts by id. Create it with NewEndpoint,
+// and records every envelope it accepts by id. Create it with New,
 // then Start; Close stops it and every goroutine it started.
 type Endpoint struct {
-	cfg    EndpointConfig
+	cfg    Config
 	prof   *compiled
 	seed   uint64
 	log    *slog.Logger
@@ -160,6 +171,11 @@ type Endpoint struct {
 	seq    atomic.Uint64
 	sem    chan struct{}
 	done   chan struct{} // closed by Close
+	// unavailable answers every track request 503 (SetUnavailable).
+	unavailable atomic.Bool
+	// zrs and bufs are the gzip readers and copy buffers of the counting
+	// modes (*gzip.Reader, *[]byte).
+	zrs, bufs sync.Pool
 
 	mu      sync.Mutex
 	started bool
@@ -170,14 +186,19 @@ type Endpoint struct {
 	wg      sync.WaitGroup
 }
 
-// NewEndpoint validates cfg and returns an Endpoint that is not listening
-// yet.
-func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
+// New validates cfg and returns an Endpoint that is not listening yet.
+func New(cfg Config) (*Endpoint, error) {
 	cfg = cfg.withDefaults()
-	cfg.Profile = cfg.Profile.clone()
+	cfg.Profile = cfg.Profile.Clone()
 	var errs []error
 	if err := cfg.Profile.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: Profile: %w", ErrInvalidConfig, err))
+	}
+	switch {
+	case cfg.Bodies < DecodeBodies || cfg.Bodies > DiscardBodies:
+		errs = append(errs, fmt.Errorf("%w: Bodies: unknown mode %d", ErrInvalidConfig, cfg.Bodies))
+	case cfg.Bodies != DecodeBodies && cfg.Profile.Partial.Probability > 0:
+		errs = append(errs, fmt.Errorf("%w: Bodies: %s cannot answer per-item errors (the profile's partial)", ErrInvalidConfig, cfg.Bodies))
 	}
 	for _, a := range []struct{ field, addr string }{{"Addr", cfg.Addr}, {"RedirectAddr", cfg.RedirectAddr}} {
 		if err := checkAddr(a.addr, cfg.AllowNonLoopback); err != nil {
@@ -385,214 +406,6 @@ func (e *Endpoint) sleep(ctx context.Context, d time.Duration) bool {
 	return false
 }
 
-func (e *Endpoint) hasRefuseWindows() bool {
-	for _, w := range e.cfg.Profile.Windows {
-		if w.Kind == WindowOutage && w.Mode == OutageRefuse {
-			return true
-		}
-	}
-	return false
-}
-
-// schedule takes the listeners down and up for the outage windows of mode
-// "refuse", until Close.
-func (e *Endpoint) schedule() {
-	defer e.wg.Done()
-	const retry = 50 * time.Millisecond
-	for {
-		elapsed := time.Since(e.start)
-		down := false
-		next := time.Duration(-1)
-		for _, w := range e.cfg.Profile.Windows {
-			if w.Kind != WindowOutage || w.Mode != OutageRefuse {
-				continue
-			}
-			if on, _ := w.active(elapsed); on {
-				down = true
-			}
-			if t, ok := w.next(elapsed + 1); ok && (next < 0 || t < next) {
-				next = t
-			}
-		}
-		ok := true
-		for _, l := range e.lns {
-			if down {
-				l.down()
-			} else if err := l.up(); err != nil {
-				ok = false
-				e.log.LogAttrs(context.Background(), slog.LevelError, "chaos: listener back up failed, retrying", slog.String("listener", l.name), slog.Any("err", err))
-			}
-		}
-		wait := next - elapsed
-		if next < 0 {
-			wait = time.Hour
-		}
-		if !ok {
-			wait = min(wait, retry)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-e.done:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// listener is one of the endpoint's addresses with its server, its open
-// connections and the Retry-After it last gave.
-type listener struct {
-	e         *Endpoint
-	name      string // "primary" or "secondary"
-	secondary bool
-	addr      string // fixed after the first listen
-	url       string
-	srv       *http.Server
-
-	mu     sync.Mutex
-	ln     net.Listener // nil while down
-	conns  map[net.Conn]http.ConnState
-	closed bool
-	// notBefore is when the last Retry-After given here ends, given when
-	// it was sent.
-	notBefore, given time.Time
-}
-
-func newListener(e *Endpoint, name string, ln net.Listener) *listener {
-	l := &listener{
-		e:         e,
-		name:      name,
-		secondary: name != "primary",
-		addr:      ln.Addr().String(),
-		url:       "http://" + ln.Addr().String(),
-		ln:        ln,
-		conns:     map[net.Conn]http.ConnState{},
-	}
-	l.srv = &http.Server{
-		Handler:           l,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
-		ConnState:         l.connState,
-	}
-	return l
-}
-
-func (l *listener) connState(c net.Conn, st http.ConnState) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch st {
-	case http.StateHijacked, http.StateClosed:
-		delete(l.conns, c)
-	default:
-		l.conns[c] = st
-	}
-}
-
-// serve starts serving the current net.Listener.
-func (l *listener) serve() {
-	ln := l.ln
-	l.e.wg.Add(1)
-	go func() {
-		defer l.e.wg.Done()
-		_ = l.srv.Serve(ln) // returns when ln is closed
-	}()
-}
-
-// down closes the listening socket, so that clients get "connection
-// refused" until up, and resets the idle connections. A request being
-// handled finishes (its answer is not lost behind the recorder's back);
-// a request arriving later on its connection is reset by the handler.
-func (l *listener) down() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ln == nil || l.closed {
-		return
-	}
-	_ = l.ln.Close()
-	l.ln = nil
-	for c, st := range l.conns {
-		if st != http.StateActive {
-			resetConn(c)
-			delete(l.conns, c)
-		}
-	}
-	l.e.log.LogAttrs(context.Background(), slog.LevelDebug, "chaos: listener down (outage)", slog.String("listener", l.name))
-}
-
-// up listens again on the same address after down.
-func (l *listener) up() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ln != nil || l.closed {
-		return nil
-	}
-	ln, err := net.Listen("tcp", l.addr)
-	if err != nil {
-		return fmt.Errorf("chaos: listen %s again: %w", l.addr, err)
-	}
-	l.ln = ln
-	l.serve()
-	l.e.log.LogAttrs(context.Background(), slog.LevelDebug, "chaos: listener up", slog.String("listener", l.name))
-	return nil
-}
-
-// close stops the listener for good: the listening socket and every
-// connection (http.Server.Close).
-func (l *listener) close() error {
-	l.mu.Lock()
-	l.closed = true
-	l.ln = nil
-	l.mu.Unlock()
-	if err := l.srv.Close(); err != nil {
-		return fmt.Errorf("chaos: close %s listener: %w", l.name, err)
-	}
-	return nil
-}
-
-// throttle notes a Retry-After answer sent at given, ending at until.
-func (l *listener) throttle(given, until time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if until.After(l.notBefore) {
-		l.notBefore = until
-	}
-	l.given = given
-}
-
-// redirectMarker is the query parameter a redirect's Location carries.
-const redirectMarker = "chaosRedirect"
-
-// checkEarly records a request that arrived at at while a Retry-After ran.
-func (l *listener) checkEarly(at time.Time, r *http.Request) {
-	l.mu.Lock()
-	notBefore, given := l.notBefore, l.given
-	l.mu.Unlock()
-	if !at.Before(notBefore) {
-		return
-	}
-	v := Violation{
-		At: at, Listener: l.name, Remote: r.RemoteAddr, Given: given, NotBefore: notBefore, Early: notBefore.Sub(at),
-		ViaRedirect: r.URL.Query().Has(redirectMarker),
-	}
-	race := at.Sub(given) < l.e.cfg.RetryAfterGrace
-	l.e.rec.violation(v, race)
-	if !race {
-		l.e.log.LogAttrs(context.Background(), slog.LevelWarn, "chaos: request before Retry-After ended",
-			slog.String("listener", l.name), slog.String("remote", v.Remote), slog.Duration("early", v.Early),
-			slog.Bool("via_redirect", v.ViaRedirect))
-	}
-}
-
-// resetConn closes c with SO_LINGER 0, so the peer sees a reset (RST)
-// instead of an orderly end.
-func resetConn(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	_ = c.Close()
-}
-
 // trackPath reports whether p is a track path: /v2/track or /v2.1/track,
 // trailing slash and a leading prefix tolerated.
 func trackPath(p string) bool {
@@ -610,13 +423,17 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer e.wg.Done()
 	at := time.Now()
 	if r.Method != http.MethodPost || !trackPath(r.URL.Path) {
+		if e.cfg.Fallback != nil && !trackPath(r.URL.Path) {
+			e.cfg.Fallback.ServeHTTP(w, r)
+			return
+		}
 		status := http.StatusNotFound
 		if trackPath(r.URL.Path) {
 			status = http.StatusMethodNotAllowed
 			w.Header().Set("Allow", http.MethodPost)
 		}
 		http.Error(w, http.StatusText(status), status)
-		e.rec.request(at, l.name, outcome(FaultNotTrack, status), false, nil)
+		e.rec.request(at, l.name, FaultNotTrack.Outcome(status), false, nil, 0)
 		return
 	}
 	defer e.rec.enter(r.Context())()
@@ -624,28 +441,53 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := e.seq.Add(1) - 1
 	rng := rand.New(rand.NewPCG(e.seed, n))
 	pl := e.prof.draw(rng, at.Sub(e.start), l.secondary)
+	if e.unavailable.Load() {
+		pl = plan{fault: FaultOutage, status: http.StatusServiceUnavailable, latency: pl.latency}
+	}
 	log := e.log.With(slog.Uint64("request", n), slog.String("listener", l.name))
 	if l.preempt(w, r, n, pl, at, log) {
 		return
 	}
+	if e.cfg.Bodies != DecodeBodies {
+		l.serveCounted(w, r, pl, at, log)
+		return
+	}
 
-	items, err := e.decode(r)
+	items, size, err := e.decode(r)
 	if err != nil {
 		l.badBody(w, r, err, at, log)
 		return
 	}
 	answers, resp, status := e.answer(items, pl, rng)
-	fault := e.hold(r.Context(), pl)
-	label := outcome(fault, status)
+	l.finish(w, r, pl, status, resp, log, func(label string, lost bool) {
+		e.rec.request(at, l.name, label, lost, answers, processedBytes(pl, size))
+	})
+}
+
+// finish waits out the plan's latency and hang, records the request with
+// record (its outcome label, and whether its answer is lost) and writes the
+// answer.
+func (l *listener) finish(w http.ResponseWriter, r *http.Request, pl plan, status int, resp breeze.TrackResponse, log *slog.Logger, record func(label string, lost bool)) {
+	fault := l.e.hold(r.Context(), pl)
+	label := fault.Outcome(status)
 	switch fault {
 	case FaultHang, FaultResetAfterAccept, FaultClientGone:
 		label = string(fault) // no status was sent
 	}
-	e.rec.request(at, l.name, label, fault.lost(), answers)
+	record(label, fault.lost())
 	if fault != FaultNone {
-		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: fault", slog.String("outcome", label), slog.Int("items", len(items)))
+		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: fault", slog.String("outcome", label), slog.Int("items", resp.ItemsReceived))
 	}
 	l.respond(w, pl, fault, status, resp)
+}
+
+// processedBytes is size if the plan processes the request's items, else 0:
+// Stats.BodyBytes counts the bodies of processed requests only.
+func processedBytes(pl plan, size int64) int64 {
+	if pl.fault.processes() {
+		return size
+	}
+	return 0
 }
 
 // preempt applies the faults that need no body: a refused connection
@@ -656,20 +498,20 @@ func (l *listener) preempt(w http.ResponseWriter, r *http.Request, n uint64, pl 
 	switch {
 	case pl.refuse:
 		hijackReset(w)
-		e.rec.request(at, l.name, string(FaultOutage)+"_refused", false, nil)
+		e.rec.request(at, l.name, string(FaultOutage)+"_refused", false, nil, 0)
 	case pl.fault == FaultReset:
 		// Read part of the body, then reset: the client is cut off
 		// mid-request.
 		_, _ = io.CopyN(io.Discard, r.Body, max(r.ContentLength/2, 1))
 		hijackReset(w)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: reset mid-request")
-		e.rec.request(at, l.name, string(FaultReset), false, nil)
+		e.rec.request(at, l.name, string(FaultReset), false, nil, 0)
 	case pl.fault == FaultRedirect:
 		w.Header().Set("Location", e.listenerURL(1)+r.URL.Path+"?"+redirectMarker+"="+strconv.FormatUint(n, 10))
 		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(e.prof.redirectMaxAge/time.Second)))
 		w.WriteHeader(pl.status)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: redirect", slog.Int("status", pl.status))
-		e.rec.request(at, l.name, outcome(pl.fault, pl.status), false, nil)
+		e.rec.request(at, l.name, pl.fault.Outcome(pl.status), false, nil, 0)
 	default:
 		return false
 	}
@@ -686,12 +528,12 @@ func (l *listener) badBody(w http.ResponseWriter, r *http.Request, err error, at
 		status = http.StatusUnsupportedMediaType
 	case r.Context().Err() != nil, errors.Is(err, errClosing):
 		// The client or the endpoint went away while the body was read.
-		l.e.rec.request(at, l.name, string(FaultClientGone), false, nil)
+		l.e.rec.request(at, l.name, string(FaultClientGone), false, nil, 0)
 		return
 	}
 	log.LogAttrs(r.Context(), slog.LevelDebug, "chaos: bad body", slog.Int("status", status), slog.Any("err", err))
 	http.Error(w, err.Error(), status)
-	l.e.rec.request(at, l.name, outcome(FaultBadBody, status), false, nil)
+	l.e.rec.request(at, l.name, FaultBadBody.Outcome(status), false, nil, 0)
 }
 
 // answer decides what the answer says about each item: processed item by
@@ -766,21 +608,23 @@ func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status i
 
 var errClosing = errors.New("chaos: endpoint closing")
 
-// decode reads the request's items, at most MaxConcurrent at a time.
-func (e *Endpoint) decode(r *http.Request) ([]breeze.Item, error) {
+// decode reads the request's items, at most MaxConcurrent at a time, and
+// the body's size as received.
+func (e *Endpoint) decode(r *http.Request) ([]breeze.Item, int64, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-r.Context().Done():
-		return nil, fmt.Errorf("chaos: decode: %w", r.Context().Err())
+		return nil, 0, fmt.Errorf("chaos: decode: %w", r.Context().Err())
 	case <-e.done:
-		return nil, errClosing
+		return nil, 0, errClosing
 	}
 	defer func() { <-e.sem }()
-	items, err := breeze.Decode(r.Body, r.Header.Get("Content-Encoding"), e.limits)
+	body := &bodyReader{r: r.Body}
+	items, err := breeze.Decode(body, r.Header.Get("Content-Encoding"), e.limits)
 	if err != nil {
-		return nil, fmt.Errorf("chaos: decode: %w", err)
+		return nil, 0, fmt.Errorf("chaos: decode: %w", err)
 	}
-	return items, nil
+	return items, body.n, nil
 }
 
 // process answers each item of a processed request: invalid items get a
@@ -849,33 +693,4 @@ func (e *Endpoint) itemID(it breeze.Item) (string, bool) {
 		return "", false
 	}
 	return e.cfg.ID(it.Raw)
-}
-
-// outcome is a request's label: the fault, and the status if one was sent.
-func outcome(f Fault, status int) string {
-	if status == 0 {
-		return string(f)
-	}
-	return string(f) + "_" + strconv.Itoa(status)
-}
-
-// hijackReset takes over the connection and resets it.
-func hijackReset(w http.ResponseWriter) {
-	c, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler) // closes the connection
-	}
-	resetConn(c)
-}
-
-// hijackClose flushes what was written and closes the connection without
-// finishing the response.
-func hijackClose(w http.ResponseWriter) {
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	c, _, err := rc.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = c.Close()
 }

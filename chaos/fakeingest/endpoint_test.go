@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"cmp"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // decodeTrack decodes a track answer, failing the test if it is not one.
@@ -30,7 +31,7 @@ func decodeTrack(t *testing.T, b []byte) breeze.TrackResponse {
 }
 
 func TestHealthyAcceptsEveryBodyShape(t *testing.T) {
-	e := startEndpoint(t, EndpointConfig{})
+	e := startEndpoint(t, Config{})
 	c := newClient(t, 5*time.Second)
 	cases := []struct {
 		name, path string
@@ -71,7 +72,7 @@ func TestHealthyAcceptsEveryBodyShape(t *testing.T) {
 func TestWholeRequestStatuses(t *testing.T) {
 	for _, code := range []int{500, 502, 503, 504, 408, 401, 403, 402, 400} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			e := startEndpoint(t, EndpointConfig{Profile: only("status", func(p *Profile) {
+			e := startEndpoint(t, Config{Profile: only("status", func(p *Profile) {
 				p.Statuses = map[int]float64{code: 1}
 			})})
 			c := newClient(t, 5*time.Second)
@@ -116,7 +117,7 @@ func TestThrottleRetryAfter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := startEndpoint(t, EndpointConfig{Profile: only("throttle", func(p *Profile) {
+			e := startEndpoint(t, Config{Profile: only("throttle", func(p *Profile) {
 				p.Throttle = Throttle{Probability: 1, Codes: []int{tc.code}, RetryAfter: RetryAfter{MinSeconds: 2, MaxSeconds: 2, HTTPDate: tc.date}}
 			})})
 			c := newClient(t, 5*time.Second)
@@ -168,7 +169,7 @@ func TestPartialPerItemCodes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := startEndpoint(t, EndpointConfig{Seed: 7, Profile: only("partial", func(p *Profile) { p.Partial = tc.partial })})
+			e := startEndpoint(t, Config{Seed: 7, Profile: only("partial", func(p *Profile) { p.Partial = tc.partial })})
 			c := newClient(t, 5*time.Second)
 			idList := ids("p", 200)
 			a := post(t, c, e.URL()+"/v2.1/track", ndjson(idList...), true)
@@ -334,7 +335,7 @@ func TestLossyFaults(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := startEndpoint(t, EndpointConfig{Profile: tc.profile})
+			e := startEndpoint(t, Config{Profile: tc.profile})
 			c := newClient(t, cmp.Or(tc.timeout, 5*time.Second))
 			start := time.Now()
 			a := post(t, c, e.URL()+"/v2.1/track", ndjson(ids("l", 50)...), true)
@@ -345,14 +346,10 @@ func TestLossyFaults(t *testing.T) {
 			// The endpoint records after the client's view; wait a bit
 			// for client-side timeouts.
 			var rep Report
-			deadline := time.Now().Add(3 * time.Second)
-			for {
+			testkit.Poll(3*time.Second, 10*time.Millisecond, func() bool {
 				rep = e.Report()
-				if rep.Requests > 0 || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return rep.Requests > 0
+			})
 			if rep.ByOutcome[tc.outcome] != 1 {
 				t.Errorf("ByOutcome %v, want %s", rep.ByOutcome, tc.outcome)
 			}
@@ -373,7 +370,7 @@ func TestLossyFaults(t *testing.T) {
 func TestRedirectFollowedToSecondListener(t *testing.T) {
 	for _, code := range []int{307, 308} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			e := startEndpoint(t, EndpointConfig{Profile: only("redirect", func(p *Profile) {
+			e := startEndpoint(t, Config{Profile: only("redirect", func(p *Profile) {
 				p.Redirect = Redirect{Probability: 1, Codes: []int{code}, MaxAge: ptr(Duration(5 * time.Second))}
 			})})
 			if e.RedirectURL() == "" || e.RedirectURL() == e.URL() {
@@ -407,7 +404,7 @@ func TestWindows(t *testing.T) {
 	t.Parallel()
 	t.Run("outage refuse", func(t *testing.T) {
 		t.Parallel()
-		e := startEndpoint(t, EndpointConfig{Profile: only("outage", func(p *Profile) {
+		e := startEndpoint(t, Config{Profile: only("outage", func(p *Profile) {
 			p.Windows = []Window{{Kind: WindowOutage, Start: Duration(300 * time.Millisecond), Duration: Duration(600 * time.Millisecond), Mode: OutageRefuse}}
 		})})
 		c := newClient(t, 2*time.Second)
@@ -434,7 +431,7 @@ func TestWindows(t *testing.T) {
 	})
 	t.Run("outage 503 with Retry-After", func(t *testing.T) {
 		t.Parallel()
-		e := startEndpoint(t, EndpointConfig{Profile: only("outage", func(p *Profile) {
+		e := startEndpoint(t, Config{Profile: only("outage", func(p *Profile) {
 			p.Windows = []Window{{Kind: WindowOutage, Duration: Duration(2500 * time.Millisecond), Mode: Outage503, RetryAfter: true}}
 		})})
 		a := post(t, newClient(t, 2*time.Second), e.URL()+"/v2.1/track", ndjson("o"), true)
@@ -447,7 +444,7 @@ func TestWindows(t *testing.T) {
 	})
 	t.Run("throttle window", func(t *testing.T) {
 		t.Parallel()
-		e := startEndpoint(t, EndpointConfig{Profile: only("throttle", func(p *Profile) {
+		e := startEndpoint(t, Config{Profile: only("throttle", func(p *Profile) {
 			p.Windows = []Window{{Kind: WindowThrottle, Duration: Duration(1500 * time.Millisecond), Code: 439}}
 		})})
 		c := newClient(t, 2*time.Second)
@@ -502,7 +499,7 @@ func TestWindowSchedule(t *testing.T) {
 }
 
 func TestDuplicatesExplainedOnlyByLostAnswers(t *testing.T) {
-	e := startEndpoint(t, EndpointConfig{})
+	e := startEndpoint(t, Config{})
 	c := newClient(t, 5*time.Second)
 	for i := range 3 {
 		if a := post(t, c, e.URL()+"/v2.1/track", ndjson("dup", "once-"+strconv.Itoa(i)), true); a.status != 200 {
@@ -515,13 +512,13 @@ func TestDuplicatesExplainedOnlyByLostAnswers(t *testing.T) {
 	}
 
 	// A lost answer explains one extra acceptance.
-	e2 := startEndpoint(t, EndpointConfig{Profile: only("rst", func(p *Profile) { p.ResetAfterAccept = 1 })})
+	e2 := startEndpoint(t, Config{Profile: only("rst", func(p *Profile) { p.ResetAfterAccept = 1 })})
 	if a := post(t, newClient(t, 5*time.Second), e2.URL()+"/v2.1/track", ndjson("dup"), true); a.err == nil {
 		t.Fatalf("want a reset")
 	}
 	// The shipper resends and gets an intact answer (recorded directly:
 	// the endpoint's profile cannot change).
-	e2.rec.request(time.Now(), "primary", "ok_200", false, []itemAnswer{{id: "dup", hasID: true, accepted: true}})
+	e2.rec.request(time.Now(), "primary", "ok_200", false, []itemAnswer{{id: "dup", hasID: true, accepted: true}}, 0)
 	rep = e2.Report()
 	if s := rep.IDs["dup"]; s.Accepted != 2 || s.AcceptedLost != 1 || rep.Duplicates != 1 || rep.UnexplainedDuplicates != 0 {
 		t.Errorf("dup %+v, stats %+v: want a duplicate explained by the lost answer", s, rep.Stats)
@@ -544,7 +541,7 @@ func TestRetryAfterViolation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := startEndpoint(t, EndpointConfig{RetryAfterGrace: tc.grace, Secondary: true, Profile: only("throttle", func(p *Profile) {
+			e := startEndpoint(t, Config{RetryAfterGrace: tc.grace, Secondary: true, Profile: only("throttle", func(p *Profile) {
 				p.Throttle = Throttle{Probability: 1, RetryAfter: RetryAfter{MinSeconds: 2}}
 			})})
 			c := newClient(t, 5*time.Second)
@@ -571,7 +568,7 @@ func TestRetryAfterViolation(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
-	e := startEndpoint(t, EndpointConfig{MaxBodyBytes: 4096, MaxItems: 10})
+	e := startEndpoint(t, Config{MaxBodyBytes: 4096, MaxItems: 10})
 	c := newClient(t, 5*time.Second)
 	send := func(method, path, ce string, body []byte) (int, string) {
 		req, _ := http.NewRequest(method, e.URL()+path, strings.NewReader(string(body)))
@@ -617,7 +614,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestInvalidItemsRefusedPerItem(t *testing.T) {
-	e := startEndpoint(t, EndpointConfig{})
+	e := startEndpoint(t, Config{})
 	body := []byte(string(Envelope("good")) + "\n" +
 		`{"name":"x","data":{"baseType":"EventData","baseData":{"ver":2,"name":"e","properties":{"chaos.id":"noTime"}}}}` + "\n" +
 		"not json\n" +
@@ -641,7 +638,7 @@ func TestInvalidItemsRefusedPerItem(t *testing.T) {
 	}
 
 	// SkipValidation accepts any object.
-	e2 := startEndpoint(t, EndpointConfig{SkipValidation: true})
+	e2 := startEndpoint(t, Config{SkipValidation: true})
 	a = post(t, newClient(t, 5*time.Second), e2.URL()+"/v2.1/track", []byte(`{"data":{"baseData":{"id":"span1"}}}`), false)
 	if a.status != 200 || e2.Report().IDs["span1"].Accepted != 1 {
 		t.Errorf("SkipValidation: %d %s %v", a.status, a.body, e2.Report().IDs)
@@ -662,7 +659,7 @@ func TestDeterministicGivenSeed(t *testing.T) {
 		Garbage:          0.05,
 	}
 	run := func(seed uint64) []string {
-		e := startEndpoint(t, EndpointConfig{Profile: p, Seed: seed, RetryAfterGrace: time.Hour})
+		e := startEndpoint(t, Config{Profile: p, Seed: seed, RetryAfterGrace: time.Hour})
 		c := newClient(t, 5*time.Second)
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 		var trace []string
@@ -706,44 +703,46 @@ func TestDeterministicGivenSeed(t *testing.T) {
 }
 
 func TestRandomSeedReported(t *testing.T) {
-	e1, err := NewEndpoint(EndpointConfig{Logger: discard()})
+	e1, err := New(Config{Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e2, _ := NewEndpoint(EndpointConfig{Logger: discard()})
-	e3, _ := NewEndpoint(EndpointConfig{Logger: discard(), Profile: &Profile{Seed: 9}})
+	e2, _ := New(Config{Logger: discard()})
+	e3, _ := New(Config{Logger: discard(), Profile: &Profile{Seed: 9}})
 	if e1.Seed() == 0 || e1.Seed() == e2.Seed() || e3.Seed() != 9 {
 		t.Errorf("seeds %d %d %d", e1.Seed(), e2.Seed(), e3.Seed())
 	}
 }
 
-func TestNewEndpointRefusesBadConfig(t *testing.T) {
+func TestNewRefusesBadConfig(t *testing.T) {
 	cases := []struct {
 		name string
-		cfg  EndpointConfig
+		cfg  Config
 		want string
 	}{
-		{"not loopback", EndpointConfig{Addr: "0.0.0.0:0"}, "Addr"},
-		{"redirect not loopback", EndpointConfig{RedirectAddr: "192.0.2.1:80"}, "RedirectAddr"},
-		{"no port", EndpointConfig{Addr: "127.0.0.1"}, "Addr"},
-		{"bad profile", EndpointConfig{Profile: &Profile{Reset: 2}}, "reset"},
+		{"not loopback", Config{Addr: "0.0.0.0:0"}, "Addr"},
+		{"redirect not loopback", Config{RedirectAddr: "192.0.2.1:80"}, "RedirectAddr"},
+		{"no port", Config{Addr: "127.0.0.1"}, "Addr"},
+		{"bad profile", Config{Profile: &Profile{Reset: 2}}, "reset"},
+		{"unknown body mode", Config{Bodies: BodyMode(7)}, "Bodies"},
+		{"per-item errors from counted bodies", Config{Bodies: CountBodies, Profile: &Profile{Partial: Partial{Probability: 0.5, ItemErrorRate: 0.5}}}, "Bodies"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewEndpoint(tc.cfg)
+			_, err := New(tc.cfg)
 			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err %v, want ErrInvalidConfig naming %s", err, tc.want)
 			}
 		})
 	}
-	if _, err := NewEndpoint(EndpointConfig{Addr: "0.0.0.0:0", AllowNonLoopback: true, Logger: discard()}); err != nil {
+	if _, err := New(Config{Addr: "0.0.0.0:0", AllowNonLoopback: true, Logger: discard()}); err != nil {
 		t.Errorf("AllowNonLoopback: %v", err)
 	}
 }
 
 func TestCloseEndsEverything(t *testing.T) {
 	base := runtime.NumGoroutine()
-	e, err := NewEndpoint(EndpointConfig{Logger: discard(), Profile: only("hang", func(p *Profile) {
+	e, err := New(Config{Logger: discard(), Profile: only("hang", func(p *Profile) {
 		p.Hang = Hang{Probability: 1, Duration: Duration(time.Minute)}
 		p.Windows = []Window{{Kind: WindowOutage, Start: Duration(time.Hour), Duration: Duration(time.Second), Mode: OutageRefuse}}
 	})})
@@ -779,10 +778,7 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Errorf("Start after Close: %v", err)
 	}
 	tr.CloseIdleConnections()
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Poll(3*time.Second, 20*time.Millisecond, func() bool { return runtime.NumGoroutine() <= base })
 	if n := runtime.NumGoroutine(); n > base {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines left, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
@@ -790,7 +786,7 @@ func TestCloseEndsEverything(t *testing.T) {
 }
 
 func TestTimeSeries(t *testing.T) {
-	e := startEndpoint(t, EndpointConfig{BucketWidth: 50 * time.Millisecond, MaxBuckets: 4, Profile: only("s", func(p *Profile) {
+	e := startEndpoint(t, Config{BucketWidth: 50 * time.Millisecond, MaxBuckets: 4, Profile: only("s", func(p *Profile) {
 		p.Statuses = map[int]float64{503: 0.5}
 	}), Seed: 1})
 	c := newClient(t, 5*time.Second)

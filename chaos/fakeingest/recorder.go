@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"context"
@@ -24,6 +24,9 @@ type Stats struct {
 
 	// ItemsReceived counts the items of processed bodies (all answers).
 	ItemsReceived int `json:"itemsReceived"`
+	// BodyBytes counts the bytes, as received (before gunzip), of the
+	// bodies of processed requests: those whose items were accepted.
+	BodyBytes int64 `json:"bodyBytes"`
 	// ItemsAccepted counts accepted items, duplicates included.
 	ItemsAccepted int `json:"itemsAccepted"`
 	// ItemsAcknowledged counts the accepted items whose acceptance reached
@@ -59,13 +62,13 @@ type Stats struct {
 	LostAnswers int `json:"lostAnswers"`
 	// RetryAfterViolations counts requests that arrived on a listener
 	// while a Retry-After it gave was running, later than
-	// EndpointConfig.RetryAfterGrace after that answer.
+	// Config.RetryAfterGrace after that answer.
 	RetryAfterViolations int `json:"retryAfterViolations"`
 	// RetryAfterRaces counts requests that arrived early but within the
 	// grace: most likely already in flight when the answer was given.
 	RetryAfterRaces int `json:"retryAfterRaces"`
 	// UntrackedItems counts items not tracked by id because
-	// EndpointConfig.MaxIDs was reached.
+	// Config.MaxIDs was reached.
 	UntrackedItems int `json:"untrackedItems"`
 	// Concurrency[i] is the longest stretch of time during which at least
 	// i+1 track requests were in flight at once, counting a request from
@@ -129,7 +132,7 @@ type Bucket struct {
 type Report struct {
 	Stats
 	// Profile is the profile's name, Seed the seed in use (replay a run
-	// with EndpointConfig.Seed), Started the Start time, Elapsed the time
+	// with Config.Seed), Started the Start time, Elapsed the time
 	// since (until Close, if closed).
 	Profile string        `json:"profile"`
 	Seed    uint64        `json:"seed"`
@@ -142,7 +145,7 @@ type Report struct {
 	Violations []Violation `json:"violations"`
 	Races      []Violation `json:"races"`
 	// BucketWidth is the width of the time series' buckets; Series holds
-	// the most recent EndpointConfig.MaxBuckets of them, oldest first,
+	// the most recent Config.MaxBuckets of them, oldest first,
 	// including empty ones.
 	BucketWidth time.Duration `json:"bucketWidth"`
 	Series      []Bucket      `json:"series"`
@@ -208,18 +211,12 @@ func newRecorder(width time.Duration, maxBuckets, maxIDs int) *recorder {
 }
 
 // request records one request's outcome at time at; items is nil for a
-// request that was not processed item by item.
-func (r *recorder) request(at time.Time, listener, outcome string, lost bool, items []itemAnswer) {
+// request that was not processed item by item. bodyBytes is the size of a
+// processed body (0 for others).
+func (r *recorder) request(at time.Time, listener, outcome string, lost bool, items []itemAnswer, bodyBytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.st.Requests++
-	r.st.ByOutcome[outcome]++
-	r.st.ByListener[listener]++
-	if lost {
-		r.st.LostAnswers++
-	}
 	accepted := 0
-	r.st.ItemsReceived += len(items)
 	for _, it := range items {
 		switch {
 		case it.accepted:
@@ -239,6 +236,37 @@ func (r *recorder) request(at time.Time, listener, outcome string, lost bool, it
 			r.item(it, lost)
 		}
 	}
+	r.tally(at, listener, outcome, lost, len(items), accepted, bodyBytes)
+}
+
+// counted records a request whose n items were counted, not decoded
+// (Config.Bodies): every item got the answer all, and none is tracked by id.
+func (r *recorder) counted(at time.Time, listener, outcome string, lost bool, n int, all itemAnswer, bodyBytes int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	accepted := 0
+	switch {
+	case all.accepted:
+		accepted = n
+	case all.retry:
+		r.st.RetriableItems += n
+	case !lost && n > 0:
+		r.st.Dropped[all.reason] += n
+	}
+	r.tally(at, listener, outcome, lost, n, accepted, bodyBytes)
+}
+
+// tally records what every request adds to the counters and the time
+// series: received items of which accepted were accepted. r.mu is held.
+func (r *recorder) tally(at time.Time, listener, outcome string, lost bool, received, accepted int, bodyBytes int64) {
+	r.st.Requests++
+	r.st.ByOutcome[outcome]++
+	r.st.ByListener[listener]++
+	if lost {
+		r.st.LostAnswers++
+	}
+	r.st.ItemsReceived += received
+	r.st.BodyBytes += bodyBytes
 	r.st.ItemsAccepted += accepted
 	if !lost || outcome == string(FaultTruncate)+"_200" || outcome == string(FaultGarbage)+"_200" {
 		r.st.ItemsAcknowledged += accepted

@@ -1,4 +1,4 @@
-package chaos
+package fakeingest
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ type Profile struct {
 	Name string `json:"name"`
 	// Description says what the profile is for.
 	Description string `json:"description,omitempty"`
-	// Seed seeds the fault choices when EndpointConfig.Seed is 0. If both
+	// Seed seeds the fault choices when Config.Seed is 0. If both
 	// are 0 a random seed is drawn (and reported, so the run can be
 	// replayed).
 	Seed uint64 `json:"seed,omitempty"`
@@ -294,8 +294,8 @@ func ParseProfile(r io.Reader, source string) (*Profile, error) {
 	return &p, nil
 }
 
-// clone returns a copy of p that shares nothing mutable with it.
-func (p *Profile) clone() *Profile {
+// Clone returns a copy of p that shares nothing mutable with it.
+func (p *Profile) Clone() *Profile {
 	c := *p
 	c.Statuses = maps.Clone(p.Statuses)
 	c.Throttle.Codes = slices.Clone(p.Throttle.Codes)
