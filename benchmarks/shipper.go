@@ -235,7 +235,7 @@ func produce(ctx context.Context, tp *sdktrace.TracerProvider, f childFlags) (sp
 func runSDK(ctx context.Context, f childFlags) (*childResult, error) {
 	te := &timedExporter{SpanExporter: discardExporter{}}
 	tp := newProvider(te, false, f.batch)
-	defer tp.Shutdown(context.WithoutCancel(ctx))
+	defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 	n, d, err := produce(ctx, tp, f)
 	if err != nil {
 		return nil, err
@@ -388,7 +388,7 @@ func runE2E(ctx context.Context, f childFlags, logger *slog.Logger) (*childResul
 	if err != nil {
 		return nil, err
 	}
-	defer tp.Shutdown(context.WithoutCancel(ctx))
+	defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 	t0 := time.Now()
 	n, _, err := produce(ctx, tp, f)
 	if err != nil {
@@ -412,7 +412,7 @@ func runBacklog(ctx context.Context, f childFlags, logger *slog.Logger, mon *mem
 	if err != nil {
 		return nil, err
 	}
-	defer tp.Shutdown(context.WithoutCancel(ctx))
+	defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 
 	// Phase 1: the endpoint is down; everything piles up in the spool.
 	cpu0 := selfCPU()

@@ -12,5 +12,6 @@
 //	http.Handle("/metrics", metrics.Handler(reg))
 //
 // Names follow the Prometheus conventions: prefix aispool_, base units
-// (seconds, bytes), _total on counters. See the README for the full table.
+// (seconds, bytes), _total on counters. The repository's docs/metrics.md
+// lists every metric.
 package metrics

@@ -1,6 +1,6 @@
 // Package sender drains a durable queue of Application Insights envelopes
-// (the spool) to the ingestion endpoint ("Breeze"), following the Decisions
-// of the project's breeze-protocol spec.
+// (the spool) to the ingestion endpoint ("Breeze"), following the decisions
+// that the repository's docs/protocol.md states.
 //
 // # Use
 //

@@ -46,7 +46,7 @@ func appendDrop(dir, reason string, n uint64, now time.Time) error {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		return err
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }() // closing f would release it too
 	reason = strings.Map(func(r rune) rune {
 		if r <= ' ' || r == 0x7f {
 			return '_'

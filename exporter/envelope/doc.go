@@ -16,8 +16,9 @@
 //
 // # Mapping
 //
-// The rules follow the project's envelope mapping spec
-// (shared/spec/envelope-mapping.md, section 7 and its decisions):
+// The rules are the project's mapping decisions, restated in the
+// repository's docs/protocol.md and docs/exporter.md, where the public
+// Azure Monitor exporters disagree:
 //
 //   - Server and consumer spans become RequestData; client, producer,
 //     internal and unspecified spans become RemoteDependencyData, with type,

@@ -7,7 +7,7 @@
 //
 // # Rules
 //
-// The rules are the "Decisions" of the project's breeze-protocol spec:
+// The rules are the decisions stated in the repository's docs/protocol.md:
 //
 //   - keys are case-insensitive; keys and values are trimmed of white space;
 //     empty segments (a trailing ';', or ";;") are ignored;

@@ -185,7 +185,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.snd.Close(sctx); err != nil {
 		d.log.Warn("sender: requests in flight abandoned; their records stay in the spool", "err", err)
 	}
-	<-sndDone
+	<-sndDone //nolint:errcheck // wait for Run to return; had it failed early, its error is runErr
 	if d.adm != nil {
 		_ = d.adm.Shutdown(sctx)
 	}

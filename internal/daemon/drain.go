@@ -80,7 +80,7 @@ wait:
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	_ = snd.Close(closeCtx)
-	<-runDone
+	<-runDone //nolint:errcheck // wait for Run to return; the summary below says what was left
 
 	sst, st := sp.Stats(), snd.Stats()
 	sum := Summary{
