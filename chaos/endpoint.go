@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/exporter/envelope"
-	"github.com/aispool/aispool/internal/trackbody"
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 // ErrInvalidConfig is wrapped by the errors NewEndpoint returns for a bad
@@ -73,7 +73,7 @@ type EndpointConfig struct {
 	// service does.
 	SkipValidation bool
 
-	// Body limits (see internal/trackbody): a body over MaxBodyBytes
+	// Body limits (see internal/breeze): a body over MaxBodyBytes
 	// (default 32 MiB) or MaxDecodedBytes (default twice that), or with
 	// more than MaxItems items (default 64,000), is answered 413; an item
 	// over MaxItemBytes (default 64 KiB) gets a per-item 400.
@@ -156,7 +156,7 @@ type Endpoint struct {
 	seed   uint64
 	log    *slog.Logger
 	rec    *recorder
-	limits trackbody.Limits
+	limits breeze.Limits
 	seq    atomic.Uint64
 	sem    chan struct{}
 	done   chan struct{} // closed by Close
@@ -202,7 +202,7 @@ func NewEndpoint(cfg EndpointConfig) (*Endpoint, error) {
 		seed: seed,
 		log:  cfg.Logger.With(slog.String("component", "chaos"), slog.String("profile", cfg.Profile.Name)),
 		rec:  newRecorder(cfg.BucketWidth, cfg.MaxBuckets, cfg.MaxIDs),
-		limits: trackbody.Limits{
+		limits: breeze.Limits{
 			MaxBodyBytes:    cfg.MaxBodyBytes,
 			MaxDecodedBytes: cfg.MaxDecodedBytes,
 			MaxItems:        cfg.MaxItems,
@@ -600,19 +600,6 @@ func trackPath(p string) bool {
 	return strings.HasSuffix(p, "/v2/track") || strings.HasSuffix(p, "/v2.1/track")
 }
 
-// trackResponse is the JSON body of a track answer.
-type trackResponse struct {
-	ItemsReceived int         `json:"itemsReceived"`
-	ItemsAccepted int         `json:"itemsAccepted"`
-	Errors        []itemError `json:"errors"`
-}
-
-type itemError struct {
-	Index      int    `json:"index"`
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
-}
-
 // ServeHTTP handles one request on the listener.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e := l.e
@@ -693,9 +680,9 @@ func (l *listener) preempt(w http.ResponseWriter, r *http.Request, n uint64, pl 
 func (l *listener) badBody(w http.ResponseWriter, r *http.Request, err error, at time.Time, log *slog.Logger) {
 	status := http.StatusBadRequest
 	switch {
-	case errors.Is(err, trackbody.ErrTooLarge):
+	case errors.Is(err, breeze.ErrTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, trackbody.ErrUnsupportedEncoding):
+	case errors.Is(err, breeze.ErrUnsupportedEncoding):
 		status = http.StatusUnsupportedMediaType
 	case r.Context().Err() != nil, errors.Is(err, errClosing):
 		// The client or the endpoint went away while the body was read.
@@ -709,7 +696,7 @@ func (l *listener) badBody(w http.ResponseWriter, r *http.Request, err error, at
 
 // answer decides what the answer says about each item: processed item by
 // item, or one whole-request status shared by all.
-func (e *Endpoint) answer(items []trackbody.Item, pl plan, rng *rand.Rand) ([]itemAnswer, trackResponse, int) {
+func (e *Endpoint) answer(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemAnswer, breeze.TrackResponse, int) {
 	if pl.fault.processes() {
 		return e.process(items, pl, rng)
 	}
@@ -723,7 +710,7 @@ func (e *Endpoint) answer(items []trackbody.Item, pl plan, rng *rand.Rand) ([]it
 			a.reason = dropReason(pl.status, false)
 		}
 	}
-	return answers, trackResponse{ItemsReceived: len(items), Errors: []itemError{}}, pl.status
+	return answers, breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}, pl.status
 }
 
 // hold waits out the plan's latency and hang, and returns the fault that
@@ -742,7 +729,7 @@ func (e *Endpoint) hold(ctx context.Context, pl plan) Fault {
 
 // respond writes the answer the fault calls for. A Retry-After is noted as
 // given only when the answer is written.
-func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status int, resp trackResponse) {
+func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status int, resp breeze.TrackResponse) {
 	body, _ := json.Marshal(resp) // plain structs: cannot fail
 	h := w.Header()
 	if pl.retryAfter > 0 && !fault.lost() {
@@ -780,7 +767,7 @@ func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status i
 var errClosing = errors.New("chaos: endpoint closing")
 
 // decode reads the request's items, at most MaxConcurrent at a time.
-func (e *Endpoint) decode(r *http.Request) ([]trackbody.Item, error) {
+func (e *Endpoint) decode(r *http.Request) ([]breeze.Item, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-r.Context().Done():
@@ -789,7 +776,7 @@ func (e *Endpoint) decode(r *http.Request) ([]trackbody.Item, error) {
 		return nil, errClosing
 	}
 	defer func() { <-e.sem }()
-	items, err := trackbody.Decode(r.Body, r.Header.Get("Content-Encoding"), e.limits)
+	items, err := breeze.Decode(r.Body, r.Header.Get("Content-Encoding"), e.limits)
 	if err != nil {
 		return nil, fmt.Errorf("chaos: decode: %w", err)
 	}
@@ -801,8 +788,8 @@ func (e *Endpoint) decode(r *http.Request) ([]trackbody.Item, error) {
 // the item draws an error. The status is 200 without errors, 206 with some,
 // and 400 (with errors[]) if none was accepted and some refusal is
 // permanent.
-func (e *Endpoint) process(items []trackbody.Item, pl plan, rng *rand.Rand) ([]itemAnswer, trackResponse, int) {
-	resp := trackResponse{ItemsReceived: len(items), Errors: []itemError{}}
+func (e *Endpoint) process(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemAnswer, breeze.TrackResponse, int) {
+	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
 	answers := make([]itemAnswer, len(items))
 	permanent := false
 	for i, it := range items {
@@ -820,7 +807,7 @@ func (e *Endpoint) process(items []trackbody.Item, pl plan, rng *rand.Rand) ([]i
 			resp.ItemsAccepted++
 			continue
 		}
-		resp.Errors = append(resp.Errors, itemError{Index: i, StatusCode: code, Message: msg})
+		resp.Errors = append(resp.Errors, breeze.ItemError{Index: i, StatusCode: code, Message: msg})
 		sampled := msg == SampledOutMessage
 		switch {
 		case !sampled && RetriableItemCode(code):
@@ -844,7 +831,7 @@ func (e *Endpoint) process(items []trackbody.Item, pl plan, rng *rand.Rand) ([]i
 // validate returns an item's problem: not a JSON object, too large, or
 // (unless SkipValidation) not a valid envelope; the message is the per-item
 // error message, numbered like the service's ("109: ...").
-func (e *Endpoint) validate(it trackbody.Item) error {
+func (e *Endpoint) validate(it breeze.Item) error {
 	if it.Err != nil {
 		return it.Err
 	}
@@ -857,7 +844,7 @@ func (e *Endpoint) validate(it trackbody.Item) error {
 	return nil
 }
 
-func (e *Endpoint) itemID(it trackbody.Item) (string, bool) {
+func (e *Endpoint) itemID(it breeze.Item) (string, bool) {
 	if it.Err != nil {
 		return "", false
 	}

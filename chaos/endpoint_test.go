@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 // decodeTrack decodes a track answer, failing the test if it is not one.
-func decodeTrack(t *testing.T, b []byte) trackResponse {
+func decodeTrack(t *testing.T, b []byte) breeze.TrackResponse {
 	t.Helper()
-	var r trackResponse
+	var r breeze.TrackResponse
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -92,8 +92,8 @@ func TestWholeRequestStatuses(t *testing.T) {
 					t.Errorf("id %s accepted: %+v", id, s)
 				case keep && s.Retriable != 1:
 					t.Errorf("id %s: %+v, want answered retriable once", id, s)
-				case !keep && (s.Dropped != 1 || s.Reason != sender.StatusReason(code)):
-					t.Errorf("id %s: %+v, want dropped once as %s", id, s, sender.StatusReason(code))
+				case !keep && (s.Dropped != 1 || s.Reason != breeze.StatusReason(code)):
+					t.Errorf("id %s: %+v, want dropped once as %s", id, s, breeze.StatusReason(code))
 				}
 			}
 			if rep.ByOutcome["status_"+strconv.Itoa(code)] != 1 {
@@ -139,7 +139,7 @@ func TestThrottleRetryAfter(t *testing.T) {
 					t.Errorf("Retry-After date %v is %v ahead, want 2..4 s", at, d)
 				}
 			}
-			if d, ok := sender.ParseRetryAfter(ra, time.Now()); !ok || d < time.Second {
+			if d, ok := breeze.ParseRetryAfter(ra, time.Now()); !ok || d < time.Second {
 				t.Errorf("the sender reads Retry-After %q as %v, %v", ra, d, ok)
 			}
 			if got := e.Report().IDs["x"]; got.Retriable != 1 {
@@ -192,12 +192,12 @@ func TestPartialPerItemCodes(t *testing.T) {
 				}
 				s := rep.IDs[idList[ie.Index]]
 				switch {
-				case sampled && (s.Dropped != 1 || s.Reason != sender.ReasonSampledOut):
+				case sampled && (s.Dropped != 1 || s.Reason != breeze.ReasonSampledOut):
 					t.Errorf("id %s: %+v, want dropped as sampled_out", idList[ie.Index], s)
 				case !sampled && RetriableItemCode(ie.StatusCode) && s.Retriable != 1:
 					t.Errorf("id %s: %+v, want retriable", idList[ie.Index], s)
-				case !sampled && !RetriableItemCode(ie.StatusCode) && s.Reason != sender.StatusReason(ie.StatusCode):
-					t.Errorf("id %s: %+v, want dropped as %s", idList[ie.Index], s, sender.StatusReason(ie.StatusCode))
+				case !sampled && !RetriableItemCode(ie.StatusCode) && s.Reason != breeze.StatusReason(ie.StatusCode):
+					t.Errorf("id %s: %+v, want dropped as %s", idList[ie.Index], s, breeze.StatusReason(ie.StatusCode))
 				}
 			}
 			if tc.name == "mixed" {
@@ -206,7 +206,7 @@ func TestPartialPerItemCodes(t *testing.T) {
 				}
 				// The sender must read this answer as the endpoint
 				// labelled it.
-				v := sender.Classify(200, a.status, a.header, a.body, time.Now())
+				v := breeze.Classify(200, a.status, a.header, a.body, time.Now())
 				if len(v.Retry) != rep.RetriableItems {
 					t.Errorf("sender keeps %d items, endpoint counted %d retriable", len(v.Retry), rep.RetriableItems)
 				}
@@ -281,7 +281,7 @@ func TestLossyFaults(t *testing.T) {
 				if a.status != http.StatusOK || a.err == nil || !strings.Contains(a.err.Error(), "unexpected EOF") {
 					t.Errorf("got %d %v, want 200 and an unexpected EOF reading the body", a.status, a.err)
 				}
-				if _, err := sender.DecodeResponse(a.body); err == nil {
+				if _, err := breeze.DecodeResponse(a.body); err == nil {
 					t.Errorf("truncated body %q decodes", a.body)
 				}
 			},
@@ -295,7 +295,7 @@ func TestLossyFaults(t *testing.T) {
 				if a.status != http.StatusOK || a.err != nil {
 					t.Fatalf("got %d %v, want 200", a.status, a.err)
 				}
-				if _, err := sender.DecodeResponse(a.body); err == nil {
+				if _, err := breeze.DecodeResponse(a.body); err == nil {
 					t.Errorf("garbage body %q decodes", a.body)
 				}
 			},

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/internal/trackbody"
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 // discard is a logger that drops everything.
@@ -124,6 +124,6 @@ func only(name string, f func(p *Profile)) *Profile {
 }
 
 // itemOf wraps raw as a decoded item.
-func itemOf(raw []byte) trackbody.Item { return trackbody.Item{Raw: raw} }
+func itemOf(raw []byte) breeze.Item { return breeze.Item{Raw: raw} }
 
 func ptr[T any](v T) *T { return &v }

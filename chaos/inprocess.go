@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aispool/aispool/exporter"
+	"github.com/aispool/aispool/internal/clock"
 	"github.com/aispool/aispool/metrics"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
@@ -172,10 +173,10 @@ func (a ackingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOn
 }
 
 // spoolOptions returns the in-process spool's options: its clock.
-func spoolOptions(clock sender.Clock) spool.Options {
+func spoolOptions(clk clock.Clock) spool.Options {
 	var o spool.Options
-	if clock != nil {
-		o.Now = clock.Now
+	if clk != nil {
+		o.Now = clk.Now
 	}
 	return o
 }

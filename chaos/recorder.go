@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 // Stats are the endpoint's counters since Start.
@@ -417,7 +417,7 @@ func (r *recorder) report() Report {
 // sender's spelling, so reports and sender statistics compare directly).
 func dropReason(code int, sampled bool) string {
 	if sampled {
-		return sender.ReasonSampledOut
+		return breeze.ReasonSampledOut
 	}
-	return sender.StatusReason(code)
+	return breeze.StatusReason(code)
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/internal/clock"
 )
 
 // Defaults of Scenario; a zero field means its default.
@@ -90,7 +90,7 @@ type Scenario struct {
 	// real one. A WarpClock runs hours of outage in seconds: give the
 	// profile windows and no Retry-After (the endpoint keeps real time).
 	// In process only.
-	Clock sender.Clock
+	Clock clock.Clock
 
 	// Dir is the working directory (the spool lives in Dir/spool); empty
 	// means a temporary directory, removed at the end.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -196,7 +196,7 @@ func (r *run) checkCounters(out *shipOutcome, add func(string, bool, string, ...
 // isEndpointReason reports a drop reason the endpoint gives (a permanent
 // status code or sampled out), as opposed to the spool's own.
 func isEndpointReason(reason string) bool {
-	return reason == sender.ReasonSampledOut || strings.HasPrefix(reason, "status_")
+	return reason == breeze.ReasonSampledOut || strings.HasPrefix(reason, "status_")
 }
 
 // sum adds up the values of m.

@@ -3,10 +3,10 @@ package chaos
 import (
 	"time"
 
-	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/internal/clock"
 )
 
-// WarpClock is a sender.Clock on which time runs Factor times faster than
+// WarpClock is a [clock.Clock] on which time runs Factor times faster than
 // on the wall clock, from the moment it was made: with a factor of 3600 a
 // second of a test is an hour for the shipper. A scenario with a WarpClock
 // runs hours of outage, back-off and expiry in seconds, against the real
@@ -16,7 +16,7 @@ type WarpClock struct {
 	factor float64
 }
 
-var _ sender.Clock = (*WarpClock)(nil)
+var _ clock.Clock = (*WarpClock)(nil)
 
 // NewWarpClock returns a clock running factor times faster than real time
 // (factor ≥ 1).
@@ -35,7 +35,7 @@ func (c *WarpClock) Real(d time.Duration) time.Duration {
 }
 
 // NewTimer returns a timer firing after d of warped time.
-func (c *WarpClock) NewTimer(d time.Duration) sender.Timer {
+func (c *WarpClock) NewTimer(d time.Duration) clock.Timer {
 	return warpTimer{time.NewTimer(c.Real(d))}
 }
 

@@ -11,7 +11,7 @@
 // "//v2.1/track" (what .NET and Python produce from an endpoint with a
 // trailing slash) works too, and the query string is ignored. Any other
 // path is 404, any other method on these paths 405 with "Allow: POST".
-// The body is decoded by internal/trackbody: a JSON array or
+// The body is decoded by internal/breeze: a JSON array or
 // newline-delimited JSON, gzip-compressed or plain. Content-Type is not
 // checked (SDKs send application/json or application/x-json-stream for
 // either form).

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/aispool/aispool/exporter/envelope"
-	"github.com/aispool/aispool/internal/trackbody"
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 // memAppender keeps appended records in memory.
@@ -48,7 +48,7 @@ func FuzzHandler(f *testing.F) {
 			f.Add([]byte(s), mode)
 		}
 	}
-	lim := trackbody.Limits{MaxBodyBytes: 1 << 16, MaxItems: 16, MaxItemBytes: 1024}
+	lim := breeze.Limits{MaxBodyBytes: 1 << 16, MaxItems: 16, MaxItemBytes: 1024}
 	f.Fuzz(func(t *testing.T, body []byte, mode byte) {
 		app := &memAppender{}
 		h, err := New(Config{Spool: app, Limits: lim, Logger: quietLogger()})
@@ -69,7 +69,7 @@ func FuzzHandler(f *testing.F) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 
-		var resp trackResponse
+		var resp breeze.TrackResponse
 		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || resp.Errors == nil {
 			t.Fatalf("answer %d %q: %v", w.Code, w.Body, err)
 		}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/exporter/envelope"
-	"github.com/aispool/aispool/internal/trackbody"
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -37,10 +37,10 @@ const (
 type Config struct {
 	// Spool receives the accepted items, one record each. Required.
 	Spool Appender
-	// Limits bounds request bodies; zero fields take trackbody's defaults
-	// (64 MiB as received, twice that decoded, 64,000 items, 64 KiB per
-	// item). Negative fields are an error.
-	Limits trackbody.Limits
+	// Limits bounds request bodies; zero fields take the defaults of
+	// [breeze.Limits] (64 MiB as received, twice that decoded, 64,000
+	// items, 64 KiB per item). Negative fields are an error.
+	Limits breeze.Limits
 	// Logger receives the handler's log lines (never envelope contents).
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -65,7 +65,7 @@ const DefaultMaxConcurrent = 8
 // Handler is the ingestion endpoint. It is safe for concurrent use.
 type Handler struct {
 	spool         Appender
-	limits        trackbody.Limits
+	limits        breeze.Limits
 	log           *slog.Logger
 	retryAfter    string // header value, whole seconds
 	appendTimeout time.Duration
@@ -127,21 +127,7 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // Limits returns the limits in force, defaults filled in.
-func (h *Handler) Limits() trackbody.Limits { return h.limits }
-
-// trackResponse is the service's TrackResponse.
-type trackResponse struct {
-	ItemsReceived int         `json:"itemsReceived"`
-	ItemsAccepted int         `json:"itemsAccepted"`
-	Errors        []itemError `json:"errors"`
-}
-
-// itemError is one entry of TrackResponse.errors.
-type itemError struct {
-	Index      int    `json:"index"`
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
-}
+func (h *Handler) Limits() breeze.Limits { return h.limits }
 
 // isTrackPath reports whether path is /v2/track or /v2.1/track, with any
 // number of leading slashes.
@@ -154,16 +140,16 @@ func isTrackPath(path string) bool {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if !isTrackPath(r.URL.Path) {
-		h.finish(w, r, start, http.StatusNotFound, trackResponse{}, 0, "unknown path")
+		h.finish(w, r, start, http.StatusNotFound, breeze.TrackResponse{}, 0, "unknown path")
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.finish(w, r, start, http.StatusMethodNotAllowed, trackResponse{}, 0, "method not allowed")
+		h.finish(w, r, start, http.StatusMethodNotAllowed, breeze.TrackResponse{}, 0, "method not allowed")
 		return
 	}
 	if r.ContentLength > h.limits.MaxBodyBytes {
-		h.finish(w, r, start, http.StatusRequestEntityTooLarge, trackResponse{}, 0,
+		h.finish(w, r, start, http.StatusRequestEntityTooLarge, breeze.TrackResponse{}, 0,
 			fmt.Sprintf("Content-Length %d over the limit of %d bytes", r.ContentLength, h.limits.MaxBodyBytes))
 		return
 	}
@@ -174,18 +160,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client went away while waiting its turn
 	}
 	body := &countingReader{r: r.Body}
-	items, err := trackbody.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
+	items, err := breeze.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
 		status := http.StatusBadRequest
 		switch {
-		case errors.Is(err, trackbody.ErrTooLarge):
+		case errors.Is(err, breeze.ErrTooLarge):
 			status = http.StatusRequestEntityTooLarge
-		case errors.Is(err, trackbody.ErrUnsupportedEncoding):
+		case errors.Is(err, breeze.ErrUnsupportedEncoding):
 			status = http.StatusUnsupportedMediaType
 			w.Header().Set("Accept-Encoding", "gzip")
 		}
-		h.finish(w, r, start, status, trackResponse{}, body.n, err.Error())
+		h.finish(w, r, start, status, breeze.TrackResponse{}, body.n, err.Error())
 		return
 	}
 	resp, records := h.check(items)
@@ -199,7 +185,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.itemsRefused.Add(uint64(resp.ItemsAccepted))
 		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
 		w.Header().Set("Retry-After", h.retryAfter)
-		refused := trackResponse{ItemsReceived: resp.ItemsReceived}
+		refused := breeze.TrackResponse{ItemsReceived: resp.ItemsReceived}
 		h.finish(w, r, start, http.StatusServiceUnavailable, refused, body.n, err.Error())
 		return
 	}
@@ -220,8 +206,8 @@ type record struct {
 
 // check validates the decoded items. It returns the response as if every
 // valid item were stored, and the records of the valid items.
-func (h *Handler) check(items []trackbody.Item) (trackResponse, []record) {
-	resp := trackResponse{ItemsReceived: len(items), Errors: []itemError{}}
+func (h *Handler) check(items []breeze.Item) (breeze.TrackResponse, []record) {
+	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
 	size := 0
 	for _, it := range items {
 		size += len(it.Raw) + 1
@@ -234,7 +220,7 @@ func (h *Handler) check(items []trackbody.Item) (trackResponse, []record) {
 			err = envelope.Validate(it.Raw)
 		}
 		if err != nil {
-			resp.Errors = append(resp.Errors, itemError{Index: i, StatusCode: http.StatusBadRequest, Message: err.Error()})
+			resp.Errors = append(resp.Errors, breeze.ItemError{Index: i, StatusCode: http.StatusBadRequest, Message: err.Error()})
 			continue
 		}
 		start := len(buf)
@@ -249,7 +235,7 @@ func (h *Handler) check(items []trackbody.Item) (trackResponse, []record) {
 // store appends the records in one call. A record the spool refuses on its
 // own (a *spool.RecordError) becomes a per-item error and the rest is
 // appended again; any other error refuses the whole request.
-func (h *Handler) store(ctx context.Context, resp *trackResponse, records []record) error {
+func (h *Handler) store(ctx context.Context, resp *breeze.TrackResponse, records []record) error {
 	ctx, cancel := context.WithTimeout(ctx, h.appendTimeout)
 	defer cancel()
 	data := make([][]byte, len(records))
@@ -270,14 +256,14 @@ func (h *Handler) store(ctx context.Context, resp *trackResponse, records []reco
 			}
 			return err
 		}
-		resp.Errors = append(resp.Errors, itemError{
+		resp.Errors = append(resp.Errors, breeze.ItemError{
 			Index:      records[re.Index].index,
 			StatusCode: http.StatusBadRequest,
 			Message:    "item refused by the spool: " + re.Err.Error(),
 		})
 		records = slices.Delete(records, re.Index, re.Index+1)
 		resp.ItemsAccepted = len(records)
-		slices.SortFunc(resp.Errors, func(a, b itemError) int { return a.Index - b.Index })
+		slices.SortFunc(resp.Errors, func(a, b breeze.ItemError) int { return a.Index - b.Index })
 		if len(records) == 0 {
 			return nil
 		}
@@ -285,9 +271,9 @@ func (h *Handler) store(ctx context.Context, resp *trackResponse, records []reco
 }
 
 // finish writes the answer, counts it and logs it (without contents).
-func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time, status int, resp trackResponse, bodyBytes int64, reason string) {
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time, status int, resp breeze.TrackResponse, bodyBytes int64, reason string) {
 	if resp.Errors == nil {
-		resp.Errors = []itemError{}
+		resp.Errors = []breeze.ItemError{}
 	}
 	// A 206 whose valid items were all refused by the spool one by one
 	// is a 400: nothing was accepted.

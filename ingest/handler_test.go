@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aispool/aispool/internal/trackbody"
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -114,7 +114,7 @@ func TestNodeSample(t *testing.T) {
 // stores anything.
 func TestErrorAnswers(t *testing.T) {
 	sp := openSpool(t, nil)
-	h := newHandler(t, Config{Spool: sp, Limits: trackbody.Limits{MaxBodyBytes: 4096, MaxDecodedBytes: 8192, MaxItems: 10}})
+	h := newHandler(t, Config{Spool: sp, Limits: breeze.Limits{MaxBodyBytes: 4096, MaxDecodedBytes: 8192, MaxItems: 10}})
 	srv := startHTTP(t, h)
 	good := array(envs("err", 2))
 	tests := []struct {
@@ -489,7 +489,7 @@ func TestNewConfig(t *testing.T) {
 		err  string
 	}{
 		{"no spool", Config{}, "Spool is nil"},
-		{"negative limit", Config{Spool: sp, Limits: trackbody.Limits{MaxItems: -1}}, "negative value"},
+		{"negative limit", Config{Spool: sp, Limits: breeze.Limits{MaxItems: -1}}, "negative value"},
 		{"negative retry", Config{Spool: sp, RetryAfter: -time.Second}, "RetryAfter"},
 		{"negative timeout", Config{Spool: sp, AppendTimeout: -time.Second}, "AppendTimeout"},
 		{"defaults", Config{Spool: sp}, ""},
@@ -506,7 +506,7 @@ func TestNewConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.retryAfter != "10" || h.appendTimeout != DefaultAppendTimeout || h.Limits() != (trackbody.Limits{}).WithDefaults() {
+			if h.retryAfter != "10" || h.appendTimeout != DefaultAppendTimeout || h.Limits() != (breeze.Limits{}).WithDefaults() {
 				t.Fatalf("defaults: %+v", h)
 			}
 		})

@@ -27,6 +27,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -137,7 +138,7 @@ type response struct {
 	Status     int
 	RetryAfter string
 	Allow      string
-	Body       trackResponse
+	Body       breeze.TrackResponse
 	Raw        string
 }
 

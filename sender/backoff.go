@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/aispool/aispool/internal/clock"
 )
 
 // endpointState is the health of one endpoint: its back-off and the "not
@@ -25,18 +27,14 @@ type endpointState struct {
 	gen       uint64 // bumped by every failure that armed the gate
 }
 
-type clockAdapter struct{ c Clock }
-
-func (a clockAdapter) Now() time.Time { return a.c.Now() }
-
-func newEndpointState(initial, maxInterval time.Duration, clock Clock) *endpointState {
+func newEndpointState(initial, maxInterval time.Duration, clk clock.Clock) *endpointState {
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(initial),
 		backoff.WithMaxInterval(maxInterval),
 		backoff.WithMultiplier(2),
 		backoff.WithRandomizationFactor(0.5),
 		backoff.WithMaxElapsedTime(0), // never give up: the spool holds the data
-		backoff.WithClockProvider(clockAdapter{clock}),
+		backoff.WithClockProvider(clk),
 	)
 	return &endpointState{bo: bo, max: maxInterval}
 }

@@ -6,12 +6,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
-)
 
-// Request headers of a track request.
-const (
-	ContentType     = "application/x-json-stream"
-	ContentEncoding = "gzip"
+	"github.com/aispool/aispool/spool"
 )
 
 // body is one gzip'd request body, built from records that are each one JSON
@@ -63,7 +59,7 @@ var newline = []byte{'\n'}
 // encode fills b with the gzip'd concatenation of recs[idx[i]].Data (of all
 // records when idx is nil). A record that does not end in '\n' gets one, so
 // the body is always newline-delimited JSON.
-func (b *body) encode(recs []Record, idx []int) error {
+func (b *body) encode(recs []spool.Record, idx []int) error {
 	b.buf.Reset()
 	b.zw.Reset(&b.buf)
 	b.raw = 0

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	kgzip "github.com/klauspost/compress/gzip"
+
+	"github.com/aispool/aispool/spool"
 )
 
 // envelope returns a realistic request envelope of about size bytes (at
@@ -41,11 +43,11 @@ func envelope(rng *rand.Rand, i, size int) []byte {
 	return []byte(b.String())
 }
 
-func makeRecords(n, size int) []Record {
+func makeRecords(n, size int) []spool.Record {
 	rng := rand.New(rand.NewPCG(1, 2))
-	recs := make([]Record, n)
+	recs := make([]spool.Record, n)
 	for i := range recs {
-		recs[i] = Record{Data: envelope(rng, i, size)}
+		recs[i] = spool.Record{Data: envelope(rng, i, size)}
 	}
 	return recs
 }
@@ -68,7 +70,7 @@ func TestBodyEncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := []Record{{Data: []byte("{\"a\":1}\n")}, {Data: []byte(`{"b":2}`)}, {Data: []byte("{\"c\":3}\n")}}
+	recs := []spool.Record{{Data: []byte("{\"a\":1}\n")}, {Data: []byte(`{"b":2}`)}, {Data: []byte("{\"c\":3}\n")}}
 	tests := []struct {
 		name string
 		idx  []int

@@ -9,6 +9,9 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/clock"
 )
 
 // Defaults of Config; a zero field means its default.
@@ -27,10 +30,10 @@ const (
 	DefaultMaxRedirects       = 10
 	DefaultRedirectTTL        = 12 * time.Hour
 	DefaultCompressionLevel   = gzip.BestSpeed
-
-	// MaxBatchItemsLimit is the service's limit of items per request.
-	MaxBatchItemsLimit = 64000
 )
+
+// maxBatchItemsLimit is the service's limit of items per request.
+const maxBatchItemsLimit = breeze.DefaultMaxItems
 
 // Config configures a Sender. Zero fields take the defaults above, so
 // Config{Queue: q, ConnectionString: cs} is a complete configuration.
@@ -112,8 +115,12 @@ type Config struct {
 
 	// UserAgent, if set, is sent as the User-Agent header.
 	UserAgent string
-	// Clock is the source of time; default SystemClock.
-	Clock Clock
+	// Clock is the source of time of the back-off gates, Retry-After
+	// dates, expiry, idle polling and statistics; default [clock.System].
+	// Tests give a fake to run hours of back-off in milliseconds. HTTP
+	// timeouts and the transport layer's sub-second retry waits use real
+	// time.
+	Clock clock.Clock
 	// Logger receives the sender's logs; default slog.Default(). Logs
 	// never contain envelopes, full instrumentation keys or tokens.
 	Logger *slog.Logger
@@ -152,7 +159,7 @@ func (c Config) withDefaults() Config {
 		c.Transport = cleanhttp.DefaultPooledTransport()
 	}
 	if c.Clock == nil {
-		c.Clock = SystemClock{}
+		c.Clock = clock.System{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -175,8 +182,8 @@ func (c Config) Validate() error {
 	if c.MaxInFlight < 1 || c.MaxInFlight > 64 {
 		bad("MaxInFlight", "%d not in 1..64", c.MaxInFlight)
 	}
-	if c.MaxBatchItems < 1 || c.MaxBatchItems > MaxBatchItemsLimit {
-		bad("MaxBatchItems", "%d not in 1..%d", c.MaxBatchItems, MaxBatchItemsLimit)
+	if c.MaxBatchItems < 1 || c.MaxBatchItems > maxBatchItemsLimit {
+		bad("MaxBatchItems", "%d not in 1..%d", c.MaxBatchItems, maxBatchItemsLimit)
 	}
 	if c.MaxBatchBytes < 1024 {
 		bad("MaxBatchBytes", "%d below 1024", c.MaxBatchBytes)

@@ -28,16 +28,16 @@
 //
 // # Responses
 //
-// Classify maps a response to a Verdict exactly as the spec's Decisions
-// table says: 200 acknowledges all; 206 (and 400 listing errors[]) keeps
-// the items refused with 408, 429, 439, 500, 502, 503 or 504 unless sampled
-// out, and drops the rest counted as "status_<code>" or "sampled_out";
-// 401, 403, 408, 429, 439, 5xx, timeouts and connection errors keep
-// everything and back off; 413 splits the batch in halves (a single refused
-// item is dropped); 402, 404 and other 4xx drop and count. 307/308 are
-// followed (at most 10 hops) and the new URL is remembered for the
-// response's Cache-Control max-age (default 12 h); with a bearer token, only
-// to Azure Monitor hosts of the same cloud.
+// Each answer is classified by the protocol's own package (internal/breeze)
+// exactly as the Decisions of the protocol say: 200 acknowledges all; 206
+// (and 400 listing errors[]) keeps the items refused with 408, 429, 439,
+// 500, 502, 503 or 504 unless sampled out, and drops the rest counted as
+// "status_<code>" or "sampled_out"; 401, 403, 408, 429, 439, 5xx, timeouts
+// and connection errors keep everything and back off; 413 splits the batch
+// in halves (a single refused item is dropped); 402, 404 and other 4xx drop
+// and count. 307/308 are followed (at most 10 hops) and the new URL is
+// remembered for the response's Cache-Control max-age (default 12 h); with a
+// bearer token, only to Azure Monitor hosts of the same cloud.
 //
 // # Back-off, throttling and pacing
 //
@@ -66,6 +66,6 @@
 //
 // # Time
 //
-// Config.Clock supplies time to the gate, Retry-After dates, expiry and
+// [Config.Clock] supplies time to the gate, Retry-After dates, expiry and
 // polling, so tests run hours of back-off in milliseconds.
 package sender

@@ -15,12 +15,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/breeze/breezetest"
+	"github.com/aispool/aispool/internal/clock"
+	"github.com/aispool/aispool/spool"
 )
 
 // testEpoch is the "now" of the response vectors.
-var testEpoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+var testEpoch = breezetest.Epoch
 
-// fakeClock is a Clock that moves only when told to.
+// fakeClock is a [clock.Clock] that moves only when told to.
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
@@ -41,7 +45,7 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
+func (c *fakeClock) NewTimer(d time.Duration) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{clk: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
@@ -299,10 +303,10 @@ func mustNew(t *testing.T, cfg Config) *Sender {
 }
 
 // lines makes n small envelope records.
-func lines(n int) []Record {
-	recs := make([]Record, n)
+func lines(n int) []spool.Record {
+	recs := make([]spool.Record, n)
 	for i := range recs {
-		recs[i] = Record{Data: fmt.Appendf(nil, "{\"i\":%d}\n", i)}
+		recs[i] = spool.Record{Data: fmt.Appendf(nil, "{\"i\":%d}\n", i)}
 	}
 	return recs
 }

@@ -4,32 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/aispool/aispool/spool"
 )
 
-// Record is one queued envelope: a JSON line ending in '\n', when it was
-// queued, and how many times it was handed back for a retry before.
-type Record struct {
-	Data     []byte
-	Time     time.Time
-	Attempts int
-}
-
-// Batch is a leased group of records. The sender settles every batch exactly
-// once, with one of Ack, Nack or Settle.
+// Batch is a leased group of records: queued envelopes, each one JSON line
+// ending in '\n', with when it was queued and how many times it was handed
+// back for a retry before. The sender settles every batch exactly once, with
+// one of Ack, Nack or Settle.
 type Batch interface {
 	// Records returns the leased records; valid until the batch is settled.
-	Records() []Record
+	Records() []spool.Record
 	// Ack removes every record: delivered.
 	Ack(ctx context.Context) error
 	// Nack keeps every record for a later retry (attempts+1).
 	Nack(ctx context.Context) error
-	// Settle keeps the records at the indices in retry, removes those in
-	// dropped (counted by the reason that is the key), and removes every
-	// other record as delivered, in one atomic step.
-	Settle(ctx context.Context, retry []int, dropped map[string][]int) error
+	// Settle applies o in one atomic step: it keeps the records at the
+	// indices in o.Retry, removes those in o.Dropped (counted by the reason
+	// that is the key), and removes every other record as delivered, as
+	// [spool.Batch.Settle] does.
+	Settle(ctx context.Context, o spool.Outcome) error
 }
 
 // Queue is what a Sender drains: in production the spool (see [SpoolQueue]),
@@ -37,14 +31,15 @@ type Batch interface {
 type Queue interface {
 	// Lease hands out up to maxRecords records totalling up to maxBytes
 	// bytes (at least one record if any is available), or (nil, nil) when
-	// nothing is available now.
+	// nothing is available now. Once the queue is closed for good, its error
+	// wraps [ErrQueueClosed].
 	Lease(ctx context.Context, maxRecords, maxBytes int) (Batch, error)
 	// Notify receives after records become available. The sender also
 	// polls, since records can appear without a notification.
 	Notify() <-chan struct{}
 }
 
-// SpoolQueue adapts a spool to the Queue the sender drains.
+// SpoolQueue adapts a spool to the [Queue] the sender drains.
 func SpoolQueue(s *spool.Spool) Queue { return spoolQueue{s} }
 
 type spoolQueue struct{ s *spool.Spool }
@@ -62,21 +57,14 @@ func (q spoolQueue) Lease(ctx context.Context, maxRecords, maxBytes int) (Batch,
 	if b == nil {
 		return nil, nil
 	}
-	recs := make([]Record, len(b.Records))
-	for i, r := range b.Records {
-		recs[i] = Record(r)
-	}
-	return &spoolBatch{b: b, recs: recs}, nil
+	return spoolBatch{b}, nil
 }
 
-type spoolBatch struct {
-	b    *spool.Batch
-	recs []Record
-}
+type spoolBatch struct{ b *spool.Batch }
 
-func (b *spoolBatch) Records() []Record              { return b.recs }
-func (b *spoolBatch) Ack(ctx context.Context) error  { return b.b.Ack(ctx) }
-func (b *spoolBatch) Nack(ctx context.Context) error { return b.b.Nack(ctx) }
-func (b *spoolBatch) Settle(ctx context.Context, retry []int, dropped map[string][]int) error {
-	return b.b.Settle(ctx, spool.Outcome{Retry: retry, Dropped: dropped})
+func (b spoolBatch) Records() []spool.Record        { return b.b.Records }
+func (b spoolBatch) Ack(ctx context.Context) error  { return b.b.Ack(ctx) }
+func (b spoolBatch) Nack(ctx context.Context) error { return b.b.Nack(ctx) }
+func (b spoolBatch) Settle(ctx context.Context, o spool.Outcome) error {
+	return b.b.Settle(ctx, o)
 }

@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/internal/connstring"
+	"github.com/aispool/aispool/spool"
 )
 
 // settleTimeout bounds settling a batch with the queue. Settling uses a
@@ -320,7 +322,7 @@ func (s *Sender) deliver(ctx context.Context, b Batch) {
 }
 
 // send screens recs (expiry, attempts, size) and sends the rest.
-func (s *Sender) send(ctx context.Context, recs []Record) *outcome {
+func (s *Sender) send(ctx context.Context, recs []spool.Record) *outcome {
 	cfg := &s.cfg
 	now := cfg.Clock.Now()
 	out := &outcome{}
@@ -328,11 +330,11 @@ func (s *Sender) send(ctx context.Context, recs []Record) *outcome {
 	for i, r := range recs {
 		switch {
 		case cfg.MaxAge > 0 && !r.Time.IsZero() && now.Sub(r.Time) > cfg.MaxAge:
-			out.dropped(ReasonExpired, i)
+			out.dropped(breeze.ReasonExpired, i)
 		case cfg.MaxAttempts > 0 && r.Attempts >= cfg.MaxAttempts:
-			out.dropped(ReasonMaxAttempts, i)
+			out.dropped(breeze.ReasonMaxAttempts, i)
 		case cfg.MaxItemBytes > 0 && lineLen(r.Data) > cfg.MaxItemBytes:
-			out.dropped(ReasonTooLarge, i)
+			out.dropped(breeze.ReasonTooLarge, i)
 		default:
 			live = append(live, i)
 		}
@@ -354,7 +356,7 @@ func lineLen(b []byte) int {
 // sendSet sends recs[idx...] as one request (splitting on 413) and records
 // the outcome. It returns true when the endpoint should get nothing more now
 // (back-off armed, or the request was cancelled).
-func (s *Sender) sendSet(ctx context.Context, recs []Record, idx []int, out *outcome) bool {
+func (s *Sender) sendSet(ctx context.Context, recs []spool.Record, idx []int, out *outcome) bool {
 	if ctx.Err() != nil {
 		out.retry = append(out.retry, idx...)
 		return true
@@ -418,7 +420,7 @@ func (s *Sender) settle(ctx context.Context, b Batch, n int, out *outcome) {
 		err = b.Nack(ctx)
 	default:
 		slices.Sort(out.retry)
-		err = b.Settle(ctx, out.retry, out.drop)
+		err = b.Settle(ctx, spool.Outcome{Retry: out.retry, Dropped: out.drop})
 	}
 	if err != nil {
 		s.stats.queueError()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -202,11 +203,11 @@ func TestDrainPartialSuccessArithmetic(t *testing.T) {
 		t.Errorf("retry after %v: a 206 with retriable items backs off", gap)
 	}
 	st := h.s.Stats()
-	if st.Sent != 4 || st.Retried != 2 || st.Dropped["status_400"] != 1 || st.Dropped[ReasonSampledOut] != 1 || st.DroppedByStatus[400] != 1 {
+	if st.Sent != 4 || st.Retried != 2 || st.Dropped["status_400"] != 1 || st.Dropped[breeze.ReasonSampledOut] != 1 || st.DroppedByStatus[400] != 1 {
 		t.Errorf("stats sent %d retried %d dropped %v by status %v", st.Sent, st.Retried, st.Dropped, st.DroppedByStatus)
 	}
 	sps := h.sp.Stats()
-	if sps.Records != 0 || sps.Dropped["status_400"] != 1 || sps.Dropped[ReasonSampledOut] != 1 || sps.Retried != 2 {
+	if sps.Records != 0 || sps.Dropped["status_400"] != 1 || sps.Dropped[breeze.ReasonSampledOut] != 1 || sps.Retried != 2 {
 		t.Errorf("spool stats %+v", sps)
 	}
 }
@@ -372,7 +373,7 @@ func TestDrainExpiresOldRecords(t *testing.T) {
 	if got := h.received(); !slices.Equal(got, fresh) {
 		t.Errorf("sent %q, want only the fresh records", got)
 	}
-	if st := h.s.Stats(); st.Dropped[ReasonExpired] != 3 || st.Sent != 2 {
+	if st := h.s.Stats(); st.Dropped[breeze.ReasonExpired] != 3 || st.Sent != 2 {
 		t.Errorf("stats %+v", st)
 	}
 	if sps := h.sp.Stats(); sps.Dropped[spool.ReasonExpired] != 3 || sps.Records != 0 {
@@ -390,7 +391,7 @@ func TestDrainMaxAttemptsAndTooLarge(t *testing.T) {
 	h.run()
 	h.drain()
 	st := h.s.Stats()
-	if st.Dropped[ReasonTooLarge] != 1 || st.Dropped[ReasonMaxAttempts] != 2 || st.Sent != 0 || len(h.e.requests()) != 2 {
+	if st.Dropped[breeze.ReasonTooLarge] != 1 || st.Dropped[breeze.ReasonMaxAttempts] != 2 || st.Sent != 0 || len(h.e.requests()) != 2 {
 		t.Errorf("stats %+v, %d requests", st, len(h.e.requests()))
 	}
 }

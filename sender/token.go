@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/aispool/aispool/internal/clock"
 )
 
 // AccessToken is an Entra ID bearer token.
@@ -39,7 +41,7 @@ const tokenRefreshMargin = 2 * time.Minute
 type tokenCache struct {
 	src   TokenSource
 	scope string
-	clock Clock
+	clock clock.Clock
 
 	mu  sync.Mutex
 	tok AccessToken
@@ -54,10 +56,10 @@ func (c *tokenCache) get(ctx context.Context) (string, error) {
 	}
 	tok, err := c.src.Token(ctx, c.scope)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrToken, err)
+		return "", fmt.Errorf("%w: %w", errToken, err)
 	}
 	if tok.Token == "" {
-		return "", fmt.Errorf("%w: empty token", ErrToken)
+		return "", fmt.Errorf("%w: empty token", errToken)
 	}
 	c.tok = tok
 	return tok.Token, nil

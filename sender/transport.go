@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/spool"
 )
 
 // Retry layering
@@ -46,7 +49,7 @@ const maxResponseBody = 16 << 20
 
 // exchange is what one POST (after following redirects) produced.
 type exchange struct {
-	verdict   Verdict
+	verdict   breeze.Verdict
 	endpoint  *endpointState // the endpoint that answered (or failed)
 	gen       uint64         // its generation when the request started
 	url       string         // the final URL
@@ -172,7 +175,7 @@ func (t *transmitter) remember(target string, ttl time.Duration) {
 
 // send posts the records recs[idx...] (all when idx is nil) as one gzip'd
 // body and returns the verdict, indexed like idx (or recs).
-func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchange {
+func (t *transmitter) send(ctx context.Context, recs []spool.Record, idx []int) exchange {
 	n := len(recs)
 	if idx != nil {
 		n = len(idx)
@@ -184,7 +187,7 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 	b := t.bodies.get()
 	defer b.release()
 	if err := b.encode(recs, idx); err != nil {
-		ex.verdict = ClassifyError(n, err)
+		ex.verdict = breeze.ClassifyError(n, err)
 		return ex
 	}
 
@@ -193,7 +196,7 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 		tok, err := t.tokens.get(ctx)
 		if err != nil {
 			t.stats.tokenError()
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			return ex
 		}
 		token = tok
@@ -202,16 +205,16 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 	for {
 		status, header, respBody, err := t.post(ctx, target, b, token)
 		if err != nil {
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			return ex
 		}
 		if status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
-			ex.verdict = Classify(n, status, header, respBody, t.cfg.Clock.Now())
+			ex.verdict = breeze.Classify(n, status, header, respBody, t.cfg.Clock.Now())
 			return ex
 		}
 		next, err := t.follow(target, header, token != "", ex.redirects)
 		if err != nil {
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			ex.verdict.Status = status
 			return ex
 		}
@@ -226,7 +229,7 @@ func (t *transmitter) send(ctx context.Context, recs []Record, idx []int) exchan
 		// The target may be an endpoint that throttled us or is backing
 		// off: its gate holds for redirected requests too.
 		if err := t.awaitGate(ctx, ex.endpoint); err != nil {
-			ex.verdict = ClassifyError(n, err)
+			ex.verdict = breeze.ClassifyError(n, err)
 			return ex
 		}
 		ex.gen = ex.endpoint.begin()
@@ -253,26 +256,26 @@ func (t *transmitter) awaitGate(ctx context.Context, e *endpointState) error {
 // follow validates a redirect from current and returns the absolute target.
 func (t *transmitter) follow(current string, header http.Header, withToken bool, hops int) (string, error) {
 	if hops >= t.cfg.MaxRedirects {
-		return "", fmt.Errorf("%w: more than %d hops", ErrRedirect, t.cfg.MaxRedirects)
+		return "", fmt.Errorf("%w: more than %d hops", errRedirect, t.cfg.MaxRedirects)
 	}
 	loc := header.Get("Location")
 	if loc == "" {
-		return "", fmt.Errorf("%w: no Location", ErrRedirect)
+		return "", fmt.Errorf("%w: no Location", errRedirect)
 	}
 	base, err := url.Parse(current)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrRedirect, err)
+		return "", fmt.Errorf("%w: %w", errRedirect, err)
 	}
 	ref, err := url.Parse(loc)
 	if err != nil {
-		return "", fmt.Errorf("%w: Location is not a URL", ErrRedirect)
+		return "", fmt.Errorf("%w: Location is not a URL", errRedirect)
 	}
 	next := base.ResolveReference(ref)
 	if (next.Scheme != "http" && next.Scheme != "https") || next.Host == "" {
-		return "", fmt.Errorf("%w: Location is not an http(s) URL", ErrRedirect)
+		return "", fmt.Errorf("%w: Location is not an http(s) URL", errRedirect)
 	}
 	if withToken && !trustedRedirect(base, next) {
-		return "", fmt.Errorf("%w: %s is not an Azure Monitor host; the bearer token is not sent there", ErrRedirect, next.Hostname())
+		return "", fmt.Errorf("%w: %s is not an Azure Monitor host; the bearer token is not sent there", errRedirect, next.Hostname())
 	}
 	return next.String(), nil
 }
@@ -342,8 +345,8 @@ func (t *transmitter) post(ctx context.Context, target string, b *body, token st
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("sender: build request: %w", err)
 	}
-	req.Header.Set("Content-Type", ContentType)
-	req.Header.Set("Content-Encoding", ContentEncoding)
+	req.Header.Set("Content-Type", breeze.ContentType)
+	req.Header.Set("Content-Encoding", breeze.ContentEncoding)
 	req.Header.Set("Accept", "application/json")
 	if t.cfg.UserAgent != "" {
 		req.Header.Set("User-Agent", t.cfg.UserAgent)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 const azureCS = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westus2-0.in.applicationinsights.azure.com/"
@@ -41,7 +43,7 @@ func TestRequestHeadersAndBody(t *testing.T) {
 	}
 	r := e.requests()[0]
 	for k, want := range map[string]string{
-		"Content-Type": ContentType, "Content-Encoding": "gzip", "User-Agent": "aispool-test/1", "Authorization": "",
+		"Content-Type": breeze.ContentType, "Content-Encoding": "gzip", "User-Agent": "aispool-test/1", "Authorization": "",
 	} {
 		if got := r.header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)

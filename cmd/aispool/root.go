@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, daemon.ErrConfig):
+	case errors.Is(err, daemon.ErrInvalidConfig):
 		return exitConfig
 	}
 	return exitFailed

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -63,20 +64,25 @@ func validIKey(s string) bool {
 	return true
 }
 
-// NewConverter checks cfg and returns a Converter. An invalid
-// configuration gives an error wrapping ErrInvalidConfig.
+// NewConverter checks cfg and returns a [Converter]. An invalid
+// configuration gives every problem at once, joined with [errors.Join],
+// each wrapping [ErrInvalidConfig].
 func NewConverter(cfg Config) (*Converter, error) {
+	var errs []error
 	key := strings.TrimSpace(cfg.InstrumentationKey)
-	if key == "" {
-		return nil, fmt.Errorf("%w: instrumentation key is empty", ErrInvalidConfig)
-	}
-	if !validIKey(key) {
-		return nil, fmt.Errorf("%w: instrumentation key is not a GUID", ErrInvalidConfig)
+	switch {
+	case key == "":
+		errs = append(errs, fmt.Errorf("%w: instrumentation key is empty", ErrInvalidConfig))
+	case !validIKey(key):
+		errs = append(errs, fmt.Errorf("%w: instrumentation key is not a GUID", ErrInvalidConfig))
 	}
 	for _, code := range cfg.NonErrorStatusCodes {
 		if code < 100 || code > 599 {
-			return nil, fmt.Errorf("%w: non-error status code %d is not an HTTP status", ErrInvalidConfig, code)
+			errs = append(errs, fmt.Errorf("%w: non-error status code %d is not an HTTP status", ErrInvalidConfig, code))
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	cfg.InstrumentationKey = key
 	cfg.NonErrorStatusCodes = append([]int(nil), cfg.NonErrorStatusCodes...)

@@ -33,6 +33,58 @@ func TestNewConverterErrors(t *testing.T) {
 	}
 }
 
+// TestNewConverterListsEveryProblem: a configuration with several problems
+// gets all of them at once, each wrapping ErrInvalidConfig and naming what
+// is wrong.
+func TestNewConverterListsEveryProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"empty key and two bad codes", Config{NonErrorStatusCodes: []int{99, 404, 600}},
+			[]string{"instrumentation key is empty", "status code 99 ", "status code 600 "}},
+		{"bad key and a bad code", Config{InstrumentationKey: "not-a-guid", NonErrorStatusCodes: []int{0}},
+			[]string{"instrumentation key is not a GUID", "status code 0 "}},
+		{"one problem", Config{InstrumentationKey: testIKey, NonErrorStatusCodes: []int{1000}},
+			[]string{"status code 1000 "}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewConverter(tc.cfg)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			joined, ok := err.(interface{ Unwrap() []error })
+			if !ok {
+				t.Fatalf("error %v is not joined", err)
+			}
+			errs := joined.Unwrap()
+			if len(errs) != len(tc.want) {
+				t.Fatalf("%d problems, want %d: %v", len(errs), len(tc.want), err)
+			}
+			for i, e := range errs {
+				if !errors.Is(e, ErrInvalidConfig) {
+					t.Errorf("problem %d %q does not wrap ErrInvalidConfig", i, e)
+				}
+				if !strings.Contains(e.Error(), tc.want[i]) {
+					t.Errorf("problem %d = %q, want it to name %q", i, e, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestNewConverterValidCodes(t *testing.T) {
+	c, err := NewConverter(Config{InstrumentationKey: testIKey, NonErrorStatusCodes: []int{100, 404, 599}})
+	if err != nil {
+		t.Fatalf("valid codes refused: %v", err)
+	}
+	if c.cfg.HostName == "" || c.cfg.Version == "" {
+		t.Errorf("defaults not filled: %+v", c.cfg)
+	}
+}
+
 func TestSDKVersion(t *testing.T) {
 	got := sdkVersion("go1.26.8", "1.47.0", "v0.3.0")
 	if want := "go1.26.8:otel1.47.0:aispool0.3.0"; got != want {

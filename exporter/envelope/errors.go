@@ -5,7 +5,8 @@ import "errors"
 // Sentinel errors. Errors returned by this package wrap one of them, so
 // callers branch with errors.Is.
 var (
-	// ErrInvalidConfig reports a Config that NewConverter refuses.
+	// ErrInvalidConfig reports a [Config] that [NewConverter] refuses; each
+	// of its problems wraps it.
 	ErrInvalidConfig = errors.New("envelope: invalid configuration")
 	// ErrInvalidSpan reports a span that cannot become an envelope: nil, or
 	// without a valid trace and span id.

@@ -24,9 +24,9 @@ const (
 	DefaultAdminListen = "127.0.0.1:9321"
 )
 
-// ErrConfig marks a configuration error: the daemon exits with code 78
+// ErrInvalidConfig marks a configuration error: the daemon exits with code 78
 // (EX_CONFIG) for it.
-var ErrConfig = errors.New("configuration error")
+var ErrInvalidConfig = errors.New("configuration error")
 
 // Config configures the daemon. Start from DefaultConfig.
 type Config struct {
@@ -74,7 +74,7 @@ func DefaultConfig() Config {
 }
 
 // Validate checks the whole configuration and returns every problem at
-// once, each naming its field (or flag), wrapped in ErrConfig. It does not
+// once, each naming its field (or flag), wrapped in [ErrInvalidConfig]. It does not
 // touch the disk or the network.
 func (c Config) Validate() error {
 	var errs []error
@@ -128,7 +128,7 @@ func (c Config) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 }
 
 func (c Config) spoolOptions() *spool.Options {

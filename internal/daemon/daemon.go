@@ -32,7 +32,7 @@ type Daemon struct {
 }
 
 // New validates cfg, opens the spool, builds the sender and binds the
-// listeners. Errors in cfg wrap ErrConfig.
+// listeners. Errors in cfg wrap [ErrInvalidConfig].
 func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.snd, err = sender.New(cfg.senderConfig(d.sp))
 	if err != nil {
-		return fail(fmt.Errorf("%w: %w", ErrConfig, err))
+		return fail(fmt.Errorf("%w: %w", ErrInvalidConfig, err))
 	}
 	src := metrics.Sources{Spool: d.sp.Stats, Sender: d.snd.Stats, Version: cfg.Version}
 	if cfg.Listen != "" {
@@ -58,7 +58,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 			// Check the pair now: a bad one is a configuration error at
 			// start, not a failure of the first connection.
 			if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
-				return fail(fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrConfig, err))
+				return fail(fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrInvalidConfig, err))
 			}
 		}
 		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger})

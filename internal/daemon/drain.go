@@ -54,7 +54,7 @@ func Drain(ctx context.Context, cfg Config, interval time.Duration, progress fun
 	defer sp.Close()
 	snd, err := sender.New(cfg.senderConfig(sp))
 	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrConfig, err)
+		return Summary{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()

@@ -1,90 +1,22 @@
-package sender
+package breeze
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/breeze/breezetest"
 )
-
-type responseCase struct {
-	Name           string            `json:"name"`
-	Items          int               `json:"items"`
-	Status         int               `json:"status"`
-	Headers        map[string]string `json:"headers"`
-	Body           json.RawMessage   `json:"body"`
-	RawBody        *string           `json:"raw_body"`
-	TransportError string            `json:"transport_error"`
-	Then           *struct {
-		Status int             `json:"status"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"then"`
-	Ack     []int             `json:"ack"`
-	Keep    []int             `json:"keep"`
-	Drop    map[string]string `json:"drop"`
-	Backoff bool              `json:"backoff"`
-	WaitMin *float64          `json:"wait_at_least_s"`
-	WaitMax *float64          `json:"wait_at_most_s"`
-}
-
-func (c responseCase) body() string {
-	if c.RawBody != nil {
-		return *c.RawBody
-	}
-	return string(c.Body)
-}
-
-func loadResponseCases(t *testing.T) []responseCase {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/responses.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Cases []responseCase `json:"cases"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Cases) < 27 {
-		t.Fatalf("only %d cases", len(doc.Cases))
-	}
-	return doc.Cases
-}
-
-// dropByIndex turns {reason: [idx]} into {"idx": reason} like the vectors.
-func dropByIndex(drop map[string][]int) map[string]string {
-	out := map[string]string{}
-	for reason, idx := range drop {
-		for _, i := range idx {
-			out[strconv.Itoa(i)] = reason
-		}
-	}
-	return out
-}
-
-func sorted(v []int) []int {
-	v = slices.Clone(v)
-	slices.Sort(v)
-	if v == nil {
-		v = []int{}
-	}
-	return v
-}
 
 // TestClassifyVectors checks the pure classification of every vector that
 // is one response (redirects and transport errors are covered by
 // TestResponseVectorsEndToEnd).
 func TestClassifyVectors(t *testing.T) {
-	for _, tc := range loadResponseCases(t) {
+	for _, tc := range breezetest.Vectors(t) {
 		t.Run(tc.Name, func(t *testing.T) {
 			var v Verdict
 			switch {
@@ -97,15 +29,15 @@ func TestClassifyVectors(t *testing.T) {
 				for k, val := range tc.Headers {
 					h.Set(k, val)
 				}
-				v = Classify(tc.Items, tc.Status, h, []byte(tc.body()), testEpoch)
+				v = Classify(tc.Items, tc.Status, h, []byte(tc.ResponseBody()), breezetest.Epoch)
 			}
-			if got := sorted(v.Retry); !reflect.DeepEqual(got, sorted(tc.Keep)) {
+			if got := breezetest.Sorted(v.Retry); !reflect.DeepEqual(got, breezetest.Sorted(tc.Keep)) {
 				t.Errorf("keep = %v, want %v", got, tc.Keep)
 			}
-			if got := sorted(v.Acked(tc.Items)); !reflect.DeepEqual(got, sorted(tc.Ack)) {
+			if got := breezetest.Sorted(v.Acked(tc.Items)); !reflect.DeepEqual(got, breezetest.Sorted(tc.Ack)) {
 				t.Errorf("ack = %v, want %v", got, tc.Ack)
 			}
-			if got := dropByIndex(v.Drop); !reflect.DeepEqual(got, nonNil(tc.Drop)) {
+			if got := breezetest.DropByIndex(v.Drop); !reflect.DeepEqual(got, breezetest.NonNil(tc.Drop)) {
 				t.Errorf("drop = %v, want %v", got, tc.Drop)
 			}
 			if v.Backoff != tc.Backoff {
@@ -119,117 +51,6 @@ func TestClassifyVectors(t *testing.T) {
 			}
 			if tc.Status == 413 && !v.Split {
 				t.Errorf("413 of %d items does not split", tc.Items)
-			}
-		})
-	}
-}
-
-func nonNil(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-// TestResponseVectorsEndToEnd replays every vector through the real sending
-// path: gzip body, HTTP over loopback, redirects, classification, the
-// endpoint's back-off gate.
-func TestResponseVectorsEndToEnd(t *testing.T) {
-	for _, tc := range loadResponseCases(t) {
-		t.Run(tc.Name, func(t *testing.T) {
-			clk := newFakeClock()
-			first := reply{status: tc.Status, header: tc.Headers, body: tc.body()}
-			if tc.TransportError == "timeout" {
-				first = reply{hang: true}
-			}
-			script := []reply{first}
-			if tc.Then != nil {
-				script = append(script, reply{status: tc.Then.Status, body: string(tc.Then.Body)})
-			}
-			if tc.Status == 413 {
-				// Both halves are refused again, then each single item
-				// is accepted (depth first): the split ends with
-				// everything acknowledged.
-				ok := reply{status: 200, body: `{"itemsReceived":1,"itemsAccepted":1}`}
-				script = append(script, first, ok, ok, first, ok, ok)
-			}
-			e := newEndpoint(t, clk, script...)
-			logs := &logBuffer{}
-			cfg := testConfig(e, clk, logs)
-			switch tc.TransportError {
-			case "connection refused":
-				dead := httptest.NewServer(http.NotFoundHandler())
-				dead.Close()
-				cfg.ConnectionString = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + dead.URL
-			case "timeout":
-				cfg.RequestTimeout = 100 * time.Millisecond
-			}
-			if tc.Status == 307 {
-				cfg.Transport = routeTo(t, e.URL())
-			}
-			s := mustNew(t, cfg)
-			out := s.send(context.Background(), lines(tc.Items))
-
-			wantKeep := tc.Keep
-			wantDrop := nonNil(tc.Drop)
-			if tc.Status == 413 {
-				wantKeep = nil // resent in halves, accepted
-			}
-			if got := sorted(out.retry); !reflect.DeepEqual(got, sorted(wantKeep)) {
-				t.Errorf("keep = %v, want %v", got, wantKeep)
-			}
-			if got := dropByIndex(out.drop); !reflect.DeepEqual(got, wantDrop) {
-				t.Errorf("drop = %v, want %v", got, wantDrop)
-			}
-			ep := s.tx.endpoint(s.tx.target())
-			wait := ep.wait(clk.Now())
-			if (wait > 0) != tc.Backoff {
-				t.Errorf("gate armed for %v, want backoff=%v", wait, tc.Backoff)
-			}
-			if tc.WaitMin != nil && wait < time.Duration(*tc.WaitMin*float64(time.Second)) {
-				t.Errorf("wait %v, want at least %vs", wait, *tc.WaitMin)
-			}
-			if tc.WaitMax != nil && wait > time.Duration(*tc.WaitMax*float64(time.Second)) {
-				t.Errorf("wait %v, want at most %vs", wait, *tc.WaitMax)
-			}
-			if tc.Backoff && tc.WaitMin == nil && (wait < 500*time.Millisecond || wait > 1500*time.Millisecond) {
-				t.Errorf("first back-off %v, want 1 s ± 50%%", wait)
-			}
-			reqs := e.requests()
-			switch {
-			case tc.TransportError == "connection refused":
-				if len(reqs) != 0 {
-					t.Errorf("%d requests reached a dead endpoint", len(reqs))
-				}
-				if st := s.Stats(); st.TransportRetries != DefaultTransportRetries || st.Requests[0] != 1 {
-					t.Errorf("transport retries %d, requests %v; want %d quick retries in one request", st.TransportRetries, st.Requests, DefaultTransportRetries)
-				}
-			case tc.TransportError == "timeout":
-				if len(reqs) != 1 {
-					t.Errorf("%d requests, want 1 (timeouts are not retried by the transport layer)", len(reqs))
-				}
-			case tc.Status == 307:
-				if len(reqs) != 2 || reqs[1].host != "westus-1.in.applicationinsights.azure.com" || reqs[1].path != "/v2.1/track" {
-					t.Fatalf("requests %+v, want the second at the Location", reqs)
-				}
-				if got := s.tx.target(); got != tc.Headers["Location"] {
-					t.Errorf("target now %q, want the redirect remembered", got)
-				}
-				clk.Advance(61 * time.Second)
-				if got := s.tx.target(); got != s.Endpoint() {
-					t.Errorf("target after max-age = %q, want %q", got, s.Endpoint())
-				}
-			case tc.Status == 413:
-				if len(reqs) != 1+2+tc.Items {
-					t.Errorf("%d requests, want %d (whole, halves, singles)", len(reqs), 1+2+tc.Items)
-				}
-			default:
-				if len(reqs) != 1 {
-					t.Fatalf("%d requests, want 1 (the transport layer never retries a response)", len(reqs))
-				}
-				if len(reqs[0].lines) != tc.Items {
-					t.Errorf("body has %d lines, want %d", len(reqs[0].lines), tc.Items)
-				}
 			}
 		})
 	}
@@ -268,11 +89,11 @@ func TestClassifyMore(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := Classify(tc.n, tc.status, http.Header{}, tc.body, testEpoch)
-			if got := sorted(v.Retry); !reflect.DeepEqual(got, sorted(tc.keep)) {
+			v := Classify(tc.n, tc.status, http.Header{}, tc.body, breezetest.Epoch)
+			if got := breezetest.Sorted(v.Retry); !reflect.DeepEqual(got, breezetest.Sorted(tc.keep)) {
 				t.Errorf("keep = %v, want %v", got, tc.keep)
 			}
-			if got := dropByIndex(v.Drop); !reflect.DeepEqual(got, nonNil(tc.drop)) {
+			if got := breezetest.DropByIndex(v.Drop); !reflect.DeepEqual(got, breezetest.NonNil(tc.drop)) {
 				t.Errorf("drop = %v, want %v", got, tc.drop)
 			}
 			if v.Backoff != tc.backoff || v.Split != tc.split {
@@ -307,7 +128,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Thu, 26 Nov 2026 12:00:00 GMT", time.Hour, true},
 	}
 	for _, tc := range tests {
-		got, ok := ParseRetryAfter(tc.in, testEpoch)
+		got, ok := ParseRetryAfter(tc.in, breezetest.Epoch)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
@@ -317,16 +138,6 @@ func TestParseRetryAfter(t *testing.T) {
 func TestStatusReason(t *testing.T) {
 	if StatusReason(400) != "status_400" {
 		t.Fatal(StatusReason(400))
-	}
-	for in, want := range map[string]int{"status_400": 400, "status_0": 0} {
-		if got, ok := statusOfReason(in); !ok || got != want {
-			t.Errorf("statusOfReason(%q) = %d, %v", in, got, ok)
-		}
-	}
-	for _, in := range []string{"status_", "expired", "status_4x", "status_99999"} {
-		if _, ok := statusOfReason(in); ok {
-			t.Errorf("statusOfReason(%q) ok", in)
-		}
 	}
 }
 
@@ -347,7 +158,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		// consistent verdict: every index in range, none twice.
 		for _, status := range []int{206, 400} {
 			const n = 5
-			v := Classify(n, status, http.Header{}, body, testEpoch)
+			v := Classify(n, status, http.Header{}, body, breezetest.Epoch)
 			seen := map[int]bool{}
 			check := func(i int) {
 				if i < 0 || i >= n || seen[i] {
@@ -382,7 +193,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		d, ok := ParseRetryAfter(value, testEpoch)
+		d, ok := ParseRetryAfter(value, breezetest.Epoch)
 		if !ok {
 			if d != 0 {
 				t.Fatalf("ParseRetryAfter(%q) = %v without a wait", value, d)

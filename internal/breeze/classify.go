@@ -1,8 +1,6 @@
-package sender
+package breeze
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,17 +9,18 @@ import (
 )
 
 // Drop reasons that are not an HTTP status code. Items refused by status
-// code are dropped with the reason "status_<code>" (see StatusReason).
+// code are dropped with the reason "status_<code>" (see [StatusReason]).
+// They key the sender's statistics and the spool's drop counters.
 const (
 	// ReasonSampledOut: the service answered that it sampled the item out.
 	ReasonSampledOut = "sampled_out"
-	// ReasonExpired: the item was older than Config.MaxAge before sending
-	// (the service refuses items older than 48 h).
+	// ReasonExpired: the item was older than the sender's MaxAge before
+	// sending (the service refuses items older than 48 h).
 	ReasonExpired = "expired"
-	// ReasonMaxAttempts: the item was tried Config.MaxAttempts times.
+	// ReasonMaxAttempts: the item was tried the sender's MaxAttempts times.
 	ReasonMaxAttempts = "max_attempts"
-	// ReasonTooLarge: the item exceeds Config.MaxItemBytes (the service
-	// refuses items of 64 KiB and more).
+	// ReasonTooLarge: the item exceeds the sender's MaxItemBytes (the
+	// service refuses items of 64 KiB and more).
 	ReasonTooLarge = "too_large"
 )
 
@@ -31,12 +30,13 @@ func StatusReason(code int) string {
 	return "status_" + strconv.Itoa(code)
 }
 
-// MaxRetryAfter is the longest Retry-After the sender honours.
+// MaxRetryAfter is the longest Retry-After a client honours: longer waits
+// are clamped to it.
 const MaxRetryAfter = time.Hour
 
 // Verdict is what one response (or transport failure) means for the items of
 // the request, as indices into the request's items. It mirrors the spool's
-// Outcome: indices in Retry are kept for a later attempt, indices in Drop are
+// [github.com/aispool/aispool/spool.Outcome]: indices in Retry are kept for a later attempt, indices in Drop are
 // removed undelivered and counted by reason, and every other index is
 // acknowledged (delivered, or deliberately ignored like a 206 entry out of
 // range).
@@ -49,7 +49,7 @@ type Verdict struct {
 	Drop map[string][]int
 	// Backoff says the endpoint is unhealthy: arm (or grow) its back-off.
 	Backoff bool
-	// RetryAfter is the server's Retry-After, clamped to MaxRetryAfter; 0 if
+	// RetryAfter is the server's Retry-After, clamped to [MaxRetryAfter]; 0 if
 	// absent, unparsable, in the past, or if Backoff is false. When set it
 	// replaces the exponential back-off interval.
 	RetryAfter time.Duration
@@ -81,50 +81,6 @@ func (v Verdict) Acked(n int) []int {
 	return out
 }
 
-// TrackResponse is the JSON body of a track response.
-type TrackResponse struct {
-	ItemsReceived int         `json:"itemsReceived"`
-	ItemsAccepted int         `json:"itemsAccepted"`
-	Errors        []ItemError `json:"errors"`
-}
-
-// ItemError is one entry of a track response's errors[].
-type ItemError struct {
-	// Index is the 0-based position of the item in the request; -1 when the
-	// entry has none.
-	Index      int    `json:"index"`
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
-}
-
-// DecodeResponse decodes a track response body. Unknown fields are ignored;
-// an error entry without an index gets Index -1.
-func DecodeResponse(body []byte) (TrackResponse, error) {
-	var raw struct {
-		ItemsReceived int `json:"itemsReceived"`
-		ItemsAccepted int `json:"itemsAccepted"`
-		Errors        []struct {
-			Index      *int   `json:"index"`
-			StatusCode int    `json:"statusCode"`
-			Message    string `json:"message"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return TrackResponse{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
-	}
-	r := TrackResponse{ItemsReceived: raw.ItemsReceived, ItemsAccepted: raw.ItemsAccepted}
-	if len(raw.Errors) > 0 {
-		r.Errors = make([]ItemError, len(raw.Errors))
-		for i, e := range raw.Errors {
-			r.Errors[i] = ItemError{Index: -1, StatusCode: e.StatusCode, Message: e.Message}
-			if e.Index != nil {
-				r.Errors[i].Index = *e.Index
-			}
-		}
-	}
-	return r, nil
-}
-
 // retriableItem reports whether a per-item status code is worth a retry.
 func retriableItem(code int) bool {
 	switch code {
@@ -142,7 +98,7 @@ func sampledOut(msg string) bool {
 
 // keepsAll reports whether a whole-response status keeps every item and
 // backs off: 401, 403, 408, 429, 439 and every 5xx. Other statuses not
-// handled explicitly by Classify (1xx, 3xx other than 307/308) are treated
+// handled explicitly by [Classify] (1xx, 3xx other than 307/308) are treated
 // the same way, so an unexpected answer never loses data.
 func keepsAll(status int) bool {
 	switch {
@@ -168,7 +124,8 @@ func keepsAll(status int) bool {
 //     backs off;
 //   - 401, 403, 408, 429, 439, 5xx (and unexpected 1xx/3xx): keep
 //     everything, back off, honour Retry-After;
-//   - 413: split in half and resend (Split); a single item is dropped;
+//   - 413: split in half and resend ([Verdict.Split]); a single item is
+//     dropped;
 //   - 400 without errors[], 402, 404 and other 4xx: drop everything by code.
 //
 // Redirects (307/308) are followed before classification; Classify treats a
@@ -279,7 +236,7 @@ func (v *Verdict) partial(n int, resp TrackResponse, header http.Header, now tim
 
 // ParseRetryAfter parses a Retry-After value, delay-seconds or an HTTP date,
 // relative to now. It returns false for an empty, unparsable, zero or past
-// value; a longer wait than MaxRetryAfter is clamped to it.
+// value; a longer wait than [MaxRetryAfter] is clamped to it.
 func ParseRetryAfter(value string, now time.Time) (time.Duration, bool) {
 	value = strings.TrimSpace(value)
 	if value == "" {

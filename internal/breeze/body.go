@@ -1,4 +1,4 @@
-package trackbody
+package breeze
 
 import (
 	"bufio"
@@ -74,12 +74,12 @@ var (
 	// ErrTooLarge: the body exceeds MaxBodyBytes as received or
 	// MaxDecodedBytes after decompression, or holds more than MaxItems
 	// items (HTTP 413).
-	ErrTooLarge = errors.New("trackbody: body too large")
+	ErrTooLarge = errors.New("breeze: body too large")
 	// ErrMalformed: the body cannot be parsed at all (HTTP 400).
-	ErrMalformed = errors.New("trackbody: malformed body")
+	ErrMalformed = errors.New("breeze: malformed body")
 	// ErrUnsupportedEncoding: the Content-Encoding is neither gzip nor
 	// identity (HTTP 415).
-	ErrUnsupportedEncoding = errors.New("trackbody: unsupported content encoding")
+	ErrUnsupportedEncoding = errors.New("breeze: unsupported content encoding")
 )
 
 // Per-item errors, wrapped by Item.Err.
@@ -137,7 +137,7 @@ func Decode(r io.Reader, contentEncoding string, lim Limits) ([]Item, error) {
 			if errors.Is(err, io.EOF) && !body.exceeded && body.readErr == nil {
 				return nil, fmt.Errorf("%w: empty body", ErrMalformed)
 			}
-			return nil, classify(err, body, nil, lim)
+			return nil, decodeError(err, body, nil, lim)
 		}
 		defer zr.Close()
 		src = zr
@@ -146,7 +146,7 @@ func Decode(r io.Reader, contentEncoding string, lim Limits) ([]Item, error) {
 	d := newDecoder(decoded, lim)
 	items, err := d.run()
 	if err != nil {
-		return nil, classify(err, body, decoded, lim)
+		return nil, decodeError(err, body, decoded, lim)
 	}
 	return items, nil
 }
@@ -172,18 +172,18 @@ func parseEncoding(contentEncoding string) (gz bool, err error) {
 	return gz, nil
 }
 
-// classify turns a failure of the decoding pipeline into Decode's error:
+// decodeError turns a failure of the decoding pipeline into Decode's error:
 // exceeded limits first (the pipeline's other errors are then symptoms),
 // then read errors of the request body, then the parser's own errors, and
 // last gzip format errors.
-func classify(err error, body, decoded *limitReader, lim Limits) error {
+func decodeError(err error, body, decoded *limitReader, lim Limits) error {
 	switch {
 	case body.exceeded:
 		return fmt.Errorf("%w: body exceeds %s", ErrTooLarge, formatBytes(lim.MaxBodyBytes))
 	case decoded != nil && decoded.exceeded:
 		return fmt.Errorf("%w: body exceeds %s after decompression", ErrTooLarge, formatBytes(lim.MaxDecodedBytes))
 	case body.readErr != nil:
-		return fmt.Errorf("trackbody: reading body: %w", body.readErr)
+		return fmt.Errorf("breeze: reading body: %w", body.readErr)
 	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrMalformed):
 		return err
 	}
@@ -199,9 +199,9 @@ func classify(err error, body, decoded *limitReader, lim Limits) error {
 	return fmt.Errorf("%w: invalid gzip data: %v", ErrMalformed, err)
 }
 
-// errLimit is returned by a limitReader past its limit; classify reports
+// errLimit is returned by a limitReader past its limit; decodeError reports
 // the limit from the reader's state, never this error itself.
-var errLimit = errors.New("trackbody: read limit exceeded")
+var errLimit = errors.New("breeze: read limit exceeded")
 
 // limitReader reads at most limit bytes from r and notes whether the
 // source holds more (exceeded) and the first read error of r other than

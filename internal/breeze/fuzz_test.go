@@ -1,4 +1,4 @@
-package trackbody
+package breeze
 
 import (
 	"bytes"
