@@ -113,3 +113,14 @@ func (s *Spool) forgetDelaysLocked(g *segment) {
 	g.outstanding -= g.delayed
 	g.delayed = 0
 }
+
+// nextDueLocked returns when the first delayed record is due; zero if none.
+func (s *Spool) nextDueLocked() time.Time {
+	for len(s.delays) > 0 {
+		if d := s.delays[0]; !d.g.dropped && d.g.delayed > 0 {
+			return d.due
+		}
+		heap.Pop(&s.delays) // of a quarantined segment: forgotten
+	}
+	return time.Time{}
+}

@@ -621,6 +621,8 @@ type Stats struct {
 	// Delayed is how many of those wait for a retry delay
 	// (Outcome.RetryDelay) before they are handed out again.
 	Delayed int64
+	// NextDue is when the first of them is due; zero when none waits.
+	NextDue time.Time
 	// Bytes is the size on disk of every segment file in the directory.
 	Bytes int64
 	// Segments is the number of segment files in the directory.
@@ -658,6 +660,7 @@ func (s *Spool) Stats() Stats {
 	st := Stats{
 		Leased:              s.leased,
 		Delayed:             s.delayed,
+		NextDue:             s.nextDueLocked(),
 		Bytes:               s.diskBytesLocked(),
 		Segments:            len(s.segs) + len(s.others),
 		Unclaimed:           len(s.others),
