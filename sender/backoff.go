@@ -25,13 +25,17 @@ type endpointState struct {
 	failures  int    // consecutive failures
 	successes int    // consecutive successes, for the slow start
 	gen       uint64 // bumped by every failure that armed the gate
+	ok        uint64 // successful requests ever: isolation looks for one
 }
 
 func newEndpointState(initial, maxInterval time.Duration, clk clock.Clock) *endpointState {
 	bo := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(initial),
 		backoff.WithMaxInterval(maxInterval),
-		backoff.WithMultiplier(2),
+		// 1.5 rather than 2: after a burst of faults the gate stays short
+		// enough for the spool to drain promptly once the service
+		// recovers (the OpenTelemetry Collector's exporters use 1.5 too).
+		backoff.WithMultiplier(1.5),
 		backoff.WithRandomizationFactor(0.5),
 		backoff.WithMaxElapsedTime(0), // never give up: the spool holds the data
 		backoff.WithClockProvider(clk),
@@ -42,9 +46,23 @@ func newEndpointState(initial, maxInterval time.Duration, clk clock.Clock) *endp
 // begin is called when a request starts; it returns the generation to hand
 // back to done.
 func (e *endpointState) begin() uint64 {
+	gen, _ := e.start()
+	return gen
+}
+
+// start is begin that also tells whether the endpoint is known healthy: a
+// request succeeded, and none failed since.
+func (e *endpointState) start() (gen uint64, healthy bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.gen
+	return e.gen, e.failures == 0 && e.ok > 0
+}
+
+// succeeded returns how many requests to the endpoint have succeeded.
+func (e *endpointState) succeeded() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ok
 }
 
 // done records the outcome of a request started in generation gen. With
@@ -55,6 +73,7 @@ func (e *endpointState) done(gen uint64, failed bool, retryAfter time.Duration, 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !failed {
+		e.ok++
 		e.successes++
 		if gen == e.gen {
 			// No failure since this request started: healthy.

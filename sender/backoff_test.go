@@ -8,7 +8,7 @@ import (
 func TestBackoffGrowthCapReset(t *testing.T) {
 	clk := newFakeClock()
 	e := newEndpointState(time.Second, 5*time.Minute, clk)
-	// Exponential growth with factor 2 and ±50% jitter, capped at 5 min.
+	// Exponential growth with factor 1.5 and ±50% jitter, capped at 5 min.
 	want := time.Second
 	for i := range 14 {
 		gen := e.begin()
@@ -26,7 +26,7 @@ func TestBackoffGrowthCapReset(t *testing.T) {
 		if e.wait(clk.Now()) != 0 {
 			t.Fatal("gate still closed at its time")
 		}
-		want = min(want*2, 5*time.Minute)
+		want = min(want*3/2, 5*time.Minute)
 	}
 	// Success resets: the next failure waits about 1 s again, and the
 	// slow start ramps up the concurrency.

@@ -30,6 +30,7 @@ const (
 	DefaultMaxRedirects       = 10
 	DefaultRedirectTTL        = 12 * time.Hour
 	DefaultCompressionLevel   = gzip.BestSpeed
+	DefaultPoisonAttempts     = 3
 )
 
 // maxBatchItemsLimit is the service's limit of items per request.
@@ -90,9 +91,22 @@ type Config struct {
 	// (MaxAge bounds retries).
 	MaxAttempts int
 
+	// PoisonAttempts: a request that fails as a whole (5xx, a 400 without
+	// errors[], a reset or timeout) while the endpoint is healthy is resent
+	// in halves, as for 413, until the item that makes requests fail is
+	// alone; an item that fails alone, while requests without it succeed,
+	// this many times is dropped as "poison" and logged by type, size and
+	// age. Default 3; -1 turns isolation off (such requests are kept and
+	// backed off, as during an outage, when nothing is split).
+	PoisonAttempts int
+
 	// BackoffInitial and BackoffMax shape the per-endpoint exponential
-	// back-off (factor 2, jitter ±50%, capped at BackoffMax). Defaults 1 s
-	// and 5 min. A Retry-After (clamped to 1 h) replaces the interval.
+	// back-off (factor 1.5, jitter ±50%, capped at BackoffMax). Defaults 1 s
+	// and 5 min. A Retry-After (clamped to 1 h) replaces the interval. Items
+	// that a healthy endpoint asked to retry (a partial success) do not back
+	// the endpoint off: each waits a delay of its own, BackoffInitial
+	// growing 1.5 times per attempt (jitter ±50%, capped at BackoffMax),
+	// while the other records keep flowing.
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration
 
@@ -152,6 +166,7 @@ func (c Config) withDefaults() Config {
 	defD(&c.PollInterval, DefaultPollInterval)
 	defD(&c.RedirectTTL, DefaultRedirectTTL)
 	def(&c.CompressionLevel, DefaultCompressionLevel)
+	def(&c.PoisonAttempts, DefaultPoisonAttempts)
 	if c.TransportRetries < 0 {
 		c.TransportRetries = 0
 	}
@@ -196,6 +211,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 0 {
 		bad("MaxAttempts", "%d negative", c.MaxAttempts)
+	}
+	if c.PoisonAttempts < -1 {
+		bad("PoisonAttempts", "%d: a count, or -1 for no isolation", c.PoisonAttempts)
 	}
 	if c.RequestTimeout < 0 {
 		bad("RequestTimeout", "%v negative", c.RequestTimeout)

@@ -156,6 +156,9 @@ type endpoint struct {
 	mu     sync.Mutex
 	script []reply
 	reqs   []seen
+	// respond, if set, answers each request once the script is exhausted
+	// (instead of acknowledging everything), from the request's lines.
+	respond func(lines []string) reply
 }
 
 func newEndpoint(t *testing.T, clk *fakeClock, script ...reply) *endpoint {
@@ -201,9 +204,12 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.reqs = append(e.reqs, seen{at: e.clk.Now(), host: host, path: r.URL.Path, header: r.Header.Clone(), lines: lines})
 	var rep reply
-	if len(e.script) > 0 {
+	switch {
+	case len(e.script) > 0:
 		rep, e.script = e.script[0], e.script[1:]
-	} else {
+	case e.respond != nil:
+		rep = e.respond(lines)
+	default:
 		rep = reply{status: 200, body: fmt.Sprintf(`{"itemsReceived":%d,"itemsAccepted":%d,"errors":[]}`, len(lines), len(lines))}
 	}
 	e.mu.Unlock()

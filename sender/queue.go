@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aispool/aispool/spool"
 )
@@ -39,12 +40,23 @@ type Queue interface {
 	Notify() <-chan struct{}
 }
 
+// delaying is implemented by queues that hold records back for a per-record
+// delay ([spool.Outcome.RetryDelay]): while some wait, Flush is not done,
+// and an idle sender wakes when the first is due.
+type delaying interface {
+	// nextDue returns when the first record waiting a delay is due; zero
+	// when none waits.
+	nextDue() time.Time
+}
+
 // SpoolQueue adapts a spool to the [Queue] the sender drains.
 func SpoolQueue(s *spool.Spool) Queue { return spoolQueue{s} }
 
 type spoolQueue struct{ s *spool.Spool }
 
 func (q spoolQueue) Notify() <-chan struct{} { return q.s.Notify() }
+
+func (q spoolQueue) nextDue() time.Time { return q.s.Stats().NextDue }
 
 func (q spoolQueue) Lease(ctx context.Context, maxRecords, maxBytes int) (Batch, error) {
 	b, err := q.s.Lease(ctx, maxRecords, maxBytes)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -22,11 +23,12 @@ const settleTimeout = 30 * time.Second
 // Sender drains a Queue to the Application Insights ingestion endpoint.
 // Create it with New, start it with Run, stop it with Close.
 type Sender struct {
-	cfg   Config
-	cs    *connstring.ConnectionString
-	tx    *transmitter
-	stats *statsCollector
-	log   *slog.Logger
+	cfg    Config
+	cs     *connstring.ConnectionString
+	tx     *transmitter
+	stats  *statsCollector
+	poison *strikes
+	log    *slog.Logger
 
 	wake chan struct{} // cap 1: a batch finished, or Flush was called
 	stop chan struct{} // closed by Close
@@ -66,6 +68,7 @@ func New(cfg Config) (*Sender, error) {
 		cfg:      cfg,
 		cs:       cs,
 		stats:    newStatsCollector(),
+		poison:   newStrikes(),
 		log:      cfg.Logger.With(slog.String("component", "sender"), slog.String("ikey", cs.RedactedKey())),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -174,12 +177,21 @@ func (s *Sender) loop(ctx, reqCtx context.Context) error {
 			continue
 		}
 		if b == nil {
+			if d, ok := cfg.Queue.(delaying); ok && idle && !d.nextDue().IsZero() {
+				idle = false // records wait a delay of their own: not flushed yet
+			}
 			if idle {
 				// Nothing queued and nothing in flight: every Flush that
 				// started before this lease is done.
 				s.flushed(ticket)
 			}
-			if err := s.sleep(ctx, cfg.PollInterval, cfg.Queue.Notify()); err != nil {
+			wait := cfg.PollInterval
+			if d, ok := cfg.Queue.(delaying); ok {
+				if due := d.nextDue(); !due.IsZero() {
+					wait = min(wait, max(due.Sub(cfg.Clock.Now()), 0))
+				}
+			}
+			if err := s.sleep(ctx, wait, cfg.Queue.Notify()); err != nil {
 				return err
 			}
 			continue
@@ -290,6 +302,9 @@ func (s *Sender) Close(ctx context.Context) error {
 type outcome struct {
 	retry []int
 	drop  map[string][]int
+	// delay holds the per-record delay of retried records that a healthy
+	// endpoint asked to retry (a partial success, or an isolated item).
+	delay map[int]time.Duration
 }
 
 func (o *outcome) dropped(reason string, i ...int) {
@@ -297,6 +312,14 @@ func (o *outcome) dropped(reason string, i ...int) {
 		o.drop = make(map[string][]int)
 	}
 	o.drop[reason] = append(o.drop[reason], i...)
+}
+
+func (o *outcome) delayed(i int, d time.Duration) {
+	if o.delay == nil {
+		o.delay = make(map[int]time.Duration)
+	}
+	o.retry = append(o.retry, i)
+	o.delay[i] = d
 }
 
 func (o *outcome) ndropped() int {
@@ -353,24 +376,49 @@ func lineLen(b []byte) int {
 	return len(b)
 }
 
-// sendSet sends recs[idx...] as one request (splitting on 413) and records
-// the outcome. It returns true when the endpoint should get nothing more now
-// (back-off armed, or the request was cancelled).
+// sendSet sends recs[idx...] as one request (splitting on 413, isolating an
+// item that makes it fail) and records the outcome. It returns true when the
+// endpoint should get nothing more now (back-off armed, or the request was
+// cancelled).
 func (s *Sender) sendSet(ctx context.Context, recs []spool.Record, idx []int, out *outcome) bool {
+	ex, ok := s.exchange(ctx, recs, idx, out)
+	if !ok {
+		return true
+	}
+	if ex.verdict.Isolate && ex.healthy && s.cfg.PoisonAttempts > 0 {
+		if len(idx) == 1 {
+			// Alone, and the request before it succeeded.
+			s.strike(ctx, recs, idx[0], ex, out)
+			return false
+		}
+		return s.isolate(ctx, recs, idx, ex, out)
+	}
+	return s.apply(ctx, recs, idx, ex, out)
+}
+
+// exchange sends recs[idx...] once. It reports false, with the records kept,
+// when ctx ended: a shutdown is not the endpoint's fault.
+func (s *Sender) exchange(ctx context.Context, recs []spool.Record, idx []int, out *outcome) (exchange, bool) {
 	if ctx.Err() != nil {
 		out.retry = append(out.retry, idx...)
-		return true
+		return exchange{}, false
 	}
 	ex := s.tx.send(ctx, recs, idx)
-	v := ex.verdict
 	if ctx.Err() != nil {
-		// Cancelled by shutdown: not the endpoint's fault, no back-off.
 		out.retry = append(out.retry, idx...)
-		return true
+		return exchange{}, false
 	}
+	return ex, true
+}
+
+// apply records what ex's verdict means for recs[idx...] and tells the
+// endpoint's back-off. It returns true when the endpoint should get nothing
+// more now.
+func (s *Sender) apply(ctx context.Context, recs []spool.Record, idx []int, ex exchange, out *outcome) bool {
+	v := ex.verdict
 	now := s.cfg.Clock.Now()
 	gate := ex.endpoint.done(ex.gen, v.Backoff, v.RetryAfter, now)
-	if v.Status >= 200 && v.Status < 300 {
+	if v.Status >= 200 && v.Status < 300 && !v.WrongEndpoint {
 		s.stats.success(now)
 	}
 	if v.Split {
@@ -382,8 +430,30 @@ func (s *Sender) sendSet(ctx context.Context, recs []spool.Record, idx []int, ou
 		}
 		return s.sendSet(ctx, recs, idx[h:], out)
 	}
+	// Kept items wait a delay of their own when the endpoint accepted
+	// others (a partial success): it grows with their attempts. When the
+	// request failed as a whole in a way one item can cause, they wait just
+	// past the endpoint's gate, so that the next probe carries other
+	// records: a batch holding a poison item never stands at the head of the
+	// queue for good (after an outage, or at start, its probe would fail
+	// forever, and isolation needs a healthy endpoint to begin).
+	var past time.Duration
+	if v.Isolate && v.Backoff {
+		past = max(gate.Sub(now), 0) + rotateSlack
+	}
+	jitter := 0.5 + rand.Float64() // one draw per answer: its items travel together
 	for _, i := range v.Retry {
-		out.retry = append(out.retry, idx[i])
+		switch {
+		case v.Delay:
+			out.delayed(idx[i], s.recordDelay(recs[idx[i]].Attempts, jitter))
+		case past > 0:
+			out.delayed(idx[i], past)
+		default:
+			out.retry = append(out.retry, idx[i])
+		}
+	}
+	if v.Delay {
+		s.stats.delayed(len(v.Retry))
 	}
 	for reason, di := range v.Drop {
 		for _, i := range di {
@@ -402,9 +472,125 @@ func (s *Sender) sendSet(ctx context.Context, recs []spool.Record, idx []int, ou
 		if v.Err != nil {
 			attrs = append(attrs, slog.String("err", v.Err.Error()))
 		}
-		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: endpoint unavailable, backing off", attrs...)
+		if v.WrongEndpoint {
+			// A configuration mistake (a wrong host or path, a proxy): it
+			// gets fixed, and the data must survive it.
+			s.stats.wrongEndpoint()
+			s.log.LogAttrs(ctx, slog.LevelError, "sender: the answer is not from an ingestion service (wrong host or path, or a proxy); keeping everything and backing off", attrs...)
+		} else {
+			s.log.LogAttrs(ctx, slog.LevelWarn, "sender: endpoint unavailable, backing off", attrs...)
+		}
 	}
 	return v.Backoff
+}
+
+// isolate handles a request that failed as a whole (ex) while its endpoint
+// was healthy: one bad item can cause that. It resends the two halves. A
+// half that fails again is isolated further (an item alone gets a strike,
+// see strike); when both halves fail and no request to the endpoint
+// succeeded meanwhile, it is an outage, not an item: everything is kept and
+// the endpoint backs off, as for any failure. It returns true when the
+// endpoint should get nothing more now.
+func (s *Sender) isolate(ctx context.Context, recs []spool.Record, idx []int, ex exchange, out *outcome) bool {
+	s.stats.isolation()
+	mark := ex.endpoint.succeeded()
+	s.log.LogAttrs(ctx, slog.LevelInfo, "sender: request failed while the endpoint is healthy; resending in halves to isolate a bad item",
+		slog.Int("status", ex.verdict.Status), slog.Int("items", len(idx)))
+	h := len(idx) / 2
+	halves := [2][]int{idx[:h], idx[h:]}
+	var failed [2]exchange
+	var nfailed int
+	for k, half := range halves {
+		hx, ok := s.exchange(ctx, recs, half, out)
+		if !ok {
+			if k == 0 {
+				out.retry = append(out.retry, halves[1]...)
+			}
+			return true
+		}
+		if hx.verdict.Isolate {
+			failed[k], nfailed = hx, nfailed+1
+			continue
+		}
+		if s.apply(ctx, recs, half, hx, out) {
+			// Throttled or backing off meanwhile: stop here.
+			for j := k + 1; j < 2; j++ {
+				out.retry = append(out.retry, halves[j]...)
+			}
+			for j := range k {
+				if failed[j].endpoint != nil {
+					out.retry = append(out.retry, halves[j]...)
+				}
+			}
+			return true
+		}
+	}
+	if nfailed == 2 && ex.endpoint.succeeded() == mark {
+		// Nothing got through: the endpoint is down, not one item.
+		return s.apply(ctx, recs, idx, failed[1], out)
+	}
+	for k, half := range halves {
+		if failed[k].endpoint == nil {
+			continue
+		}
+		if len(half) == 1 {
+			s.strike(ctx, recs, half[0], failed[k], out)
+			continue
+		}
+		if s.isolate(ctx, recs, half, failed[k], out) {
+			if k == 0 && failed[1].endpoint != nil {
+				out.retry = append(out.retry, halves[1]...)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// strike counts a failure of item i alone, while requests without it
+// succeed. At PoisonAttempts strikes it is dropped as poison (logged by type,
+// size and age, never by content); before that it is retried after a
+// per-record delay, so that it holds nothing back.
+func (s *Sender) strike(ctx context.Context, recs []spool.Record, i int, ex exchange, out *outcome) {
+	r := recs[i]
+	n := s.poison.strike(r.Data)
+	if n < s.cfg.PoisonAttempts {
+		out.delayed(i, s.recordDelay(r.Attempts, 0.5+rand.Float64()))
+		return
+	}
+	s.poison.forget(r.Data)
+	out.dropped(breeze.ReasonPoison, i)
+	attrs := []slog.Attr{
+		slog.String("type", envelopeType(r.Data)), slog.Int("bytes", len(r.Data)),
+		slog.Int("status", ex.verdict.Status), slog.Int("failed_alone", n),
+	}
+	if !r.Time.IsZero() {
+		attrs = append(attrs, slog.Duration("age", s.cfg.Clock.Now().Sub(r.Time).Round(time.Millisecond)))
+	}
+	if ex.verdict.Err != nil {
+		attrs = append(attrs, slog.String("err", ex.verdict.Err.Error()))
+	}
+	s.log.LogAttrs(ctx, slog.LevelError, "sender: dropping a poison item: every request holding it failed while others succeeded", attrs...)
+}
+
+// rotateSlack is how far past the endpoint's gate the records of a request
+// that failed as a whole wait, so that the next probe leases others first.
+const rotateSlack = time.Millisecond
+
+// recordDelay is how long a record kept by a healthy endpoint waits before
+// it is sent again: BackoffInitial growing 1.5 times per attempt, capped at
+// BackoffMax, times jitter (drawn in [0.5, 1.5) by the caller, once per
+// answer, so that the items one answer kept travel together).
+func (s *Sender) recordDelay(attempts int, jitter float64) time.Duration {
+	d := float64(s.cfg.BackoffInitial)
+	for range min(attempts, 64) {
+		d *= 1.5
+		if d >= float64(s.cfg.BackoffMax) {
+			break
+		}
+	}
+	d = min(d, float64(s.cfg.BackoffMax))
+	return time.Duration(d * jitter)
 }
 
 // settle hands the outcome to the queue and counts it.
@@ -416,11 +602,18 @@ func (s *Sender) settle(ctx context.Context, b Batch, n int, out *outcome) {
 	switch {
 	case len(out.retry) == 0 && ndrop == 0:
 		err = b.Ack(ctx)
-	case len(out.retry) == n:
+	case len(out.retry) == n && out.delay == nil:
 		err = b.Nack(ctx)
 	default:
 		slices.Sort(out.retry)
-		err = b.Settle(ctx, spool.Outcome{Retry: out.retry, Dropped: out.drop})
+		o := spool.Outcome{Retry: out.retry, Dropped: out.drop}
+		if out.delay != nil {
+			o.RetryDelay = make([]time.Duration, len(out.retry))
+			for j, i := range out.retry {
+				o.RetryDelay[j] = out.delay[i]
+			}
+		}
+		err = b.Settle(ctx, o)
 	}
 	if err != nil {
 		s.stats.queueError()

@@ -93,8 +93,9 @@ func (h *harness) add(n, size int) []string {
 }
 
 // drain flushes the sender, moving the fake clock to the back-off gate
-// whenever the loop waits for it, so that back-off takes no real time. Only
-// gate timers are advanced (Flush and the spool's notifications wake an idle
+// whenever the loop waits for it, and to the next idle poll while records
+// wait a per-record delay, so that back-off takes no real time. Only
+// those timers are advanced (Flush and the spool's notifications wake an idle
 // loop), so the clock never jumps while a request is in flight.
 func (h *harness) drain() {
 	h.t.Helper()
@@ -113,7 +114,10 @@ func (h *harness) drain() {
 			return
 		default:
 		}
-		if p := h.clk.pending(); len(p) > 0 && p[0].Equal(h.s.Stats().ThrottledUntil) {
+		st, sps := h.s.Stats(), h.sp.Stats()
+		if p := h.clk.pending(); len(p) > 0 && st.InFlight == 0 && (p[0].Equal(st.ThrottledUntil) || (sps.Delayed > 0 && !p[0].After(sps.NextDue))) {
+			// The gate, or the idle poll while records wait a delay of
+			// their own.
 			h.clk.Advance(p[0].Sub(h.clk.Now()))
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -200,9 +204,12 @@ func TestDrainPartialSuccessArithmetic(t *testing.T) {
 		t.Errorf("retry request carried %q, want items 1 and 4", reqs[1].lines)
 	}
 	if gap := reqs[1].at.Sub(reqs[0].at); gap < 500*time.Millisecond {
-		t.Errorf("retry after %v: a 206 with retriable items backs off", gap)
+		t.Errorf("retry after %v: items a 206 keeps wait a delay of their own", gap)
 	}
 	st := h.s.Stats()
+	if !st.ThrottledUntil.IsZero() || st.Delayed != 2 {
+		t.Errorf("a 206 that accepted items armed the gate (%v) or delayed %d items, want 2", st.ThrottledUntil, st.Delayed)
+	}
 	if st.Sent != 4 || st.Retried != 2 || st.Dropped["status_400"] != 1 || st.Dropped[breeze.ReasonSampledOut] != 1 || st.DroppedByStatus[400] != 1 {
 		t.Errorf("stats sent %d retried %d dropped %v by status %v", st.Sent, st.Retried, st.Dropped, st.DroppedByStatus)
 	}
@@ -222,11 +229,13 @@ func TestDrainStatusCodes(t *testing.T) {
 	}{
 		{200, `{"itemsReceived":3,"itemsAccepted":3}`, ""},
 		{206, `{"itemsReceived":3,"itemsAccepted":3,"errors":[]}`, ""},
-		{400, "Invalid instrumentation key", "status_400"},
+		{400, "Invalid instrumentation key", ""}, // kept: isolated while others succeed
 		{401, "", ""},
 		{402, "", "status_402"},
 		{403, "", ""},
-		{404, "", "status_404"},
+		{404, "", ""}, // kept: a wrong host or path gets fixed
+		{405, "", ""},
+		{200, "<html>captive portal</html>", "-"}, // kept: not a track response
 		{408, "", ""},
 		{409, "", "status_409"},
 		{429, "", ""},
@@ -237,22 +246,26 @@ func TestDrainStatusCodes(t *testing.T) {
 		{504, "", ""},
 	}
 	for _, tc := range tests {
-		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.status, tc.dropped), func(t *testing.T) {
 			h := newHarness(t, nil, reply{status: tc.status, body: tc.body})
 			want := h.add(3, 40)
 			h.run()
 			h.drain()
 			reqs := h.e.requests()
 			st := h.s.Stats()
-			if st.Requests[tc.status] != 1 {
+			if n := st.Requests[tc.status]; n != 1 && !(tc.dropped == "-" && n == 2) {
 				t.Errorf("requests by status %v", st.Requests)
 			}
+			wrong := tc.status == 404 || tc.status == 405 || tc.dropped == "-"
+			if (st.WrongEndpoint == 1) != wrong {
+				t.Errorf("wrong-endpoint answers %d, want %v", st.WrongEndpoint, wrong)
+			}
 			switch {
-			case tc.dropped != "":
+			case tc.dropped != "" && tc.dropped != "-":
 				if len(reqs) != 1 || st.Dropped[tc.dropped] != 3 || st.Sent != 0 || h.sp.Stats().Dropped[tc.dropped] != 3 {
 					t.Errorf("%d requests, stats %+v", len(reqs), st)
 				}
-			case tc.status/100 == 2:
+			case tc.status/100 == 2 && tc.dropped == "":
 				if len(reqs) != 1 || st.Sent != 3 {
 					t.Errorf("%d requests, sent %d", len(reqs), st.Sent)
 				}
@@ -338,7 +351,7 @@ func TestDrainBackoffGrowsCapsAndResets(t *testing.T) {
 	for range 12 {
 		script = append(script, reply{status: 503})
 	}
-	script = append(script, reply{status: 200, body: "{}"}, reply{status: 503})
+	script = append(script, reply{status: 200, body: `{"itemsReceived":1,"itemsAccepted":1}`}, reply{status: 503})
 	h := newHarness(t, func(c *Config) { c.BackoffMax = 20 * time.Second }, script...)
 	h.add(1, 40)
 	h.run()
@@ -352,10 +365,11 @@ func TestDrainBackoffGrowsCapsAndResets(t *testing.T) {
 	want := time.Second
 	for i := 1; i <= 12; i++ {
 		gap := reqs[i].at.Sub(reqs[i-1].at)
-		if gap < want/2 || gap > min(want*3/2, 20*time.Second) {
+		// The probe's record waits just past the gate (rotateSlack).
+		if gap < want/2 || gap > min(want*3/2, 20*time.Second)+rotateSlack {
 			t.Errorf("gap %d = %v, want %v ± 50%% capped at 20s", i, gap, want)
 		}
-		want = min(2*want, 20*time.Second)
+		want = min(want*3/2, 20*time.Second) // factor 1.5
 	}
 	// reqs[12] succeeded: the failure of reqs[13] starts again at about 1 s.
 	if gap := reqs[14].at.Sub(reqs[13].at); gap < 500*time.Millisecond || gap > 1500*time.Millisecond {
@@ -586,7 +600,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	const ikey = "abcdef01-2345-6789-abcd-ef0123456789"
 	h := newHarness(t, func(c *Config) {
 		c.ConnectionString = strings.Replace(c.ConnectionString, "00000000-0000-0000-0000-000000000000", ikey, 1)
-	}, reply{status: 503}, reply{status: 400}, reply{status: 206, body: `{"errors":[{"index":0,"statusCode":400}]}`})
+	}, reply{status: 503}, reply{status: 402}, reply{status: 206, body: `{"itemsReceived":1,"itemsAccepted":0,"errors":[{"index":0,"statusCode":400}]}`})
 	h.add(2, 40)
 	h.add(1, 40)
 	h.run()

@@ -33,8 +33,8 @@ type Stats struct {
 	// (an item retried three times counts three times).
 	Retried uint64
 	// Dropped counts items removed undelivered, by reason: "expired",
-	// "max_attempts", "too_large", "sampled_out", or "status_<code>" for an
-	// item the service refused with that code.
+	// "max_attempts", "too_large", "sampled_out", "poison", or
+	// "status_<code>" for an item the service refused with that code.
 	Dropped map[string]uint64
 	// DroppedByStatus is the "status_<code>" part of Dropped, by code.
 	DroppedByStatus map[int]uint64
@@ -53,6 +53,19 @@ type Stats struct {
 	TokenErrors uint64
 	// QueueErrors counts failed Lease and settle calls.
 	QueueErrors uint64
+	// WrongEndpoint counts answers that cannot come from the ingestion
+	// service: 404, 405, or a 2xx whose body is not a track response (a
+	// proxy, a captive portal, a wrong host or path). Their items are kept
+	// and the endpoint backs off; an alert on this catches a wrong
+	// IngestionEndpoint before the spool fills up.
+	WrongEndpoint uint64
+	// Isolations counts requests resent in halves to isolate an item that
+	// made them fail as a whole while the endpoint was healthy.
+	Isolations uint64
+	// Delayed counts items a healthy endpoint asked to retry (a partial
+	// success) that were kept with a per-record delay instead of backing
+	// the endpoint off; they are counted in Retried too.
+	Delayed uint64
 	// InFlight is the number of batches being sent now.
 	InFlight int
 	// ThrottledUntil is the time before which the current endpoint gets no
@@ -142,6 +155,9 @@ func (c *statsCollector) redirect()       { c.add(func(s *Stats) { s.Redirects++
 func (c *statsCollector) tokenError()     { c.add(func(s *Stats) { s.TokenErrors++ }) }
 func (c *statsCollector) queueError()     { c.add(func(s *Stats) { s.QueueErrors++ }) }
 func (c *statsCollector) batch()          { c.add(func(s *Stats) { s.Batches++ }) }
+func (c *statsCollector) wrongEndpoint()  { c.add(func(s *Stats) { s.WrongEndpoint++ }) }
+func (c *statsCollector) isolation()      { c.add(func(s *Stats) { s.Isolations++ }) }
+func (c *statsCollector) delayed(n int)   { c.add(func(s *Stats) { s.Delayed += uint64(n) }) }
 
 // statusOfReason parses "status_<code>".
 func statusOfReason(reason string) (int, bool) {

@@ -52,6 +52,7 @@ type exchange struct {
 	verdict   breeze.Verdict
 	endpoint  *endpointState // the endpoint that answered (or failed)
 	gen       uint64         // its generation when the request started
+	healthy   bool           // the endpoint had no failure since its last success then
 	url       string         // the final URL
 	redirects int
 }
@@ -182,7 +183,7 @@ func (t *transmitter) send(ctx context.Context, recs []spool.Record, idx []int) 
 	}
 	target := t.target()
 	ex := exchange{url: target, endpoint: t.endpoint(target)}
-	ex.gen = ex.endpoint.begin()
+	ex.gen, ex.healthy = ex.endpoint.start()
 
 	b := t.bodies.get()
 	defer b.release()
@@ -206,6 +207,8 @@ func (t *transmitter) send(ctx context.Context, recs []spool.Record, idx []int) 
 		status, header, respBody, err := t.post(ctx, target, b, token)
 		if err != nil {
 			ex.verdict = breeze.ClassifyError(n, err)
+			// Sent, then reset or timed out: one bad item can do that.
+			ex.verdict.Isolate = true
 			return ex
 		}
 		if status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
@@ -232,7 +235,7 @@ func (t *transmitter) send(ctx context.Context, recs []spool.Record, idx []int) 
 			ex.verdict = breeze.ClassifyError(n, err)
 			return ex
 		}
-		ex.gen = ex.endpoint.begin()
+		ex.gen, ex.healthy = ex.endpoint.start()
 	}
 }
 

@@ -22,7 +22,9 @@ func sealedSpool(t *testing.T, n int) (dir string, first, second string) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "spool")
 	for _, name := range []string{"first", "second"} {
-		s := openTest(t, dir, nil)
+		// One segment each, however slow the appends (a loaded machine
+		// took over SegmentMaxAge for 2000 single fsyncs).
+		s := openTest(t, dir, &Options{SegmentMaxAge: time.Hour})
 		for i := range n {
 			mustAppend(t, s, []byte(name+"-"+strings.Repeat("v", 50)+string(rune('a'+i%26))))
 		}

@@ -72,6 +72,12 @@ type Outcome struct {
 	// Dropped lists records to delete undelivered, by reason; each is
 	// counted in Stats.Dropped under its reason.
 	Dropped map[string][]int
+	// RetryDelay, if not empty, holds for each record of Retry (at the same
+	// position) how long it waits before it is handed out again; 0 hands
+	// it out again at once. The delay is kept in memory only: a restart
+	// hands the record out at once. Records waiting are counted in
+	// Stats.Delayed.
+	RetryDelay []time.Duration
 }
 
 // Lease hands out up to maxRecords records and about maxBytes bytes of
@@ -99,6 +105,7 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 		s.reader = true
 		s.lastScan = time.Time{}
 	}
+	s.promoteDueLocked()
 	if time.Since(s.lastScan) >= scanInterval {
 		if err := s.scanLocked(); err != nil {
 			return nil, err
@@ -188,6 +195,7 @@ func (s *Spool) dropSegmentLocked(g *segment, cause error) {
 	}
 	g.db = nil
 	g.dropped = true
+	s.forgetDelaysLocked(g)
 	s.leased -= int64(g.outstanding)
 	g.outstanding = 0
 	s.segs = removeSeg(s.segs, g)
@@ -413,6 +421,18 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 			}
 		}
 	}
+	if len(o.RetryDelay) > 0 && len(o.RetryDelay) != len(o.Retry) {
+		return fmt.Errorf("spool: settle: %d retry delays for %d retries", len(o.RetryDelay), len(o.Retry))
+	}
+	var delay []time.Duration // by index into the batch
+	for j, d := range o.RetryDelay {
+		if d > 0 {
+			if delay == nil {
+				delay = make([]time.Duration, n)
+			}
+			delay[o.Retry[j]] = d
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -446,7 +466,11 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 			acked++
 			settled = append(settled, seq)
 		case retry:
-			retries = append(retries, retryRec{seq, uint32(min(b.Records[i].Attempts+1, 1<<31))})
+			r := retryRec{seq: seq, attempts: uint32(min(b.Records[i].Attempts+1, 1<<31))}
+			if delay != nil {
+				r.delay = delay[i]
+			}
+			retries = append(retries, r)
 		default:
 			settled = append(settled, seq)
 		}
@@ -498,11 +522,18 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	g.outstanding -= n
 	s.leased -= int64(n)
 	if len(retries) > 0 && g.db != nil {
-		seqs := make([]uint64, len(retries))
-		for i, r := range retries {
-			seqs[i] = r.seq
+		seqs := make([]uint64, 0, len(retries))
+		now := s.opts.Now()
+		for _, r := range retries {
+			if r.delay > 0 {
+				g.outstanding++ // waits, still held (see delay.go)
+				s.delayLocked(g, r.seq, now.Add(r.delay))
+				continue
+			}
+			seqs = append(seqs, r.seq)
 		}
 		g.retry = mergeSorted(g.retry, seqs)
+		s.armDelayLocked()
 		s.signal()
 	}
 	if err != nil {
@@ -529,6 +560,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 type retryRec struct {
 	seq      uint64
 	attempts uint32
+	delay    time.Duration // before it is handed out again (memory only)
 }
 
 // settleWrite is one transaction writing settle decisions of a segment:

@@ -56,7 +56,9 @@ type segment struct {
 	next        uint64   // first sequence never handed out by Lease
 	last        uint64   // last sequence appended
 	retry       []uint64 // released for another try, ascending; handed out first
-	outstanding int      // records leased and not yet settled
+	outstanding int      // records leased and not yet settled, or waiting for a retry delay
+	delayed     int      // of those, waiting for a retry delay (see delay.go)
+	due         []uint64 // scratch: delayed records found due, before they join retry
 	records     int64    // live records, as written in the file
 	size        int64    // file size on disk
 	// Settled records (acknowledged or dropped) leave the file in one of

@@ -21,7 +21,9 @@ import (
 // lease, settle (ack, retry, drop) and reopen, it seals the active segment
 // at random (so that settles mark as well as delete), makes settle
 // transactions fail (failPersist: ErrSettleDeferred) and heal, and moves a
-// clock so that records expire. It checks that nothing settled comes back
+// clock so that records expire, and retries some records with a delay
+// (Outcome.RetryDelay, in model hours) that must hold them back until due
+// and no longer, and is forgotten by a reopen. It checks that nothing settled comes back
 // in the same process, nothing acknowledged with nil comes back after a
 // reopen, attempt counts, Stats.Records and Stats.Leased against the model,
 // and, after every Close, that each file's stored count equals its live
@@ -36,6 +38,7 @@ const (
 	rsLeased
 	rsDeferred // settled, ErrSettleDeferred
 	rsGhost    // deferred, not flushed at close: may come back
+	rsDelayed  // retried with a delay (Outcome.RetryDelay) not yet due at the last lease
 )
 
 // rrec is a record of the model.
@@ -45,6 +48,7 @@ type rrec struct {
 	st    rstate
 	att   int
 	attOK bool
+	due   int64 // rsDelayed: the model hour from which it may be handed out
 }
 
 // settleMachine is the rapid state machine of the settle model.
@@ -133,6 +137,12 @@ func (m *settleMachine) Fail(t *rapid.T) {
 
 func (m *settleMachine) Lease(t *rapid.T) {
 	n := rapid.IntRange(1, 30).Draw(t, "max")
+	now := m.clock.v.Load()
+	for _, r := range m.recs {
+		if r.st == rsDelayed && r.due <= now {
+			r.st = rsLive // Lease promotes what is due
+		}
+	}
 	b, err := m.s.Lease(context.Background(), n, 1<<20)
 	if err != nil {
 		t.Fatalf("Lease: %v", err)
@@ -155,6 +165,8 @@ func (m *settleMachine) Lease(t *rapid.T) {
 			t.Fatalf("%d handed out twice", id)
 		case mr.st == rsDeferred:
 			t.Fatalf("%d settled (deferred) handed out again in the same process", id)
+		case mr.st == rsDelayed:
+			t.Fatalf("%d handed out at hour %d, before its retry delay ends at %d", id, now, mr.due)
 		case mr.attOK && r.Attempts != mr.att:
 			t.Fatalf("%d attempts %d, model %d", id, r.Attempts, mr.att)
 		}
@@ -179,11 +191,18 @@ func (m *settleMachine) Settle(t *rapid.T) {
 	}
 	var o Outcome
 	fate := make([]int, len(ids))
+	delays := make([]int64, len(ids))
 	for j := range ids {
-		fate[j] = rapid.IntRange(0, 2).Draw(t, "fate")
+		fate[j] = rapid.IntRange(0, 3).Draw(t, "fate")
 		switch fate[j] {
 		case 1:
 			o.Retry = append(o.Retry, j)
+			o.RetryDelay = append(o.RetryDelay, 0)
+		case 3:
+			h := rapid.IntRange(1, 4).Draw(t, "delay hours")
+			o.Retry = append(o.Retry, j)
+			o.RetryDelay = append(o.RetryDelay, time.Duration(h)*time.Hour)
+			delays[j] = int64(h)
 		case 2:
 			if o.Dropped == nil {
 				o.Dropped = map[string][]int{}
@@ -198,8 +217,11 @@ func (m *settleMachine) Settle(t *rapid.T) {
 	}
 	for j, id := range ids {
 		r := m.find(id)
-		if fate[j] == 1 {
+		if fate[j] == 1 || fate[j] == 3 {
 			r.st = rsLive
+			if fate[j] == 3 {
+				r.st, r.due = rsDelayed, m.clock.v.Load()+delays[j]
+			}
 			r.att++
 			if deferred {
 				r.attOK = false
@@ -256,8 +278,8 @@ func (m *settleMachine) Reopen(t *rapid.T) {
 	m.batches = nil
 	for _, r := range m.recs {
 		switch r.st {
-		case rsLeased:
-			r.st = rsLive
+		case rsLeased, rsDelayed:
+			r.st = rsLive // a restart forgets delays
 		case rsDeferred:
 			if m.failing {
 				r.st = rsGhost
@@ -296,9 +318,16 @@ func (m *settleMachine) Check(t *rapid.T) {
 		return
 	}
 	var want, ghosts int64
-	var leased int64
+	var leased, delayed int64
 	for _, r := range m.recs {
 		switch r.st {
+		case rsDelayed:
+			delayed++
+			if m.expirable(r) {
+				ghosts++
+				continue
+			}
+			want++
 		case rsLive:
 			if m.expirable(r) {
 				ghosts++
@@ -317,6 +346,9 @@ func (m *settleMachine) Check(t *rapid.T) {
 	}
 	if st.Leased != leased {
 		t.Fatalf("Stats.Leased %d, model %d", st.Leased, leased)
+	}
+	if st.Delayed != delayed {
+		t.Fatalf("Stats.Delayed %d, model %d", st.Delayed, delayed)
 	}
 }
 

@@ -89,6 +89,9 @@ type Spool struct {
 	appended, acked, retried uint64
 	commits                  uint64 // successful group commits (transactions)
 	leased                   int64
+	delayed                  int64
+	delays                   delayHeap   // records waiting for a retry delay, earliest first
+	delayTimer               *time.Timer // wakes Notify when the earliest delay is due
 	dropped                  map[string]uint64
 	quarantined              uint64
 }
@@ -210,6 +213,7 @@ func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	s.armDelayLocked() // stops the timer; delays are forgotten
 	var err error
 	if g := s.active; g != nil {
 		err = s.sealLocked(g)
@@ -614,6 +618,11 @@ type Stats struct {
 	Records int64
 	// Leased is how many of those are leased and not yet settled.
 	Leased int64
+	// Delayed is how many of those wait for a retry delay
+	// (Outcome.RetryDelay) before they are handed out again.
+	Delayed int64
+	// NextDue is when the first of them is due; zero when none waits.
+	NextDue time.Time
 	// Bytes is the size on disk of every segment file in the directory.
 	Bytes int64
 	// Segments is the number of segment files in the directory.
@@ -650,6 +659,8 @@ func (s *Spool) Stats() Stats {
 	defer s.mu.Unlock()
 	st := Stats{
 		Leased:              s.leased,
+		Delayed:             s.delayed,
+		NextDue:             s.nextDueLocked(),
 		Bytes:               s.diskBytesLocked(),
 		Segments:            len(s.segs) + len(s.others),
 		Unclaimed:           len(s.others),

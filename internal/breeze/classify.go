@@ -22,6 +22,10 @@ const (
 	// ReasonTooLarge: the item exceeds the sender's MaxItemBytes (the
 	// service refuses items of 64 KiB and more).
 	ReasonTooLarge = "too_large"
+	// ReasonPoison: the item made every request holding it fail as a whole
+	// (5xx, 400 without errors[], a reset) while requests without it
+	// succeeded, alone, the sender's PoisonAttempts times.
+	ReasonPoison = "poison"
 )
 
 // StatusReason returns the drop reason for an item refused with an HTTP
@@ -56,6 +60,21 @@ type Verdict struct {
 	// Split asks to resend the items in two halves (413 with more than one
 	// item); Retry then holds every index.
 	Split bool
+	// Delay says that the endpoint accepted items of the request while
+	// asking for others to be retried: the endpoint is healthy (Backoff is
+	// false), and the kept items wait a per-record delay that grows with
+	// their attempts while every other record keeps flowing.
+	Delay bool
+	// Isolate says that the whole request failed in a way one bad item can
+	// cause (5xx, a 400 without errors[], a transport failure) and the
+	// service did not ask to wait (no Retry-After): while other requests
+	// succeed, the client splits the request to isolate the item.
+	Isolate bool
+	// WrongEndpoint says that the answer cannot come from the ingestion
+	// service: 404, 405, or a 2xx whose body is not a track response (a
+	// proxy, a captive portal, a wrong host or path). Everything is kept:
+	// the mistake gets fixed and the data must survive it.
+	WrongEndpoint bool
 	// Err describes a transport failure, or a body that could not be decoded
 	// where one was needed; nil otherwise.
 	Err error
@@ -114,19 +133,25 @@ func keepsAll(status int) bool {
 
 // Classify decides what a response with the given status, headers and body
 // means for a request of n items, at time now (for Retry-After dates). It
-// follows the Decisions table of the breeze protocol spec:
+// follows the project's response decisions (docs/protocol.md):
 //
-//   - 2xx other than 206: acknowledge everything;
+//   - 2xx other than 206 whose body is a track response: acknowledge
+//     everything. One whose body is not (a proxy, a captive portal, a wrong
+//     host) keeps everything and backs off ([Verdict.WrongEndpoint]);
 //   - 206, and 400 whose body lists errors[]: acknowledge accepted items,
 //     keep items whose code is 408, 429, 439, 500, 502, 503 or 504 unless
-//     the message says sampled out, drop the rest by code; back off only if
-//     some item is kept. A 206 whose body is not JSON keeps everything and
-//     backs off;
+//     the message says sampled out, drop the rest by code. Kept items wait a
+//     per-record delay ([Verdict.Delay]); the endpoint backs off only when
+//     the answer carries Retry-After or nothing was accepted. A 206 whose
+//     body is not a track response keeps everything and backs off;
 //   - 401, 403, 408, 429, 439, 5xx (and unexpected 1xx/3xx): keep
-//     everything, back off, honour Retry-After;
+//     everything, back off, honour Retry-After; 5xx without Retry-After may
+//     be one bad item's doing ([Verdict.Isolate]);
+//   - 400 without errors[]: keep everything and back off; isolate;
+//   - 404, 405: keep everything and back off ([Verdict.WrongEndpoint]);
 //   - 413: split in half and resend ([Verdict.Split]); a single item is
 //     dropped;
-//   - 400 without errors[], 402, 404 and other 4xx: drop everything by code.
+//   - 402 and other 4xx: drop everything by code.
 //
 // Redirects (307/308) are followed before classification; Classify treats a
 // 307/308 that reaches it (too many hops, refused) as keep-and-back-off.
@@ -142,13 +167,21 @@ func Classify(n, status int, header http.Header, body []byte, now time.Time) Ver
 		}
 		v.partial(n, resp, header, now)
 	case status >= 200 && status < 300:
-		// acknowledge all
+		if _, err := DecodeResponse(body); err != nil {
+			v.Err = err
+			v.WrongEndpoint = true
+			v.keepAll(n, header, now)
+		}
 	case status == http.StatusBadRequest:
 		if resp, err := DecodeResponse(body); err == nil && len(resp.Errors) > 0 {
 			v.partial(n, resp, header, now)
 			return v
 		}
-		v.dropAll(n, StatusReason(status))
+		v.keepAll(n, header, now)
+		v.Isolate = v.RetryAfter == 0
+	case status == http.StatusNotFound, status == http.StatusMethodNotAllowed:
+		v.WrongEndpoint = true
+		v.keepAll(n, header, now)
 	case status == http.StatusRequestEntityTooLarge:
 		if n > 1 {
 			v.Split = true
@@ -158,14 +191,17 @@ func Classify(n, status int, header http.Header, body []byte, now time.Time) Ver
 		v.dropAll(n, StatusReason(status))
 	case keepsAll(status):
 		v.keepAll(n, header, now)
-	default: // 402, 404, other 4xx
+		v.Isolate = status >= 500 && v.RetryAfter == 0
+	default: // 402, other 4xx
 		v.dropAll(n, StatusReason(status))
 	}
 	return v
 }
 
 // ClassifyError is the verdict for a request of n items that got no
-// response: keep everything and back off.
+// response: keep everything and back off. A caller whose request was sent
+// and then reset or timed out sets [Verdict.Isolate]: that may be one bad
+// item's doing, where a failure before sending (a token, a redirect) is not.
 func ClassifyError(n int, err error) Verdict {
 	v := Verdict{Err: err}
 	v.Retry = seq(n)
@@ -228,10 +264,19 @@ func (v *Verdict) partial(n int, resp TrackResponse, header http.Header, now tim
 	for _, idx := range v.Drop {
 		slices.Sort(idx)
 	}
-	if len(v.Retry) > 0 {
-		v.Backoff = true
-		v.RetryAfter, _ = ParseRetryAfter(header.Get("Retry-After"), now)
+	if len(v.Retry) == 0 {
+		return
 	}
+	// Items were accepted: the endpoint is healthy, and only the kept items
+	// wait, unless the service asked to wait (its word wins) or accepted
+	// nothing.
+	v.RetryAfter, _ = ParseRetryAfter(header.Get("Retry-After"), now)
+	accepted := n - len(state) // every other item was kept or dropped
+	if v.RetryAfter > 0 || accepted == 0 {
+		v.Backoff = true
+		return
+	}
+	v.Delay = true
 }
 
 // ParseRetryAfter parses a Retry-After value, delay-seconds or an HTTP date,

@@ -43,6 +43,13 @@ func TestClassifyVectors(t *testing.T) {
 			if v.Backoff != tc.Backoff {
 				t.Errorf("backoff = %v, want %v", v.Backoff, tc.Backoff)
 			}
+			wantDelay := len(tc.RecordDelay) > 0
+			if v.Delay != wantDelay {
+				t.Errorf("record delay = %v, want %v", v.Delay, wantDelay)
+			}
+			if wantDelay && !reflect.DeepEqual(breezetest.Sorted(v.Retry), breezetest.Sorted(tc.RecordDelay)) {
+				t.Errorf("delayed %v, want %v", v.Retry, tc.RecordDelay)
+			}
 			if tc.WaitMin != nil && v.RetryAfter < time.Duration(*tc.WaitMin*float64(time.Second)) {
 				t.Errorf("RetryAfter = %v, want at least %vs", v.RetryAfter, *tc.WaitMin)
 			}
@@ -69,23 +76,31 @@ func TestClassifyMore(t *testing.T) {
 		drop    map[string]string
 		backoff bool
 		split   bool
+		flags   string // of Delay, Isolate, WrongEndpoint: "d", "i", "w"
 	}{
-		{"201 acks", 2, 201, nil, nil, nil, false, false},
-		{"206 empty errors acks all", 2, 206, body(""), nil, nil, false, false},
-		{"206 duplicate index: retriable wins", 4, 206, body(`{"index":1,"statusCode":400},{"index":1,"statusCode":503}`), []int{1}, nil, true, false},
-		{"206 duplicate permanent: first code", 4, 206, body(`{"index":1,"statusCode":400},{"index":1,"statusCode":404}`), nil, map[string]string{"1": "status_400"}, false, false},
-		{"206 sampled out despite retriable code", 4, 206, body(`{"index":2,"statusCode":429,"message":"Telemetry Sampled Out."}`), nil, map[string]string{"2": "sampled_out"}, false, false},
-		{"206 entry without index ignored", 4, 206, body(`{"statusCode":500}`), nil, nil, false, false},
-		{"206 negative index ignored", 4, 206, body(`{"index":-1,"statusCode":500}`), nil, nil, false, false},
-		{"206 truncated JSON keeps all", 2, 206, []byte(`{"errors":[`), []int{0, 1}, nil, true, false},
-		{"400 with empty errors drops", 2, 400, body(""), nil, map[string]string{"0": "status_400", "1": "status_400"}, false, false},
-		{"401 keeps", 2, 401, nil, []int{0, 1}, nil, true, false},
-		{"413 single item drops", 1, 413, nil, nil, map[string]string{"0": "status_413"}, false, false},
-		{"413 splits", 3, 413, nil, []int{0, 1, 2}, nil, false, true},
-		{"405 drops", 1, 405, nil, nil, map[string]string{"0": "status_405"}, false, false},
-		{"501 keeps", 1, 501, nil, []int{0}, nil, true, false},
-		{"302 keeps (unexpected)", 1, 302, nil, []int{0}, nil, true, false},
-		{"500 with errors keeps all", 2, 500, body(`{"index":0,"statusCode":400}`), []int{0, 1}, nil, true, false},
+		{"201 acks", 2, 201, []byte(`{"itemsReceived":2,"itemsAccepted":2}`), nil, nil, false, false, ""},
+		{"200 without a body keeps all: not a track response", 2, 200, nil, []int{0, 1}, nil, true, false, "w"},
+		{"200 with JSON that is not a track response keeps all", 2, 200, []byte(`{"status":"ok"}`), []int{0, 1}, nil, true, false, "w"},
+		{"204 keeps all", 1, 204, nil, []int{0}, nil, true, false, "w"},
+		{"206 empty errors acks all", 2, 206, body(""), nil, nil, false, false, ""},
+		{"206 duplicate index: retriable wins", 4, 206, body(`{"index":1,"statusCode":400},{"index":1,"statusCode":503}`), []int{1}, nil, false, false, "d"},
+		{"206 retriable with nothing accepted backs off", 2, 206, body(`{"index":0,"statusCode":429},{"index":1,"statusCode":400}`), []int{0}, map[string]string{"1": "status_400"}, true, false, ""},
+		{"206 duplicate permanent: first code", 4, 206, body(`{"index":1,"statusCode":400},{"index":1,"statusCode":404}`), nil, map[string]string{"1": "status_400"}, false, false, ""},
+		{"206 sampled out despite retriable code", 4, 206, body(`{"index":2,"statusCode":429,"message":"Telemetry Sampled Out."}`), nil, map[string]string{"2": "sampled_out"}, false, false, ""},
+		{"206 entry without index ignored", 4, 206, body(`{"statusCode":500}`), nil, nil, false, false, ""},
+		{"206 negative index ignored", 4, 206, body(`{"index":-1,"statusCode":500}`), nil, nil, false, false, ""},
+		{"206 truncated JSON keeps all", 2, 206, []byte(`{"errors":[`), []int{0, 1}, nil, true, false, ""},
+		{"400 with empty errors keeps all and isolates", 2, 400, body(""), []int{0, 1}, nil, true, false, "i"},
+		{"401 keeps", 2, 401, nil, []int{0, 1}, nil, true, false, ""},
+		{"413 single item drops", 1, 413, nil, nil, map[string]string{"0": "status_413"}, false, false, ""},
+		{"413 splits", 3, 413, nil, []int{0, 1, 2}, nil, false, true, ""},
+		{"405 keeps: wrong endpoint", 1, 405, nil, []int{0}, nil, true, false, "w"},
+		{"404 keeps: wrong endpoint", 2, 404, []byte("<html>not found</html>"), []int{0, 1}, nil, true, false, "w"},
+		{"403 keeps, no isolation", 1, 403, nil, []int{0}, nil, true, false, ""},
+		{"429 keeps, no isolation", 1, 429, nil, []int{0}, nil, true, false, ""},
+		{"501 keeps and isolates", 1, 501, nil, []int{0}, nil, true, false, "i"},
+		{"302 keeps (unexpected)", 1, 302, nil, []int{0}, nil, true, false, ""},
+		{"500 with errors keeps all", 2, 500, body(`{"index":0,"statusCode":400}`), []int{0, 1}, nil, true, false, "i"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,7 +114,35 @@ func TestClassifyMore(t *testing.T) {
 			if v.Backoff != tc.backoff || v.Split != tc.split {
 				t.Errorf("backoff %v split %v, want %v %v", v.Backoff, v.Split, tc.backoff, tc.split)
 			}
+			flags := ""
+			for _, f := range []struct {
+				on bool
+				c  string
+			}{{v.Delay, "d"}, {v.Isolate, "i"}, {v.WrongEndpoint, "w"}} {
+				if f.on {
+					flags += f.c
+				}
+			}
+			if flags != tc.flags {
+				t.Errorf("flags %q, want %q", flags, tc.flags)
+			}
 		})
+	}
+}
+
+// The service's Retry-After wins over isolation: a 503 that asks to wait is
+// throttling, not a bad item.
+func TestClassifyRetryAfterDoesNotIsolate(t *testing.T) {
+	h := http.Header{}
+	h.Set("Retry-After", "3")
+	for _, status := range []int{400, 500, 503} {
+		v := Classify(2, status, h, nil, breezetest.Epoch)
+		if v.Isolate || !v.Backoff || v.RetryAfter != 3*time.Second {
+			t.Errorf("%d with Retry-After: isolate %v backoff %v retry-after %v", status, v.Isolate, v.Backoff, v.RetryAfter)
+		}
+	}
+	if v := ClassifyError(2, errors.New("no token")); v.Isolate || !v.Backoff {
+		t.Errorf("failure before sending: isolate %v backoff %v", v.Isolate, v.Backoff)
 	}
 }
 
@@ -177,8 +220,13 @@ func FuzzDecodeResponse(f *testing.F) {
 					check(i)
 				}
 			}
-			if v.Backoff != (len(v.Retry) > 0) {
-				t.Fatalf("backoff %v with %d kept", v.Backoff, len(v.Retry))
+			// Kept items either back the endpoint off or wait a
+			// per-record delay, never both and never neither.
+			if len(v.Retry) > 0 && v.Backoff == v.Delay {
+				t.Fatalf("%d kept: backoff %v, delay %v", len(v.Retry), v.Backoff, v.Delay)
+			}
+			if len(v.Retry) == 0 && (v.Backoff || v.Delay) {
+				t.Fatalf("nothing kept: backoff %v, delay %v", v.Backoff, v.Delay)
 			}
 		}
 	})

@@ -8,14 +8,15 @@ import (
 	"github.com/aispool/aispool/internal/breeze"
 )
 
-// How a partial success is applied: item 1 is kept for a retry, item 2 is
-// dropped, items 0 and 3 are acknowledged, and the endpoint backs off.
+// How a partial success is applied: item 1 is kept for a retry after a
+// per-record delay, item 2 is dropped, items 0 and 3 are acknowledged, and
+// the endpoint, which accepted items, does not back off.
 func ExampleClassify() {
 	body := []byte(`{"itemsReceived":4,"itemsAccepted":2,"errors":[` +
 		`{"index":1,"statusCode":503,"message":"later"},{"index":2,"statusCode":400,"message":"bad"}]}`)
 	v := breeze.Classify(4, http.StatusPartialContent, http.Header{}, body, time.Now())
-	fmt.Println("ack:", v.Acked(4), "retry:", v.Retry, "drop:", v.Drop, "backoff:", v.Backoff)
-	// Output: ack: [0 3] retry: [1] drop: map[status_400:[2]] backoff: true
+	fmt.Println("ack:", v.Acked(4), "retry:", v.Retry, "drop:", v.Drop, "backoff:", v.Backoff, "delay:", v.Delay)
+	// Output: ack: [0 3] retry: [1] drop: map[status_400:[2]] backoff: false delay: true
 }
 
 func ExampleParseRetryAfter() {

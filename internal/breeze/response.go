@@ -45,11 +45,12 @@ type ItemError struct {
 
 // DecodeResponse decodes a track response body. Unknown fields are ignored;
 // an error entry without an index gets Index -1. A body that is not such a
-// JSON object gives an error wrapping [ErrBadResponse].
+// JSON object, or lacks itemsReceived (every track response has it: a proxy's
+// or a wrong host's JSON does not), gives an error wrapping [ErrBadResponse].
 func DecodeResponse(body []byte) (TrackResponse, error) {
 	var raw struct {
-		ItemsReceived int `json:"itemsReceived"`
-		ItemsAccepted int `json:"itemsAccepted"`
+		ItemsReceived *int `json:"itemsReceived"`
+		ItemsAccepted int  `json:"itemsAccepted"`
 		Errors        []struct {
 			Index      *int   `json:"index"`
 			StatusCode int    `json:"statusCode"`
@@ -59,7 +60,10 @@ func DecodeResponse(body []byte) (TrackResponse, error) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return TrackResponse{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
 	}
-	r := TrackResponse{ItemsReceived: raw.ItemsReceived, ItemsAccepted: raw.ItemsAccepted}
+	if raw.ItemsReceived == nil {
+		return TrackResponse{}, fmt.Errorf("%w: no itemsReceived", ErrBadResponse)
+	}
+	r := TrackResponse{ItemsReceived: *raw.ItemsReceived, ItemsAccepted: raw.ItemsAccepted}
 	if len(raw.Errors) > 0 {
 		r.Errors = make([]ItemError, len(raw.Errors))
 		for i, e := range raw.Errors {

@@ -37,8 +37,11 @@ type Vector struct {
 	Keep    []int             `json:"keep"`
 	Drop    map[string]string `json:"drop"`
 	Backoff bool              `json:"backoff"`
-	WaitMin *float64          `json:"wait_at_least_s"`
-	WaitMax *float64          `json:"wait_at_most_s"`
+	// RecordDelay lists the kept items that wait a per-record delay
+	// (the endpoint accepted items and does not back off).
+	RecordDelay []int    `json:"record_delay"`
+	WaitMin     *float64 `json:"wait_at_least_s"`
+	WaitMax     *float64 `json:"wait_at_most_s"`
 }
 
 // ResponseBody returns the body of the answer: RawBody if set, else Body.
