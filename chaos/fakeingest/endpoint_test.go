@@ -70,7 +70,7 @@ func TestHealthyAcceptsEveryBodyShape(t *testing.T) {
 }
 
 func TestWholeRequestStatuses(t *testing.T) {
-	for _, code := range []int{500, 502, 503, 504, 408, 401, 403, 402, 400} {
+	for _, code := range []int{500, 502, 503, 504, 408, 401, 403, 402, 400, 404, 405, 409} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
 			e := startEndpoint(t, Config{Profile: only("status", func(p *Profile) {
 				p.Statuses = map[int]float64{code: 1}
@@ -85,7 +85,7 @@ func TestWholeRequestStatuses(t *testing.T) {
 				t.Errorf("answer %+v, want 4 received, 0 accepted, no per-item errors", r)
 			}
 			rep := e.Report()
-			keep := code != 400 && code != 402
+			keep := code != 402 && code != 409
 			for _, id := range idList {
 				s := rep.IDs[id]
 				switch {

@@ -462,13 +462,15 @@ func RetriableItemCode(code int) bool {
 	return false
 }
 
-// KeepsWholeRequest reports whether the spec asks a client to keep and retry
-// every item of a request answered with this whole-request status (without
-// per-item errors): 401, 403, 408, 429, 439 and 5xx. Other 4xx statuses
-// (400, 402, 404, …; 413 aside) make the client drop the items.
+// KeepsWholeRequest reports whether the protocol's decisions ask a client to
+// keep and retry every item of a request answered with this whole-request
+// status (without per-item errors): 400 (a whole-request failure, which may
+// be one bad item's doing), 401, 403, 404 and 405 (a wrong host or path gets
+// fixed), 408, 429, 439 and 5xx. Other 4xx statuses (402, 409, …; 413
+// aside) make the client drop the items.
 func KeepsWholeRequest(status int) bool {
 	switch status {
-	case 401, 403, 408, 429, 439:
+	case 400, 401, 403, 404, 405, 408, 429, 439:
 		return true
 	}
 	return status >= 500

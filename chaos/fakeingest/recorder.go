@@ -30,9 +30,10 @@ type Stats struct {
 	// ItemsAccepted counts accepted items, duplicates included.
 	ItemsAccepted int `json:"itemsAccepted"`
 	// ItemsAcknowledged counts the accepted items whose acceptance reached
-	// the client: in an intact answer, or in a 200 with a damaged body (a
-	// 200 accepts every item, whatever its body says). A shipper's "sent"
-	// counter equals it.
+	// the client in an intact answer. A 200 with a damaged body is not one:
+	// the protocol's decisions have a client keep everything when a 2xx body
+	// is not a track answer (a proxy or a wrong host looks the same). A
+	// shipper's "sent" counter equals it.
 	ItemsAcknowledged int `json:"itemsAcknowledged"`
 	// Accepted counts the distinct ids accepted at least once.
 	Accepted int `json:"accepted"`
@@ -268,7 +269,7 @@ func (r *recorder) tally(at time.Time, listener, outcome string, lost bool, rece
 	r.st.ItemsReceived += received
 	r.st.BodyBytes += bodyBytes
 	r.st.ItemsAccepted += accepted
-	if !lost || outcome == string(FaultTruncate)+"_200" || outcome == string(FaultGarbage)+"_200" {
+	if !lost {
 		r.st.ItemsAcknowledged += accepted
 	}
 	b := r.bucket(at)
