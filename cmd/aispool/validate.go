@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/aispool/aispool/internal/connstring"
 )
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -25,9 +23,12 @@ the configuration is valid, 78 when it is not.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			cs, _ := connstring.Resolve(cfg.ConnectionString, cfg.LookupEnv)
+			cs, err := cfg.ResolveConnectionString()
+			if err != nil {
+				return err
+			}
 			_, err = fmt.Fprintf(g.stdout, "configuration is valid: spool %s, ingestion %s (key %s), listen %q, admin %q\n",
-				cfg.SpoolDir, cs.TrackURL, cs.RedactedKey(), cfg.Listen, cfg.AdminListen)
+				cfg.SpoolDir, cs.RedactedTrackURL(), cs.RedactedKey(), cfg.Listen, cfg.AdminListen)
 			return err
 		},
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aispool/aispool/internal/connstring"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
 )
@@ -35,6 +34,10 @@ type Config struct {
 	// ConnectionString is the Application Insights connection string;
 	// empty means APPLICATIONINSIGHTS_CONNECTION_STRING (through LookupEnv).
 	ConnectionString string
+	// ConnectionStringFile names a file holding the connection string
+	// (its content, trimmed), instead of ConnectionString: unlike a
+	// command-line argument, it is not shown by ps to every user.
+	ConnectionStringFile string
 	// LookupEnv reads the environment; default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// Listen is the local ingestion endpoint's address; empty disables it.
@@ -86,9 +89,7 @@ func (c Config) Validate() error {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
-	if _, err := connstring.Resolve(c.ConnectionString, lookup); err != nil {
-		add("--connection-string: %w", err)
-	}
+	errs = append(errs, c.validateConnectionString(lookup)...)
 	for _, l := range []struct{ flag, addr string }{{"--listen", c.Listen}, {"--admin-listen", c.AdminListen}} {
 		if l.addr == "" {
 			continue

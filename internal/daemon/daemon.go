@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/ingest"
+	"github.com/aispool/aispool/internal/connstring"
 	"github.com/aispool/aispool/metrics"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
@@ -37,8 +38,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg, err := cfg.withSecrets()
+	if err != nil {
+		return nil, err
+	}
 	d := &Daemon{cfg: cfg, log: cfg.Logger}
-	var err error
 	d.sp, err = spool.Open(ctx, cfg.SpoolDir, cfg.spoolOptions())
 	if err != nil {
 		return nil, err
@@ -163,7 +167,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopSender()
 	sndDone := make(chan error, 1)
 	go func() { sndDone <- d.snd.Run(runCtx) }()
-	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", d.snd.Endpoint(),
+	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", connstring.RedactURL(d.snd.Endpoint()),
 		"listen", d.IngestURL(), "admin", d.AdminURL())
 
 	var runErr error

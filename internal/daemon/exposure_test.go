@@ -1,11 +1,17 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,4 +120,86 @@ func TestIntakeKeysAreCaseSensitive(t *testing.T) {
 		}
 	}
 	waitDelivered(t, up, []string{"kept"})
+}
+
+// logBuffer collects log output safely across goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitLog waits until the log holds want.
+func waitLog(t *testing.T, logs *logBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(logs.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never said %q:\n%s", want, logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestEndpointCredentialsNotLogged: user information and the query string
+// of the IngestionEndpoint appear neither in the start line nor in the
+// sender's errors; the host and path do.
+func TestEndpointCredentialsNotLogged(t *testing.T) {
+	var logs logBuffer
+	cfg := testConfig(t, "InstrumentationKey=11111111-2222-3333-4444-555555555555;"+
+		"IngestionEndpoint=http://someone:pa55word@127.0.0.1:1/prefix/?sig=s1gnature&se=2030")
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	cfg.Sender.TransportRetries = -1
+	d := runDaemon(t, cfg)
+	if status, raw := post(t, nil, d.IngestURL()+"/v2.1/track", string(chaos.Envelope("x"))); status != 200 {
+		t.Fatalf("post: %d %s", status, raw)
+	}
+	waitLog(t, &logs, "endpoint unavailable")
+	out := logs.String()
+	for _, secret := range []string{"someone", "pa55word", "s1gnature", "2030"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log shows %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `"ingestion":"http://REDACTED@127.0.0.1:1/prefix/v2.1/track?REDACTED"`) {
+		t.Errorf("start line does not show the redacted endpoint:\n%s", out)
+	}
+}
+
+// TestConnectionStringFile: the daemon and the drain read the connection
+// string from ConnectionStringFile; a missing or empty file is a
+// configuration error naming the flag.
+func TestConnectionStringFile(t *testing.T) {
+	up := startUpstream(t)
+	file := filepath.Join(t.TempDir(), "cs")
+	if err := os.WriteFile(file, []byte(up.ConnectionString("")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "")
+	cfg.ConnectionStringFile = file
+	d := runDaemon(t, cfg)
+	if status, raw := post(t, nil, d.IngestURL()+"/v2.1/track", string(chaos.Envelope("from-file"))); status != 200 {
+		t.Fatalf("post: %d %s", status, raw)
+	}
+	waitDelivered(t, up, []string{"from-file"})
+
+	for _, tc := range []struct{ content, want string }{{"", "empty"}, {"x", "--connection-string-file " + file}} {
+		if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Drain(context.Background(), cfg, time.Millisecond, nil); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Drain with %q in the file = %v, want ErrConfig naming %q", tc.content, err, tc.want)
+		}
+	}
 }
