@@ -32,6 +32,7 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz and /readyz (empty: off)")
 		fs.StringVar(&f.cfg.TLSCert, "tls-cert", "", "certificate file: serve the local ingestion endpoint over HTTPS")
 		fs.StringVar(&f.cfg.TLSKey, "tls-key", "", "private key file for --tls-cert")
+		registerExposureFlags(fs, &f.cfg.Exposure)
 	} else {
 		f.cfg.Listen, f.cfg.AdminListen = "", ""
 	}

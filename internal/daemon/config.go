@@ -46,6 +46,8 @@ type Config struct {
 	AdminListen string
 	// TLSCert and TLSKey switch the local ingestion endpoint to HTTPS.
 	TLSCert, TLSKey string
+	// Exposure says who may use the local ingestion endpoint.
+	Exposure Exposure
 	// MaxSpoolBytes and MaxAge bound the spool (see spool.Options).
 	MaxSpoolBytes int64
 	MaxAge        time.Duration
@@ -77,8 +79,9 @@ func DefaultConfig() Config {
 }
 
 // Validate checks the whole configuration and returns every problem at
-// once, each naming its field (or flag), wrapped in ErrConfig. It does not
-// touch the disk or the network.
+// once, each naming its field (or flag), wrapped in ErrConfig. It reads
+// the files it names (secrets, certificates) but touches neither the spool
+// nor the network.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -112,6 +115,7 @@ func (c Config) Validate() error {
 			add("%s: %w", f.flag, err)
 		}
 	}
+	errs = append(errs, c.validateExposure()...)
 	if c.MaxSpoolBytes < 0 {
 		add("--max-spool-bytes %d: negative", c.MaxSpoolBytes)
 	}

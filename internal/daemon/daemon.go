@@ -30,6 +30,9 @@ type Daemon struct {
 	ingLn  net.Listener
 	adm    *http.Server
 	admLn  net.Listener
+
+	pathSecret  string   // the intake's secret path prefix, "" if none
+	authMethods []string // the intake's authentication methods
 }
 
 // New validates cfg, opens the spool, builds the sender and binds the
@@ -70,9 +73,13 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 			return fail(err)
 		}
 		d.ing = ingest.NewServer(d.ingest, cfg.Logger)
+		if err := d.secureIntake(); err != nil {
+			return fail(err)
+		}
 		if d.ingLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fail(fmt.Errorf("--listen %s: %w", cfg.Listen, err))
 		}
+		d.warnExposure()
 	}
 	if d.ingest != nil {
 		src.Ingest = d.ingest.Stats
@@ -108,8 +115,9 @@ func (d *Daemon) closeListeners() {
 	}
 }
 
-// IngestURL is the base URL of the local ingestion endpoint ("" if off):
-// an SDK's connection string gets IngestionEndpoint=<IngestURL>.
+// IngestURL is the base URL of the local ingestion endpoint ("" if off),
+// without the secret path prefix: an SDK's connection string gets
+// IngestionEndpoint=<[Daemon.IngestionEndpoint]>.
 func (d *Daemon) IngestURL() string {
 	if d.ingLn == nil {
 		return ""
@@ -168,7 +176,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sndDone := make(chan error, 1)
 	go func() { sndDone <- d.snd.Run(runCtx) }()
 	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", connstring.RedactURL(d.snd.Endpoint()),
-		"listen", d.IngestURL(), "admin", d.AdminURL())
+		"listen", d.IngestURL(), "auth", d.authSummary(), "admin", d.AdminURL())
 
 	var runErr error
 	select {
