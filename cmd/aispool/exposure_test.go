@@ -229,3 +229,22 @@ func TestDaemonSetIsGuarded(t *testing.T) {
 		t.Fatalf("validate %q: exit %d, stdout %q, stderr %q; want valid, guarded, without warnings", args, code, out, errOut)
 	}
 }
+
+// TestValidateWarnsAboutKeyMode: validate warns about a --tls-key that
+// others can read, and not about one of mode 0600.
+func TestValidateWarnsAboutKeyMode(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSignedCert(t, dir)
+	args := []string{"validate", "--spool-dir", filepath.Join(dir, "spool"), "--connection-string", goodCS,
+		"--tls-cert", certFile, "--tls-key", keyFile}
+	if code, _, errOut := cli(t, nil, args...); code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("key of mode 0600: exit %d, stderr %q; want no warning", code, errOut)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := "warning: --tls-key " + keyFile + ": mode 0644 lets users other than its owner read or change it"
+	if code, _, errOut := cli(t, nil, args...); code != 0 || !strings.Contains(errOut, want) {
+		t.Fatalf("key of mode 0644: exit %d, stderr %q; want %q", code, errOut, want)
+	}
+}

@@ -31,8 +31,9 @@ type Daemon struct {
 	adm    *http.Server
 	admLn  net.Listener
 
-	pathSecret  string   // the intake's secret path prefix, "" if none
-	authMethods []string // the intake's authentication methods
+	pathSecret         string   // the intake's secret path prefix, "" if none
+	authMethods        []string // the intake's authentication methods
+	secretFileWarnings []string // logged at start
 }
 
 // New validates cfg, opens the spool, builds the sender and binds the
@@ -41,11 +42,12 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	fileWarnings := cfg.SecretFileWarnings() // before withSecrets forgets ConnectionStringFile
 	cfg, err := cfg.withSecrets()
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, secretFileWarnings: fileWarnings}
 	d.sp, err = spool.Open(ctx, cfg.SpoolDir, cfg.spoolOptions())
 	if err != nil {
 		return nil, err
@@ -79,7 +81,6 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		if d.ingLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fail(fmt.Errorf("--listen %s: %w", cfg.Listen, err))
 		}
-		d.warnExposure()
 	}
 	if d.ingest != nil {
 		src.Ingest = d.ingest.Stats
@@ -94,6 +95,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 			return fail(fmt.Errorf("--admin-listen %s: %w", cfg.AdminListen, err))
 		}
 	}
+	d.warnExposure()
 	return d, nil
 }
 

@@ -288,12 +288,40 @@ func isLoopback(hostport string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// warnExposure logs the exposure warnings for the bound ingestion address.
-func (d *Daemon) warnExposure() {
-	if d.ingLn == nil {
-		return
+// SecretFileWarnings returns a warning for each file of a private key or
+// secret (--tls-key, --path-secret-file, --bearer-token-file,
+// --connection-string-file) whose mode lets users other than its owner read
+// or change it. Files that cannot be read are Validate's concern.
+func (c Config) SecretFileWarnings() []string {
+	var w []string
+	for _, f := range []struct{ flag, path string }{
+		{"--tls-key", c.TLSKey}, {"--path-secret-file", c.Exposure.PathSecretFile},
+		{"--bearer-token-file", c.Exposure.BearerTokenFile}, {"--connection-string-file", c.ConnectionStringFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		fi, err := os.Stat(f.path) // through symbolic links, as Kubernetes mounts Secrets
+		if err != nil {
+			continue
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			w = append(w, fmt.Sprintf("%s %s: mode %04o lets users other than its owner read or change it; "+
+				"chmod 0600 (or 0400) it", f.flag, f.path, perm))
+		}
 	}
-	for _, w := range d.cfg.ExposureWarnings(d.ingLn.Addr().String()) {
-		d.log.Warn("ingest: " + w)
+	return w
+}
+
+// warnExposure logs the exposure warnings for the bound ingestion address
+// and the secret file warnings.
+func (d *Daemon) warnExposure() {
+	if d.ingLn != nil {
+		for _, w := range d.cfg.ExposureWarnings(d.ingLn.Addr().String()) {
+			d.log.Warn("ingest: " + w)
+		}
+	}
+	for _, w := range d.secretFileWarnings {
+		d.log.Warn(w)
 	}
 }

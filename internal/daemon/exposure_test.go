@@ -464,3 +464,41 @@ func TestExposureValidate(t *testing.T) {
 		t.Errorf("valid exposure settings: %v", err)
 	}
 }
+
+// TestSecretFileWarnings: a --tls-key (or a secret file) that other users
+// than its owner can read or change is logged at start, naming the flag,
+// the file and its mode; one of mode 0600 or 0400 is not.
+func TestSecretFileWarnings(t *testing.T) {
+	pki := newTestPKI(t, "perm")
+	for _, tc := range []struct {
+		mode   os.FileMode
+		warned bool
+	}{{0o600, false}, {0o400, false}, {0o640, true}, {0o644, true}, {0o604, true}, {0o620, true}} {
+		t.Run(fmt.Sprintf("%04o", tc.mode), func(t *testing.T) {
+			if err := os.Chmod(pki.KeyFile, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			secret := writeSecret(t, pathSecret)
+			if err := os.Chmod(secret, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			var logs logBuffer
+			cfg := testConfig(t, cs)
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			cfg.TLSCert, cfg.TLSKey = pki.CertFile, pki.KeyFile
+			cfg.Exposure.PathSecretFile = secret
+			runDaemon(t, cfg)
+			waitLog(t, &logs, "aispool running")
+			out := logs.String()
+			for _, want := range []string{"--tls-key " + pki.KeyFile, "--path-secret-file " + secret} {
+				line := want + fmt.Sprintf(": mode %04o lets users other than its owner", tc.mode)
+				if got := strings.Contains(out, "level=WARN") && strings.Contains(out, line); got != tc.warned {
+					t.Errorf("warned about %q: %v, want %v:\n%s", line, got, tc.warned, out)
+				}
+			}
+		})
+	}
+	if err := os.Chmod(pki.KeyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
