@@ -68,16 +68,6 @@ func (c Config) validateExposure() []error {
 	e := c.Exposure
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if c.Listen == "" {
-		for _, f := range []struct{ flag, v string }{
-			{"--path-secret-file", e.PathSecretFile}, {"--bearer-token-file", e.BearerTokenFile},
-			{"--tls-client-ca", e.TLSClientCA}, {"--allow-network", strings.Join(e.AllowNetworks, ",")},
-		} {
-			if f.v != "" {
-				add("%s: needs --listen (the local ingestion endpoint is off)", f.flag)
-			}
-		}
-	}
 	if e.PathSecretFile != "" {
 		if _, err := readPathSecret(e.PathSecretFile); err != nil {
 			add("--path-secret-file: %w", err)

@@ -451,12 +451,6 @@ func TestExposureValidate(t *testing.T) {
 	}
 
 	cfg = testConfig(t, cs)
-	cfg.Listen = ""
-	cfg.Exposure.PathSecretFile = writeSecret(t, pathSecret)
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "--path-secret-file: needs --listen") {
-		t.Errorf("a secret without --listen: %v", err)
-	}
-	cfg = testConfig(t, cs)
 	cfg.TLSCert, cfg.TLSKey = pki.CertFile, pki.KeyFile
 	cfg.Exposure = Exposure{PathSecretFile: writeSecret(t, pathSecret), BearerTokenFile: writeSecret(t, bearerToken+"=="),
 		TLSClientCA: pki.CAFile, AllowNetworks: []string{"10.0.0.0/8", "fd00::/8", "192.0.2.1"}}
