@@ -65,4 +65,12 @@
 // warning while the spool refuses appends. Serve and ListenAndServe run the
 // handler in an http.Server with timeouts suited to ingestion (NewServer),
 // over HTTP or HTTPS, and shut it down gracefully when their context ends.
+//
+// # Exposure
+//
+// [NewGuard] puts the checks of a [GuardConfig] in front of the handler for
+// an endpoint reachable beyond its machine: a client network allow-list
+// (403), and authentication by a secret path prefix (which every SDK can
+// use through its connection string; 404 without it), a bearer token or a
+// verified client certificate (401), each refusal's body saying why.
 package ingest

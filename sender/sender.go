@@ -84,6 +84,7 @@ func New(cfg Config) (*Sender, error) {
 }
 
 // Endpoint returns the track URL the sender posts to (before redirects).
+// It may hold credentials; show it through connstring.RedactURL.
 func (s *Sender) Endpoint() string { return s.cs.TrackURL }
 
 // Stats returns a snapshot of the counters.

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/connstring"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -129,6 +130,17 @@ func isConnectionError(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// redactURLError removes the user information and the query string
+// (credentials, signatures) from the URL that net/http puts in its errors,
+// which end up in logs. It returns err.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = connstring.RedactURL(ue.URL)
+	}
+	return err
 }
 
 // endpointKey returns scheme://host of a URL, the key of its back-off state.
@@ -364,7 +376,7 @@ func (t *transmitter) post(ctx context.Context, target string, b *body, token st
 			_ = resp.Body.Close()
 		}
 		t.stats.request(0, time.Since(wallStart), len(b.bytes()), b.raw)
-		return 0, nil, nil, fmt.Errorf("sender: POST %s: %w", endpointKey(target), err)
+		return 0, nil, nil, fmt.Errorf("sender: POST %s: %w", endpointKey(target), redactURLError(err))
 	}
 	defer resp.Body.Close()
 	respBody, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))

@@ -17,7 +17,8 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	d := daemon.DefaultConfig()
 	f.cfg = d
 	fs.StringVar(&f.cfg.SpoolDir, "spool-dir", "", "spool directory (required)")
-	fs.StringVar(&f.cfg.ConnectionString, "connection-string", "", "Application Insights connection string (default: $APPLICATIONINSIGHTS_CONNECTION_STRING)")
+	fs.StringVar(&f.cfg.ConnectionString, "connection-string", "", "Application Insights connection string (default: $APPLICATIONINSIGHTS_CONNECTION_STRING); visible to every user in ps: prefer --connection-string-file or the variable")
+	fs.StringVar(&f.cfg.ConnectionStringFile, "connection-string-file", "", "file holding the connection string (its content, trimmed), instead of --connection-string")
 	fs.Int64Var(&f.cfg.MaxSpoolBytes, "max-spool-bytes", d.MaxSpoolBytes, "maximum bytes on disk of the spool; past it the oldest records are dropped")
 	fs.DurationVar(&f.cfg.MaxAge, "max-age", d.MaxAge, "records older than this are dropped")
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long requests in flight may finish at shutdown")
@@ -31,6 +32,7 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz and /readyz (empty: off)")
 		fs.StringVar(&f.cfg.TLSCert, "tls-cert", "", "certificate file: serve the local ingestion endpoint over HTTPS")
 		fs.StringVar(&f.cfg.TLSKey, "tls-key", "", "private key file for --tls-cert")
+		registerExposureFlags(fs, &f.cfg.Exposure)
 	} else {
 		f.cfg.Listen, f.cfg.AdminListen = "", ""
 	}

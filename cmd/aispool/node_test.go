@@ -28,7 +28,18 @@ const nodeClientDir = "testdata/node-client"
 // Monitor exporter (@azure/monitor-opentelemetry-exporter, offline storage
 // off) sends server spans to the daemon's local ingestion endpoint over
 // HTTPS, and every span must reach the upstream endpoint.
-func TestNodeExporterThroughDaemon(t *testing.T) {
+func TestNodeExporterThroughDaemon(t *testing.T) { nodeExporterThroughDaemon(t, "") }
+
+// TestNodeExporterWithPathSecret: the same through a secret path prefix,
+// which the exporter uses from its connection string alone
+// (IngestionEndpoint=https://<addr>/<secret>/), as any SDK does.
+func TestNodeExporterWithPathSecret(t *testing.T) {
+	nodeExporterThroughDaemon(t, "9d1e7a23f9c2a7e51b04d88a6e2c0f4b")
+}
+
+// nodeExporterThroughDaemon runs the Node.js exporter against a daemon
+// serving HTTPS, under pathSecret if not empty.
+func nodeExporterThroughDaemon(t *testing.T, pathSecret string) {
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("node is not on PATH: skipping the Node.js exporter test")
@@ -44,7 +55,17 @@ func TestNodeExporterThroughDaemon(t *testing.T) {
 	tmp := t.TempDir()
 	certFile, keyFile, _ := testkit.SelfSignedCert(t, tmp)
 	ep := startEndpoint(t, "healthy")
-	d := startDaemon(t, filepath.Join(tmp, "spool"), ep.ConnectionString(""), "--tls-cert", certFile, "--tls-key", keyFile)
+	args := []string{"--tls-cert", certFile, "--tls-key", keyFile}
+	endpoint := ""
+	if pathSecret != "" {
+		secretFile := filepath.Join(tmp, "path-secret")
+		if err := os.WriteFile(secretFile, []byte(pathSecret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--path-secret-file", secretFile)
+		endpoint = "/" + pathSecret + "/"
+	}
+	d := startDaemon(t, filepath.Join(tmp, "spool"), ep.ConnectionString(""), args...)
 	exited := false
 	t.Cleanup(func() {
 		if !exited {
@@ -62,7 +83,7 @@ func TestNodeExporterThroughDaemon(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, script, strconv.Itoa(spans))
 	cmd.Dir = filepath.Dir(script)
 	cmd.Env = append(os.Environ(),
-		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint="+d.ingest,
+		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint="+d.ingest+endpoint,
 		"NODE_EXTRA_CA_CERTS="+certFile,
 	)
 	var stdout, stderr bytes.Buffer

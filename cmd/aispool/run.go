@@ -22,6 +22,11 @@ Application Insights, serves a local ingestion endpoint with the service's own A
 IngestionEndpoint at it to give it offline storage and retry), and serves /metrics, /healthz and
 /readyz on the admin address.
 
+Both listen on loopback by default. Before listening on another address, read docs/security.md:
+serve TLS (--tls-cert, --tls-key) and require a secret path prefix (--path-secret-file), a bearer
+token (--bearer-token-file) or client certificates (--tls-client-ca), and narrow the clients with
+--allow-network; run warns at start when TLS or authentication is missing.
+
 On SIGTERM or SIGINT it stops accepting, lets requests in flight finish within --shutdown-timeout,
 leaves the rest in the spool and exits 0; a second signal exits at once. Exit code 78 for a
 configuration error (such as a missing or bad connection string).`,

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 )
 
@@ -85,4 +86,32 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// BenchmarkValidate validates the envelopes of a request captured from the
+// Node.js Azure Monitor exporter, as the daemon's intake does for each item.
+func BenchmarkValidate(b *testing.B) {
+	raw, err := os.ReadFile("testdata/node-exporter-v2.1-track.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sample struct {
+		Body []json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(raw, &sample); err != nil {
+		b.Fatal(err)
+	}
+	var size int
+	for _, env := range sample.Body {
+		size += len(env)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, env := range sample.Body {
+			if err := Validate(env); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

@@ -73,7 +73,9 @@ func FuzzConvert(f *testing.F) {
 }
 
 // FuzzValidate feeds arbitrary bytes to Validate: it must not panic, and
-// what it accepts must be a JSON object that decodes into the model.
+// what it accepts must be a JSON object that decodes into the model (which
+// encoding/json reads with case-insensitive keys) and holds the required
+// fields under their exact keys (as the ingestion service reads them).
 func FuzzValidate(f *testing.F) {
 	c := newTestConverter(f, Config{})
 	var buf Buffer
@@ -91,6 +93,26 @@ func FuzzValidate(f *testing.F) {
 		}
 		if env.Name == "" || env.Time == "" || env.IKey == "" || env.Data.BaseType == "" {
 			t.Fatalf("Validate accepted %q without its required fields", raw)
+		}
+		var exact struct {
+			Top  map[string]json.RawMessage
+			Data map[string]json.RawMessage
+		}
+		if err := json.Unmarshal(raw, &exact.Top); err != nil {
+			t.Fatalf("Validate accepted %q, which is not an object: %v", raw, err)
+		}
+		if err := json.Unmarshal(exact.Top["data"], &exact.Data); err != nil {
+			t.Fatalf("Validate accepted %q, whose data is not an object: %v", raw, err)
+		}
+		for _, k := range []string{"name", "time", "iKey", "data"} {
+			if _, ok := exact.Top[k]; !ok {
+				t.Fatalf("Validate accepted %q without the exact key %q", raw, k)
+			}
+		}
+		for _, k := range []string{"baseType", "baseData"} {
+			if _, ok := exact.Data[k]; !ok {
+				t.Fatalf("Validate accepted %q without the exact key data.%s", raw, k)
+			}
 		}
 	})
 }

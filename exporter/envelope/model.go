@@ -1,8 +1,11 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Envelope is the wire model of one telemetry item. The converter does not
@@ -93,7 +96,7 @@ type RemoteDependencyData struct {
 type MessageData struct {
 	Ver           int               `json:"ver"`
 	Message       string            `json:"message"`
-	SeverityLevel *int              `json:"severityLevel,omitempty"`
+	SeverityLevel *SeverityLevel    `json:"severityLevel,omitempty"`
 	Properties    map[string]string `json:"properties,omitempty"`
 }
 
@@ -101,7 +104,7 @@ type MessageData struct {
 type ExceptionData struct {
 	Ver           int                `json:"ver"`
 	Exceptions    []ExceptionDetails `json:"exceptions"`
-	SeverityLevel *int               `json:"severityLevel,omitempty"`
+	SeverityLevel *SeverityLevel     `json:"severityLevel,omitempty"`
 	ProblemID     string             `json:"problemId,omitempty"`
 	Properties    map[string]string  `json:"properties,omitempty"`
 }
@@ -112,4 +115,51 @@ type ExceptionDetails struct {
 	Message      string `json:"message"`
 	Stack        string `json:"stack,omitempty"`
 	HasFullStack bool   `json:"hasFullStack"`
+}
+
+// SeverityLevel is the severity of a trace message or an exception. The
+// schema spells it as a name; some SDKs send its number (0 for Verbose to 4
+// for Critical) instead, which decodes to the name.
+type SeverityLevel string
+
+// The severity levels of the schema.
+const (
+	SeverityVerbose     SeverityLevel = "Verbose"
+	SeverityInformation SeverityLevel = "Information"
+	SeverityWarning     SeverityLevel = "Warning"
+	SeverityError       SeverityLevel = "Error"
+	SeverityCritical    SeverityLevel = "Critical"
+)
+
+var severityByNumber = [...]SeverityLevel{SeverityVerbose, SeverityInformation, SeverityWarning, SeverityError, SeverityCritical}
+
+// UnmarshalJSON accepts a string, or an integer from 0 to 4.
+func (l *SeverityLevel) UnmarshalJSON(b []byte) error {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return err
+	}
+	s, err := severityOf(v)
+	if err != nil {
+		return err
+	}
+	*l = s
+	return nil
+}
+
+// severityOf returns the severity level a decoded JSON value (numbers as
+// json.Number) stands for.
+func severityOf(v any) (SeverityLevel, error) {
+	switch v := v.(type) {
+	case string:
+		return SeverityLevel(v), nil
+	case json.Number:
+		if i, err := strconv.Atoi(string(v)); err == nil && i >= 0 && i < len(severityByNumber) {
+			return severityByNumber[i], nil
+		}
+		return "", fmt.Errorf("severity level %s is not an integer from 0 to 4", v)
+	}
+	return "", errors.New("severity level is neither a name nor a number")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -14,8 +15,17 @@ import (
 // envelope fields (name, time, iKey, data.baseType, data.baseData), the
 // required fields of the known base types (RequestData,
 // RemoteDependencyData, MessageData, ExceptionData, EventData, MetricData,
-// PageViewData, AvailabilityData), and the schema's length limits. Other
-// base types only need an object as baseData. A trailing newline is fine.
+// PageViewData, AvailabilityData), the types the schema gives their other
+// fields, and the schema's length limits. Other base types only need an
+// object as baseData. A trailing newline is fine.
+//
+// Keys are case-sensitive, as they are for the ingestion service: a
+// required key spelled in another case ("iKeY") is missing, and a key that
+// differs from a schema key only in case ("StACk" next to an exception's
+// fields) is malformed, since a case-insensitive reader (encoding/json
+// among them) would take it for the schema's key. The error names the key
+// as found. Keys of property, measurement and tag maps are data, not
+// schema, and are not checked for case.
 //
 // The error is a *FieldError naming the first bad field and wrapping
 // ErrMissingField, ErrFieldTooLong or ErrMalformed, or an error wrapping
@@ -26,50 +36,198 @@ func Validate(raw []byte) error {
 	if len(bytes.TrimRight(raw, "\r\n")) > maxIncoming {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw))
 	}
-	var env struct {
-		Name       *string           `json:"name"`
-		Time       *string           `json:"time"`
-		IKey       *string           `json:"iKey"`
-		SampleRate *float64          `json:"sampleRate"`
-		Tags       map[string]string `json:"tags"`
-		Data       *struct {
-			BaseType *string        `json:"baseType"`
-			BaseData map[string]any `json:"baseData"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
+	v, err := decodeValue(raw)
+	if err != nil {
 		return malformed("", err)
 	}
-	if err := requireString("name", env.Name, maxEnvelopeName); err != nil {
+	env, ok := v.(map[string]any)
+	if !ok && v != nil { // null is an envelope without fields
+		return &FieldError{Field: "(envelope)", Err: fmt.Errorf("%w: not a JSON object", ErrMalformed)}
+	}
+	if err := checkKeys("", env, envelopeKeys); err != nil {
 		return err
 	}
-	if err := requireString("time", env.Time, maxTime); err != nil {
+	if err := requireString("name", env["name"], maxEnvelopeName); err != nil {
 		return err
 	}
-	if _, err := time.Parse(time.RFC3339Nano, *env.Time); err != nil {
+	if err := requireString("time", env["time"], maxTime); err != nil {
+		return err
+	}
+	if _, err := time.Parse(time.RFC3339Nano, env["time"].(string)); err != nil {
 		return &FieldError{Field: "time", Err: fmt.Errorf("%w: not an RFC 3339 time", ErrMalformed)}
 	}
-	if err := requireString("iKey", env.IKey, maxIKey); err != nil {
+	if err := requireString("iKey", env["iKey"], maxIKey); err != nil {
 		return err
 	}
-	if sr := env.SampleRate; sr != nil && !(*sr > 0 && *sr <= 100) {
-		return &FieldError{Field: "sampleRate", Err: fmt.Errorf("%w: must be in (0, 100]", ErrMalformed)}
+	if err := checkField("ver", env["ver"], field{"ver", kindInt, false, 0}); err != nil {
+		return err
 	}
-	for k, v := range env.Tags {
-		if charCount(v, tagLimit(k)) > tagLimit(k) {
+	if sr, ok := env["sampleRate"]; ok && sr != nil {
+		f, ok := number(sr)
+		if !ok || !(f > 0 && f <= 100) {
+			return &FieldError{Field: "sampleRate", Err: fmt.Errorf("%w: must be a number in (0, 100]", ErrMalformed)}
+		}
+	}
+	if err := checkTags(env["tags"]); err != nil {
+		return err
+	}
+	data, err := object("data", env["data"])
+	if err != nil {
+		return err
+	}
+	if err := checkKeys("data.", data, dataKeys); err != nil {
+		return err
+	}
+	if err := requireString("data.baseType", data["baseType"], maxEnvelopeName); err != nil {
+		return err
+	}
+	bd, err := object("data.baseData", data["baseData"])
+	if err != nil {
+		return err
+	}
+	return validateBase(data["baseType"].(string), bd)
+}
+
+// decodeValue decodes one JSON value, numbers as json.Number so that
+// integers are told from other numbers, and refuses anything after it but
+// white space.
+func decodeValue(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("invalid character %q after top-level value", rest[0])
+	}
+	return v, nil
+}
+
+// object returns the JSON object v at path: ErrMissingField if it is
+// absent or null, ErrMalformed if it is not an object.
+func object(path string, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, &FieldError{Field: path, Err: ErrMissingField}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &FieldError{Field: path, Err: fmt.Errorf("%w: not an object", ErrMalformed)}
+	}
+	return m, nil
+}
+
+// key is a key of the schema at some level of an envelope.
+type key struct {
+	name     string
+	required bool
+}
+
+// The schema's keys at the levels whose keys are schema (not data), in the
+// order their errors are reported.
+var (
+	envelopeKeys = []key{{"name", true}, {"time", true}, {"iKey", true}, {"ver", false},
+		{"sampleRate", false}, {"seq", false}, {"flags", false}, {"tags", false}, {"data", true}}
+	dataKeys      = []key{{"baseType", true}, {"baseData", true}}
+	exceptionKeys = []key{{"message", true}, {"typeName", false}, {"stack", false}, {"hasFullStack", false},
+		{"id", false}, {"outerId", false}, {"parsedStack", false}}
+	dataPointKeys = []key{{"name", true}, {"value", true}, {"ns", false}, {"kind", false},
+		{"count", false}, {"min", false}, {"max", false}, {"stdDev", false}}
+	// commonBaseKeys are keys of every known base type besides those
+	// of its schema.
+	commonBaseKeys = []key{{"ver", false}, {"properties", false}, {"measurements", false}}
+)
+
+// baseKeys holds the keys of each known base type's baseData: those of
+// its schema, then commonBaseKeys, then severityLevel where it has one.
+var baseKeys = func() map[string][]key {
+	m := make(map[string][]key, len(baseSchemas))
+	for baseType, schema := range baseSchemas {
+		keys := make([]key, 0, len(schema)+len(commonBaseKeys)+1)
+		for _, f := range schema {
+			keys = append(keys, key{f.name, f.required})
+		}
+		keys = append(keys, commonBaseKeys...)
+		if baseType == "MessageData" || baseType == "ExceptionData" {
+			keys = append(keys, key{"severityLevel", false})
+		}
+		m[baseType] = keys
+	}
+	return m
+}()
+
+// checkKeys finds the first schema key (in the order of keys) that obj
+// holds under another case: a required key missing under its own
+// spelling is reported missing, any other is malformed; the error names
+// the key as found. Of several spellings of one key, the least in byte
+// order is named, so that the error does not depend on map order.
+func checkKeys(prefix string, obj map[string]any, keys []key) error {
+	best, found := len(keys), ""
+	for s := range obj { // one pass: map iteration is the cost here
+		for i, k := range keys {
+			if s == k.name {
+				break
+			}
+			if i <= best && strings.EqualFold(s, k.name) && (i < best || s < found) {
+				best, found = i, s
+				break
+			}
+		}
+	}
+	if found == "" {
+		return nil
+	}
+	k := keys[best]
+	if _, exact := obj[k.name]; k.required && !exact {
+		return &FieldError{Field: prefix + k.name,
+			Err: fmt.Errorf("%w (found %q: keys are case-sensitive)", ErrMissingField, found)}
+	}
+	return &FieldError{Field: prefix + k.name,
+		Err: fmt.Errorf("%w: key %q differs from %q only in case (keys are case-sensitive)", ErrMalformed, found, k.name)}
+}
+
+// checkTags checks the context tags: an object of strings within their
+// length limits.
+func checkTags(v any) error {
+	if v == nil {
+		return nil
+	}
+	tags, ok := v.(map[string]any)
+	if !ok {
+		return &FieldError{Field: "tags", Err: fmt.Errorf("%w: not an object", ErrMalformed)}
+	}
+	for k, x := range tags {
+		s, ok := x.(string)
+		if !ok {
+			return &FieldError{Field: "tags[" + clip(k) + "]", Err: fmt.Errorf("%w: not a string", ErrMalformed)}
+		}
+		if charCount(s, tagLimit(k)) > tagLimit(k) {
 			return &FieldError{Field: "tags[" + clip(k) + "]", Err: ErrFieldTooLong}
 		}
 	}
-	if env.Data == nil {
-		return &FieldError{Field: "data", Err: ErrMissingField}
+	return nil
+}
+
+// number returns v as a float64 if it is a JSON number that a float64
+// holds.
+func number(v any) (float64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
 	}
-	if err := requireString("data.baseType", env.Data.BaseType, maxEnvelopeName); err != nil {
-		return err
+	f, err := strconv.ParseFloat(string(n), 64)
+	return f, err == nil
+}
+
+// integer returns v as an int if it is a JSON number written as an
+// integer that an int holds (as encoding/json decodes into an int).
+func integer(v any) (int, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
 	}
-	if env.Data.BaseData == nil {
-		return &FieldError{Field: "data.baseData", Err: ErrMissingField}
-	}
-	return validateBase(*env.Data.BaseType, env.Data.BaseData)
+	i, err := strconv.ParseInt(string(n), 10, strconv.IntSize)
+	return int(i), err == nil
 }
 
 // field describes one base-data field: its JSON kind, whether it is
@@ -87,8 +245,10 @@ const (
 	kindString fieldKind = iota
 	kindBool
 	kindNumber
+	kindInt
 	kindDuration
 	kindArray
+	kindSeverity
 )
 
 // baseSchemas lists the checked fields of the known base types.
@@ -136,20 +296,27 @@ func validateBase(baseType string, bd map[string]any) error {
 	if !known {
 		return nil
 	}
+	if err := checkKeys(prefix, bd, baseKeys[baseType]); err != nil {
+		return err
+	}
 	for _, f := range schema {
 		if err := checkField(prefix+f.name, bd[f.name], f); err != nil {
+			return err
+		}
+	}
+	if err := checkField(prefix+"ver", bd["ver"], field{"ver", kindInt, false, 0}); err != nil {
+		return err
+	}
+	if baseType == "MessageData" || baseType == "ExceptionData" {
+		if err := checkField(prefix+"severityLevel", bd["severityLevel"], field{"severityLevel", kindSeverity, false, 0}); err != nil {
 			return err
 		}
 	}
 	if err := checkStringMap(prefix+"properties", bd["properties"], maxPropertyValue); err != nil {
 		return err
 	}
-	if m, ok := bd["measurements"].(map[string]any); ok {
-		for k := range m {
-			if charCount(k, maxPropertyKey) > maxPropertyKey {
-				return &FieldError{Field: prefix + "measurements[" + clip(k) + "]", Err: ErrFieldTooLong}
-			}
-		}
+	if err := checkMeasurements(prefix+"measurements", bd["measurements"]); err != nil {
+		return err
 	}
 	switch baseType {
 	case "ExceptionData":
@@ -158,6 +325,9 @@ func validateBase(baseType string, bd map[string]any) error {
 			d, ok := e.(map[string]any)
 			if !ok {
 				return &FieldError{Field: p[:len(p)-1], Err: ErrMalformed}
+			}
+			if err := checkKeys(p, d, exceptionKeys); err != nil {
+				return err
 			}
 			for _, f := range [...]field{
 				{"message", kindString, true, maxMessage}, {"typeName", kindString, false, maxTypeName},
@@ -174,6 +344,9 @@ func validateBase(baseType string, bd map[string]any) error {
 			d, ok := m.(map[string]any)
 			if !ok {
 				return &FieldError{Field: p[:len(p)-1], Err: ErrMalformed}
+			}
+			if err := checkKeys(p, d, dataPointKeys); err != nil {
+				return err
 			}
 			for _, f := range [...]field{
 				{"name", kindString, true, maxName}, {"ns", kindString, false, 256},
@@ -214,7 +387,16 @@ func checkField(path string, v any, f field) error {
 	case kindBool:
 		_, ok = v.(bool)
 	case kindNumber:
-		_, ok = v.(float64)
+		_, ok = number(v)
+	case kindInt:
+		if _, ok = integer(v); !ok {
+			return &FieldError{Field: path, Err: fmt.Errorf("%w: not an integer", ErrMalformed)}
+		}
+	case kindSeverity:
+		if _, err := severityOf(v); err != nil {
+			return &FieldError{Field: path, Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+		}
+		ok = true
 	case kindArray:
 		var a []any
 		if a, ok = v.([]any); ok && len(a) == 0 && f.required {
@@ -252,12 +434,40 @@ func checkStringMap(path string, v any, limit int) error {
 	return nil
 }
 
-// requireString checks a required top-level string field.
-func requireString(path string, s *string, limit int) error {
-	if s == nil || *s == "" {
+// checkMeasurements checks a measurements object: keys of at most 150
+// characters, numbers as values (null is taken as absent).
+func checkMeasurements(path string, v any) error {
+	if v == nil {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return &FieldError{Field: path, Err: fmt.Errorf("%w: not an object", ErrMalformed)}
+	}
+	for k, x := range m {
+		if charCount(k, maxPropertyKey) > maxPropertyKey {
+			return &FieldError{Field: path + "[" + clip(k) + "]", Err: ErrFieldTooLong}
+		}
+		if _, ok := number(x); !ok && x != nil {
+			return &FieldError{Field: path + "[" + clip(k) + "]", Err: fmt.Errorf("%w: not a number", ErrMalformed)}
+		}
+	}
+	return nil
+}
+
+// requireString checks a required string field.
+func requireString(path string, v any, limit int) error {
+	if v == nil {
 		return &FieldError{Field: path, Err: ErrMissingField}
 	}
-	if charCount(*s, limit) > limit {
+	s, ok := v.(string)
+	if !ok {
+		return &FieldError{Field: path, Err: fmt.Errorf("%w: wrong JSON type", ErrMalformed)}
+	}
+	if s == "" {
+		return &FieldError{Field: path, Err: ErrMissingField}
+	}
+	if charCount(s, limit) > limit {
 		return &FieldError{Field: path, Err: ErrFieldTooLong}
 	}
 	return nil

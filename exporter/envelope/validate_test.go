@@ -81,6 +81,32 @@ func TestValidateErrors(t *testing.T) {
 		{"metric without value", `{` + base + `,"data":{"baseType":"MetricData","baseData":{"metrics":[{"name":"m"}]}}}`, "data.baseData.metrics[0].value", ErrMissingField},
 		{"availability without success", `{` + base + `,"data":{"baseType":"AvailabilityData","baseData":{"id":"a","name":"n","duration":"00:00:01"}}}`, "data.baseData.success", ErrMissingField},
 		{"unknown base type passes", `{` + base + `,"data":{"baseType":"PageViewPerfData","baseData":{"anything":1}}}`, "", nil},
+		// Keys are case-sensitive: encoding/json would take "nAme" for
+		// "name", the ingestion service and the sender do not.
+		{"mis-cased envelope", `{"nAme":"n","tIme":"2024-05-06T07:08:09Z","iKeY":"k","dAtA":{"BAseTYpe":"MessageData","baseData":{"message":"m"}}}`, "name", ErrMissingField},
+		{"mis-cased iKey", `{"name":"n","time":"2024-05-06T07:08:09Z","ikey":"k","data":{}}`, "iKey", ErrMissingField},
+		{"mis-cased iKey beside iKey", `{` + base + `,"IKEY":"other","data":{}}`, "iKey", ErrMalformed},
+		{"mis-cased baseType", `{` + base + `,"data":{"BAseTYpe":"RequestData","baseData":{}}}`, "data.baseType", ErrMissingField},
+		{"mis-cased baseData", `{` + base + `,"data":{"baseType":"RequestData","BaseData":{}}}`, "data.baseData", ErrMissingField},
+		{"mis-cased optional tags", `{` + base + `,"Tags":{"k":"v"},"data":{}}`, "tags", ErrMalformed},
+		{"mis-cased sampleRate", `{` + base + `,"samplerate":500,"data":{}}`, "sampleRate", ErrMalformed},
+		{"mis-cased request field", req(`"ID":"a","duration":"00:00:01","success":true,"responseCode":"200"`), "data.baseData.id", ErrMissingField},
+		{"mis-cased optional url", req(okReq + `,"URL":"x"`), "data.baseData.url", ErrMalformed},
+		{"mis-cased measurements", req(okReq + `,"Measurements":{"a":"x"}`), "data.baseData.measurements", ErrMalformed},
+		{"mis-cased exception stack", `{` + base + `,"data":{"baseType":"ExceptionData","baseData":{"exceptions":[{"message":"m","StACk":false}]}}}`, "data.baseData.exceptions[0].stack", ErrMalformed},
+		{"mis-cased metric value", `{` + base + `,"data":{"baseType":"MetricData","baseData":{"metrics":[{"name":"m","Value":1}]}}}`, "data.baseData.metrics[0].value", ErrMissingField},
+		{"Kelvin sign folds to k", `{"name":"n","time":"2024-05-06T07:08:09Z","i\u212aey":"k","data":{}}`, "iKey", ErrMissingField},
+		{"unknown key passes", req(okReq + `,"custom":1`), "", nil},
+		{"mis-cased key in custom base type passes", `{` + base + `,"data":{"baseType":"Custom","baseData":{"ID":1}}}`, "", nil},
+		{"property keys keep their case", req(okReq + `,"properties":{"ID":"x","Url":"y"}`), "", nil},
+		// Types the wire model decodes strictly.
+		{"ver not an integer", `{` + base[:7] + `.5` + base[7:] + `,"data":{}}`, "ver", ErrMalformed},
+		{"baseData ver a string", req(okReq[:6] + `"2"` + okReq[7:]), "data.baseData.ver", ErrMalformed},
+		{"measurement not a number", req(okReq + `,"measurements":{"a":"x"}`), `data.baseData.measurements["a"]`, ErrMalformed},
+		{"severity as a name", `{` + base + `,"data":{"baseType":"MessageData","baseData":{"message":"m","severityLevel":"Warning"}}}`, "", nil},
+		{"severity as a number", `{` + base + `,"data":{"baseType":"MessageData","baseData":{"message":"m","severityLevel":3}}}`, "", nil},
+		{"severity out of range", `{` + base + `,"data":{"baseType":"MessageData","baseData":{"message":"m","severityLevel":7}}}`, "data.baseData.severityLevel", ErrMalformed},
+		{"severity an object", `{` + base + `,"data":{"baseType":"ExceptionData","baseData":{"exceptions":[{"message":"m"}],"severityLevel":{}}}}`, "data.baseData.severityLevel", ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +123,11 @@ func TestValidateErrors(t *testing.T) {
 			var fe *FieldError
 			if !errors.As(err, &fe) || fe.Field != tt.field {
 				t.Fatalf("Validate = %v, want field %s", err, tt.field)
+			}
+			// A mis-cased key is named as found, so that the sender
+			// sees what to fix.
+			if strings.HasPrefix(tt.name, "mis-cased") && !strings.Contains(err.Error(), "case-sensitive") {
+				t.Fatalf("Validate = %v, want it to say keys are case-sensitive", err)
 			}
 		})
 	}

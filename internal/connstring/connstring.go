@@ -79,9 +79,10 @@ func (c *ConnectionString) TokenScope() string {
 // RedactedKey returns the instrumentation key shortened for logs.
 func (c *ConnectionString) RedactedKey() string { return Redact(c.InstrumentationKey) }
 
-// String returns a redacted form, safe for logs.
+// String returns a redacted form, safe for logs: the key shortened, the
+// endpoint without user information or query ([RedactURL]).
 func (c *ConnectionString) String() string {
-	s := KeyInstrumentationKey + "=" + c.RedactedKey() + ";" + KeyIngestionEndpoint + "=" + c.Endpoint
+	s := KeyInstrumentationKey + "=" + c.RedactedKey() + ";" + KeyIngestionEndpoint + "=" + c.RedactedEndpoint()
 	if c.AAD {
 		s += ";" + KeyAuthorization + "=AAD"
 	}

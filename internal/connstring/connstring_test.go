@@ -269,6 +269,46 @@ func TestRedaction(t *testing.T) {
 	}
 }
 
+func TestRedactURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://dc.services.visualstudio.com/v2.1/track", "https://dc.services.visualstudio.com/v2.1/track"},
+		{"http://user:pass@host:8080/x/v2.1/track?sig=abc&se=2030", "http://REDACTED@host:8080/x/v2.1/track?REDACTED"},
+		{"https://user@host/", "https://REDACTED@host/"},
+		{"https://host/p?", "https://host/p"},
+		{"https://host/p#frag", "https://host/p"},
+		{"mailto:secret@example.com", "mailto:REDACTED"},
+		{"http://[::1]:namedport", "REDACTED"},
+		{"", ""},
+	} {
+		if got := RedactURL(tc.in); got != tc.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// An endpoint with credentials in its URL is shown without them.
+func TestEndpointCredentialsRedacted(t *testing.T) {
+	cs, err := Parse("InstrumentationKey=abcdef01-2345-6789-abcd-ef0123456789;" +
+		"IngestionEndpoint=http://user:pa55word@host.example/x/?sig=s1gnature&code=c0de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.TrackURL != "http://user:pa55word@host.example/x/v2.1/track?sig=s1gnature&code=c0de" {
+		t.Fatalf("TrackURL = %q: the sender needs it whole", cs.TrackURL)
+	}
+	shown := []string{cs.String(), cs.LogValue().String(), cs.RedactedEndpoint(), cs.RedactedTrackURL()}
+	for _, s := range shown {
+		for _, secret := range []string{"user", "pa55word", "s1gnature", "c0de"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("%q shows %q", s, secret)
+			}
+		}
+	}
+	if got := cs.RedactedTrackURL(); got != "http://REDACTED@host.example/x/v2.1/track?REDACTED" {
+		t.Errorf("RedactedTrackURL = %q", got)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"InstrumentationKey=00000000-0000-0000-0000-000000000000",
@@ -302,6 +342,11 @@ func FuzzParse(f *testing.F) {
 		}
 		if strings.Contains(cs.String(), cs.InstrumentationKey) {
 			t.Fatalf("String %q holds the full key", cs.String())
+		}
+		r, err := url.Parse(cs.RedactedTrackURL())
+		if err != nil || r.User != nil && r.User.String() != Redacted || r.RawQuery != "" && r.RawQuery != Redacted ||
+			r.Host != u.Host || r.Path != u.Path {
+			t.Fatalf("RedactedTrackURL %q of %q (%v)", cs.RedactedTrackURL(), cs.TrackURL, err)
 		}
 		// Parsing is deterministic and idempotent on what it accepted.
 		again, err := Parse(s)

@@ -28,9 +28,12 @@
 // # Secrets
 //
 // A connection string may carry secrets (and the instrumentation key should not
-// appear in logs in full). Errors therefore name the offending key or segment
-// position, never echo the string or a value, and [ConnectionString.String]
-// and [ConnectionString.LogValue] print a redacted form.
+// appear in logs in full), and so may an endpoint URL (user:password@, or a
+// signature in its query string). Errors therefore name the offending key or
+// segment position, never echo the string or a value;
+// [ConnectionString.String] and [ConnectionString.LogValue] print a redacted
+// form, and [RedactURL] shows an endpoint without its user information and
+// query wherever one is shown.
 //
 // # Precedence
 //

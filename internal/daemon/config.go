@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aispool/aispool/internal/connstring"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
 )
@@ -35,6 +34,10 @@ type Config struct {
 	// ConnectionString is the Application Insights connection string;
 	// empty means APPLICATIONINSIGHTS_CONNECTION_STRING (through LookupEnv).
 	ConnectionString string
+	// ConnectionStringFile names a file holding the connection string
+	// (its content, trimmed), instead of ConnectionString: unlike a
+	// command-line argument, it is not shown by ps to every user.
+	ConnectionStringFile string
 	// LookupEnv reads the environment; default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// Listen is the local ingestion endpoint's address; empty disables it.
@@ -43,6 +46,8 @@ type Config struct {
 	AdminListen string
 	// TLSCert and TLSKey switch the local ingestion endpoint to HTTPS.
 	TLSCert, TLSKey string
+	// Exposure says who may use the local ingestion endpoint.
+	Exposure Exposure
 	// MaxSpoolBytes and MaxAge bound the spool (see spool.Options).
 	MaxSpoolBytes int64
 	MaxAge        time.Duration
@@ -74,8 +79,9 @@ func DefaultConfig() Config {
 }
 
 // Validate checks the whole configuration and returns every problem at
-// once, each naming its field (or flag), wrapped in [ErrInvalidConfig]. It does not
-// touch the disk or the network.
+// once, each naming its field (or flag), wrapped in [ErrInvalidConfig]. It reads
+// the files it names (secrets, certificates) but touches neither the spool
+// nor the network.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -86,9 +92,7 @@ func (c Config) Validate() error {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
-	if _, err := connstring.Resolve(c.ConnectionString, lookup); err != nil {
-		add("--connection-string: %w", err)
-	}
+	errs = append(errs, c.validateConnectionString(lookup)...)
 	for _, l := range []struct{ flag, addr string }{{"--listen", c.Listen}, {"--admin-listen", c.AdminListen}} {
 		if l.addr == "" {
 			continue
@@ -111,6 +115,7 @@ func (c Config) Validate() error {
 			add("%s: %w", f.flag, err)
 		}
 	}
+	errs = append(errs, c.validateExposure()...)
 	if c.MaxSpoolBytes < 0 {
 		add("--max-spool-bytes %d: negative", c.MaxSpoolBytes)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/ingest"
+	"github.com/aispool/aispool/internal/connstring"
 	"github.com/aispool/aispool/metrics"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
@@ -29,6 +30,10 @@ type Daemon struct {
 	ingLn  net.Listener
 	adm    *http.Server
 	admLn  net.Listener
+
+	pathSecret         string   // the intake's secret path prefix, "" if none
+	authMethods        []string // the intake's authentication methods
+	secretFileWarnings []string // logged at start
 }
 
 // New validates cfg, opens the spool, builds the sender and binds the
@@ -37,8 +42,12 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger}
-	var err error
+	fileWarnings := cfg.SecretFileWarnings() // before withSecrets forgets ConnectionStringFile
+	cfg, err := cfg.withSecrets()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, secretFileWarnings: fileWarnings}
 	d.sp, err = spool.Open(ctx, cfg.SpoolDir, cfg.spoolOptions())
 	if err != nil {
 		return nil, err
@@ -66,6 +75,9 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 			return fail(err)
 		}
 		d.ing = ingest.NewServer(d.ingest, cfg.Logger)
+		if err := d.secureIntake(); err != nil {
+			return fail(err)
+		}
 		if d.ingLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fail(fmt.Errorf("--listen %s: %w", cfg.Listen, err))
 		}
@@ -83,6 +95,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 			return fail(fmt.Errorf("--admin-listen %s: %w", cfg.AdminListen, err))
 		}
 	}
+	d.warnExposure()
 	return d, nil
 }
 
@@ -104,8 +117,9 @@ func (d *Daemon) closeListeners() {
 	}
 }
 
-// IngestURL is the base URL of the local ingestion endpoint ("" if off):
-// an SDK's connection string gets IngestionEndpoint=<IngestURL>.
+// IngestURL is the base URL of the local ingestion endpoint ("" if off),
+// without the secret path prefix: an SDK's connection string gets
+// IngestionEndpoint=<[Daemon.IngestionEndpoint]>.
 func (d *Daemon) IngestURL() string {
 	if d.ingLn == nil {
 		return ""
@@ -163,8 +177,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopSender()
 	sndDone := make(chan error, 1)
 	go func() { sndDone <- d.snd.Run(runCtx) }()
-	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", d.snd.Endpoint(),
-		"listen", d.IngestURL(), "admin", d.AdminURL())
+	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", connstring.RedactURL(d.snd.Endpoint()),
+		"listen", d.IngestURL(), "auth", d.authSummary(), "admin", d.AdminURL())
 
 	var runErr error
 	select {

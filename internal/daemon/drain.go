@@ -46,6 +46,10 @@ func Drain(ctx context.Context, cfg Config, interval time.Duration, progress fun
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
 	}
+	cfg, err := cfg.withSecrets()
+	if err != nil {
+		return Summary{}, err
+	}
 	start := time.Now()
 	sp, err := spool.Open(ctx, cfg.SpoolDir, cfg.spoolOptions())
 	if err != nil {
