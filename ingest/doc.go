@@ -20,6 +20,8 @@
 //
 // Every answer is application/json; track answers have the service's
 // TrackResponse shape {"itemsReceived":N,"itemsAccepted":M,"errors":[...]}.
+// Every refusal (a status from 400 up) also has a "message" saying why the
+// request was refused, for a person reading the answer: SDKs ignore it.
 //
 //   - 200: every item is valid, and all of them are durable in the spool
 //     (one Append call for the whole request, which returns once fsynced).

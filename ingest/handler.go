@@ -154,17 +154,19 @@ func isTrackPath(path string) bool {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if !isTrackPath(r.URL.Path) {
-		h.finish(w, r, start, http.StatusNotFound, trackResponse{}, 0, "unknown path")
+		h.finish(w, r, start, http.StatusNotFound, trackResponse{}, 0,
+			fmt.Sprintf("unknown path %q: post telemetry to /v2.1/track or /v2/track", clip(r.URL.Path)))
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.finish(w, r, start, http.StatusMethodNotAllowed, trackResponse{}, 0, "method not allowed")
+		h.finish(w, r, start, http.StatusMethodNotAllowed, trackResponse{}, 0,
+			fmt.Sprintf("method %s not allowed: use POST", clip(r.Method)))
 		return
 	}
 	if r.ContentLength > h.limits.MaxBodyBytes {
 		h.finish(w, r, start, http.StatusRequestEntityTooLarge, trackResponse{}, 0,
-			fmt.Sprintf("Content-Length %d over the limit of %d bytes", r.ContentLength, h.limits.MaxBodyBytes))
+			fmt.Sprintf("Content-Length %d is over the limit of %d bytes: send smaller batches", r.ContentLength, h.limits.MaxBodyBytes))
 		return
 	}
 	select {
@@ -192,7 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.itemsReceived.Add(uint64(len(items)))
 	if len(records) == 0 {
 		h.itemsRejected.Add(uint64(len(resp.Errors)))
-		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no valid item")
+		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no item is valid: errors lists why, item by item")
 		return
 	}
 	if err := h.store(r.Context(), &resp, records); err != nil {
@@ -200,7 +202,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
 		w.Header().Set("Retry-After", h.retryAfter)
 		refused := trackResponse{ItemsReceived: resp.ItemsReceived}
-		h.finish(w, r, start, http.StatusServiceUnavailable, refused, body.n, err.Error())
+		h.finish(w, r, start, http.StatusServiceUnavailable, refused, body.n,
+			"the spool could not take the items; nothing was stored, send them again after Retry-After: "+err.Error())
 		return
 	}
 	h.itemsAccepted.Add(uint64(resp.ItemsAccepted))
@@ -284,7 +287,17 @@ func (h *Handler) store(ctx context.Context, resp *trackResponse, records []reco
 	}
 }
 
+// answer is the body of every answer: the service's TrackResponse, and for
+// a refusal (any status from 400 up) a message saying why, so that a
+// person with curl sees it. SDKs ignore fields they do not know.
+type answer struct {
+	trackResponse
+	Message string `json:"message,omitempty"`
+}
+
 // finish writes the answer, counts it and logs it (without contents).
+// reason says why a request was refused; it is the answer's message for
+// every status from 400 up.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time, status int, resp trackResponse, bodyBytes int64, reason string) {
 	if resp.Errors == nil {
 		resp.Errors = []itemError{}
@@ -293,8 +306,13 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time
 	// is a 400: nothing was accepted.
 	if status == http.StatusPartialContent && resp.ItemsAccepted == 0 {
 		status = http.StatusBadRequest
+		reason = "no item is valid: errors lists why, item by item"
 	}
-	out, _ := json.Marshal(resp) // cannot fail: plain types
+	ans := answer{trackResponse: resp}
+	if status >= http.StatusBadRequest {
+		ans.Message = reason
+	}
+	out, _ := json.Marshal(ans) // cannot fail: plain types
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json; charset=utf-8")
 	hdr.Set("Content-Length", strconv.Itoa(len(out)+1))
@@ -392,4 +410,12 @@ func (l *warnLimiter) warn(log *slog.Logger, msg string, args ...any) {
 		args = append(args, "suppressed", n)
 	}
 	log.Warn(msg, args...)
+}
+
+// clip shortens a client-supplied string for a message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }

@@ -137,7 +137,7 @@ type response struct {
 	Status     int
 	RetryAfter string
 	Allow      string
-	Body       trackResponse
+	Body       answer
 	Raw        string
 }
 
