@@ -50,6 +50,11 @@
 //     items may still have been stored, so the resend may duplicate them;
 //     delivery is at least once.
 //
+// Once a request's body has been read to its end, the request is carried
+// out and answered even if the connection's read side ends meanwhile (a
+// client that half-closes its side after sending, which cancels the
+// request's context), bounded by Config.AppendTimeout.
+//
 // A record refused by the spool on its own (over the spool's
 // MaxRecordBytes) becomes a per-item error and the rest is stored.
 //

@@ -173,7 +173,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.slots <- struct{}{}:
 		defer func() { <-h.slots }()
 	case <-r.Context().Done():
-		return // the client went away while waiting its turn
+		// The client went away while waiting its turn. Answer all the
+		// same: returning without an answer would make net/http send an
+		// empty 200, an acknowledgement of nothing stored.
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.finish(w, r, start, http.StatusServiceUnavailable, trackResponse{}, 0,
+			"the request was cancelled while waiting its turn; nothing was stored")
+		return
 	}
 	body := &countingReader{r: r.Body}
 	items, err := trackbody.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
@@ -197,7 +203,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no item is valid: errors lists why, item by item")
 		return
 	}
-	if err := h.store(r.Context(), &resp, records); err != nil {
+	// The body is complete. The request's context is cancelled when the
+	// connection's read side ends, which is also what a client that
+	// half-closes its side after sending does: from here on the request
+	// is carried out and answered whatever happens to it, bounded by
+	// AppendTimeout (a client really gone only misses the answer, and
+	// resends what it never saw acknowledged).
+	ctx := context.WithoutCancel(r.Context())
+	if err := h.store(ctx, &resp, records); err != nil {
 		h.itemsRefused.Add(uint64(resp.ItemsAccepted))
 		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
 		w.Header().Set("Retry-After", h.retryAfter)
