@@ -39,13 +39,15 @@
 //     otherwise take the unlisted items as accepted.
 //   - 413: the body exceeds Limits.MaxBodyBytes as received (refused from
 //     Content-Length before reading, or while reading a chunked body),
-//     Limits.MaxDecodedBytes after decompression (gzip bombs), or holds
-//     more than Limits.MaxItems items. The sender splits and retries.
+//     Limits.MaxDecodedBytes after decompression (gzip bombs), holds
+//     more than Limits.MaxItems items, or alone needs more memory than the
+//     whole Config.MemoryBudget. The sender splits and retries.
 //   - 415 with "Accept-Encoding: gzip": a Content-Encoding other than
 //     gzip or identity.
 //   - 503 with Retry-After (seconds): the spool could not take the items
 //     (full under the reject-new policy, closed, disk error, or slower than
-//     Config.AppendTimeout). Nothing of that request was acknowledged: the
+//     Config.AppendTimeout), or the memory the request needs is held by
+//     other requests for longer than it may wait (see Memory). Nothing of that request was acknowledged: the
 //     client keeps and resends all of it. If the failure was a timeout the
 //     items may still have been stored, so the resend may duplicate them;
 //     delivery is at least once.
@@ -57,6 +59,19 @@
 //
 // A record refused by the spool on its own (over the spool's
 // MaxRecordBytes) becomes a per-item error and the rest is stored.
+//
+// # Memory
+//
+// The memory of all the requests in flight together is bounded by
+// Config.MemoryBudget, not by the number of requests times the limits of
+// one: a request takes its share as it goes (the decompressed bytes as
+// they are decoded, an overhead per item, then its records, once more
+// while the spool copies them) and gives it back when done. A request
+// that cannot get its share within Config.MemoryWait (250 ms once it
+// holds some) is answered 503 with Retry-After and gives back what it
+// held; requests that already hold memory get it before new ones.
+// Config.AfterBurst lets the daemon return memory to the operating system
+// after a burst.
 //
 // # Records
 //

@@ -56,6 +56,53 @@ type Config struct {
 	// whatever the number of clients; the others wait their turn. Default
 	// DefaultMaxConcurrent.
 	MaxConcurrent int
+	// MemoryBudget bounds the memory that all the requests in flight hold
+	// together: the decompressed bytes being decoded and validated, the
+	// items, and the records until the spool has them. A request takes
+	// its share as it goes; one that cannot get it within MemoryWait is
+	// answered 503 with Retry-After, one that alone would need more than
+	// the whole budget 413 (a client must send smaller batches). Default
+	// DefaultMemoryBudget(Limits): room for one request at the limits
+	// (about twice Limits.MaxDecodedBytes, 282 MiB with the default
+	// limits); the daemon sets a much smaller one, derived from its
+	// memory limit.
+	MemoryBudget int64
+	// MemoryWait is how long a request that holds no memory yet waits for
+	// memory that others hold before it is answered 503; a request that
+	// already holds some waits at most 250 ms for more, so that requests
+	// waiting for each other soon free their share. Default
+	// DefaultMemoryWait.
+	MemoryWait time.Duration
+	// AfterBurst, if set, is called in a goroutine of its own when the
+	// requests in flight have given back most of their memory (down to an
+	// eighth of MemoryBudget) after holding at least half of it; peak is
+	// the most they held. The daemon returns memory to the operating
+	// system then (debug.FreeOSMemory).
+	AfterBurst func(peak int64)
+}
+
+// DefaultMemoryWait is the default of Config.MemoryWait.
+const DefaultMemoryWait = 2 * time.Second
+
+// Memory a request is charged besides its decompressed bytes (see
+// Config.MemoryBudget).
+const (
+	// decodeOverhead: the decoder's buffers and gzip state.
+	decodeOverhead = 192 << 10
+	// recordOverhead: each valid item's record and its place in the
+	// spool's call.
+	recordOverhead = 64
+	// errorOverhead: each invalid item's entry in the answer.
+	errorOverhead = 256
+)
+
+// DefaultMemoryBudget returns the default of Config.MemoryBudget for
+// limits: what one request at the limits may need (its decompressed bytes
+// twice, as items and then as records while the spool copies them, with
+// the overheads of MaxItems items), so that it can be served alone.
+func DefaultMemoryBudget(limits trackbody.Limits) int64 {
+	l := limits.WithDefaults()
+	return 2*l.MaxDecodedBytes + int64(l.MaxItems)*(trackbody.ItemOverhead+recordOverhead+errorOverhead) + decodeOverhead
 }
 
 // DefaultMaxConcurrent is the default of Config.MaxConcurrent: enough to
@@ -70,6 +117,7 @@ type Handler struct {
 	retryAfter    string // header value, whole seconds
 	appendTimeout time.Duration
 	slots         chan struct{} // one per request being decoded and stored
+	budget        *memBudget
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -99,6 +147,14 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxConcurrent < 0 {
 		errs = append(errs, fmt.Errorf("field MaxConcurrent %d is negative", cfg.MaxConcurrent))
 	}
+	if cfg.MemoryBudget < 0 {
+		errs = append(errs, fmt.Errorf("field MemoryBudget %d is negative", cfg.MemoryBudget))
+	} else if cfg.MemoryBudget > 0 && cfg.MemoryBudget < 2*decodeOverhead {
+		errs = append(errs, fmt.Errorf("field MemoryBudget %d is less than %d bytes", cfg.MemoryBudget, 2*decodeOverhead))
+	}
+	if cfg.MemoryWait < 0 {
+		errs = append(errs, fmt.Errorf("field MemoryWait %v is negative", cfg.MemoryWait))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("ingest: invalid config: %w", errors.Join(errs...))
 	}
@@ -114,6 +170,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxConcurrent == 0 {
 		cfg.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = DefaultMemoryBudget(l)
+	}
+	if cfg.MemoryWait == 0 {
+		cfg.MemoryWait = DefaultMemoryWait
+	}
 	secs := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
 	return &Handler{
 		spool:         cfg.Spool,
@@ -122,12 +184,18 @@ func New(cfg Config) (*Handler, error) {
 		retryAfter:    strconv.FormatInt(secs, 10),
 		appendTimeout: cfg.AppendTimeout,
 		slots:         make(chan struct{}, cfg.MaxConcurrent),
+		budget:        newMemBudget(cfg.MemoryBudget, cfg.MemoryWait, cfg.AfterBurst),
 		requests:      make(map[int]uint64),
 	}, nil
 }
 
-// Limits returns the limits in force, defaults filled in.
+// Limits returns the limits in force, defaults filled in. A body within
+// them is also refused (413) if it alone needs more than the memory budget
+// (see Config.MemoryBudget).
 func (h *Handler) Limits() trackbody.Limits { return h.limits }
+
+// MemoryBudget returns the memory budget in force (Config.MemoryBudget).
+func (h *Handler) MemoryBudget() int64 { return h.budget.limit }
 
 // trackResponse is the service's TrackResponse.
 type trackResponse struct {
@@ -181,23 +249,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"the request was cancelled while waiting its turn; nothing was stored")
 		return
 	}
+	mem := h.budget.lease(r.Context())
+	defer mem.release()
 	body := &countingReader{r: r.Body}
-	items, err := trackbody.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
+	var items []trackbody.Item
+	err := mem.take(decodeOverhead)
+	if err == nil {
+		items, err = trackbody.DecodeCharged(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
+	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
 		status := http.StatusBadRequest
+		reason := err.Error()
 		switch {
+		case h.memoryRefusal(w, err, &status, &reason):
 		case errors.Is(err, trackbody.ErrTooLarge):
 			status = http.StatusRequestEntityTooLarge
 		case errors.Is(err, trackbody.ErrUnsupportedEncoding):
 			status = http.StatusUnsupportedMediaType
 			w.Header().Set("Accept-Encoding", "gzip")
 		}
-		h.finish(w, r, start, status, trackResponse{}, body.n, err.Error())
+		h.finish(w, r, start, status, trackResponse{}, body.n, reason)
 		return
 	}
-	resp, records := h.check(items)
-	h.itemsReceived.Add(uint64(len(items)))
+	// The items become garbage once checked: what the decode holds is
+	// given back then.
+	mem.trim()
+	decoded := mem.held
+	resp, records, err := h.check(items, mem)
+	items = nil
+	if err != nil {
+		status, reason := http.StatusServiceUnavailable, ""
+		h.memoryRefusal(w, err, &status, &reason)
+		h.finish(w, r, start, status, trackResponse{}, body.n, reason)
+		return
+	}
+	mem.give(decoded)
+	h.itemsReceived.Add(uint64(resp.ItemsReceived))
 	if len(records) == 0 {
 		h.itemsRejected.Add(uint64(len(resp.Errors)))
 		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no item is valid: errors lists why, item by item")
@@ -210,6 +298,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// AppendTimeout (a client really gone only misses the answer, and
 	// resends what it never saw acknowledged).
 	ctx := context.WithoutCancel(r.Context())
+	mem.ctx = ctx
+	var size int64
+	for _, rec := range records {
+		size += int64(len(rec.data))
+	}
+	// The spool copies the records before it writes them.
+	if err := mem.take(size); err != nil {
+		status, reason := http.StatusServiceUnavailable, ""
+		h.memoryRefusal(w, err, &status, &reason)
+		h.finish(w, r, start, status, trackResponse{ItemsReceived: resp.ItemsReceived}, body.n, reason)
+		return
+	}
 	if err := h.store(ctx, &resp, records); err != nil {
 		h.itemsRefused.Add(uint64(resp.ItemsAccepted))
 		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
@@ -234,13 +334,35 @@ type record struct {
 	data  []byte // compact JSON + '\n'
 }
 
+// memoryRefusal sets the answer for err if it is a refusal for want of
+// memory (a lease's error), and reports whether it was.
+func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, reason *string) bool {
+	switch {
+	case errors.Is(err, errMemoryBusy):
+		*status = http.StatusServiceUnavailable
+		*reason = errMemoryBusy.Error() + "; nothing was stored, send it again after Retry-After"
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.warn.warn(h.log, "ingest: memory budget exhausted; answering 503", "budget", h.budget.limit)
+		return true
+	case errors.Is(err, errMemoryTooBig):
+		*status = http.StatusRequestEntityTooLarge
+		*reason = fmt.Sprintf("%v (%d bytes): send smaller batches", errMemoryTooBig, h.budget.limit)
+		return true
+	}
+	return false
+}
+
 // check validates the decoded items. It returns the response as if every
-// valid item were stored, and the records of the valid items.
-func (h *Handler) check(items []trackbody.Item) (trackResponse, []record) {
+// valid item were stored, and the records of the valid items, whose memory
+// it takes from mem first.
+func (h *Handler) check(items []trackbody.Item, mem *lease) (trackResponse, []record, error) {
 	resp := trackResponse{ItemsReceived: len(items), Errors: []itemError{}}
 	size := 0
 	for _, it := range items {
 		size += len(it.Raw) + 1
+	}
+	if err := mem.take(int64(size) + int64(len(items))*recordOverhead); err != nil {
+		return trackResponse{}, nil, err
 	}
 	buf := make([]byte, 0, size)
 	records := make([]record, 0, len(items))
@@ -259,7 +381,10 @@ func (h *Handler) check(items []trackbody.Item) (trackResponse, []record) {
 		records = append(records, record{index: i, data: buf[start:len(buf):len(buf)]})
 	}
 	resp.ItemsAccepted = len(records)
-	return resp, records
+	if err := mem.take(int64(len(resp.Errors)) * errorOverhead); err != nil {
+		return trackResponse{}, nil, err
+	}
+	return resp, records, nil
 }
 
 // store appends the records in one call. A record the spool refuses on its
@@ -361,6 +486,9 @@ type Stats struct {
 	ItemsRefused uint64
 	// BodyBytes counts request body bytes read, as received.
 	BodyBytes uint64
+	// MemoryInUse is the memory the requests in flight hold now, out of
+	// the memory budget (Config.MemoryBudget).
+	MemoryInUse int64
 	// StoredBytes counts the bytes of the records stored.
 	StoredBytes uint64
 }
@@ -381,6 +509,7 @@ func (h *Handler) Stats() Stats {
 		ItemsRejected: h.itemsRejected.Load(),
 		ItemsRefused:  h.itemsRefused.Load(),
 		BodyBytes:     h.bodyBytes.Load(),
+		MemoryInUse:   h.budget.inUse(),
 		StoredBytes:   h.storedBytes.Load(),
 	}
 }

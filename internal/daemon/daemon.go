@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/aispool/aispool/ingest"
@@ -61,7 +62,9 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 				return fail(fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrConfig, err))
 			}
 		}
-		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger})
+		ret := &memoryReturner{every: time.Second, free: debug.FreeOSMemory}
+		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger,
+			MemoryBudget: cfg.IntakeBudget(), AfterBurst: ret.afterBurst})
 		if err != nil {
 			return fail(err)
 		}
