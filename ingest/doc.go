@@ -84,7 +84,9 @@
 //
 // The handler logs through log/slog, never envelope contents: one debug
 // line per request (status, counts, bytes, duration) and a rate-limited
-// warning while the spool refuses appends. Serve and ListenAndServe run the
+// warning while the spool refuses appends; the server's connection-level
+// errors (TLS handshake errors, say) are logged once per kind and then
+// counted, one line per SummaryInterval. Serve and ListenAndServe run the
 // handler in an http.Server with timeouts suited to ingestion (NewServer),
 // over HTTP or HTTPS, and shut it down gracefully when their context ends.
 package ingest

@@ -31,7 +31,10 @@ const (
 )
 
 // NewServer returns an http.Server for h with the timeouts above and an
-// error log that goes to logger (default slog.Default()) at warning level.
+// error log that goes to logger (default slog.Default()) at warning level,
+// repeats summarised: the first of a kind of connection-level error (a TLS
+// handshake error, say) is logged at once, the same error from other
+// clients is counted and logged as one line per SummaryInterval.
 func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 	if logger == nil {
 		logger = slog.Default()
@@ -43,7 +46,7 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          newErrorLog(logger, SummaryInterval),
 	}
 }
 
