@@ -29,6 +29,7 @@ type logSummary struct {
 	log      *slog.Logger
 	level    slog.Level
 	interval time.Duration
+	after    func(time.Duration, func()) // time.AfterFunc; tests replace it
 
 	mu   sync.Mutex
 	keys map[string]*repeated
@@ -42,7 +43,8 @@ type repeated struct {
 }
 
 func newLogSummary(log *slog.Logger, level slog.Level, interval time.Duration) *logSummary {
-	return &logSummary{log: log, level: level, interval: interval, keys: make(map[string]*repeated)}
+	return &logSummary{log: log, level: level, interval: interval, keys: make(map[string]*repeated),
+		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 }
 
 // Log logs msg with args, or counts it if a message with the same key was
@@ -64,7 +66,7 @@ func (s *logSummary) Log(key, msg string, args ...any) {
 		}
 	}
 	s.keys[key] = &repeated{msg: msg}
-	time.AfterFunc(s.interval, func() { s.flush(key) })
+	s.after(s.interval, func() { s.flush(key) })
 	s.mu.Unlock()
 	s.log.Log(context.Background(), s.level, msg, args...)
 }
@@ -85,7 +87,7 @@ func (s *logSummary) flush(key string) {
 	}
 	n, args := r.count, r.args
 	r.count, r.args = 0, nil
-	time.AfterFunc(s.interval, func() { s.flush(key) })
+	s.after(s.interval, func() { s.flush(key) })
 	s.mu.Unlock()
 	args = append(append([]any(nil), args...), "repeated", n, "interval", s.interval)
 	s.log.Log(context.Background(), s.level, r.msg, args...)
@@ -117,5 +119,7 @@ func (w errorLogWriter) Write(p []byte) (int, error) {
 // newErrorLog returns an http.Server.ErrorLog that logs to logger at
 // warning level, summarising repeats every interval.
 func newErrorLog(logger *slog.Logger, interval time.Duration) *log.Logger {
-	return log.New(errorLogWriter{newLogSummary(logger, slog.LevelWarn, interval)}, "", 0)
+	return errorLogFor(newLogSummary(logger, slog.LevelWarn, interval))
 }
+
+func errorLogFor(s *logSummary) *log.Logger { return log.New(errorLogWriter{s}, "", 0) }

@@ -60,11 +60,38 @@ func waitRecords(t *testing.T, c *captureHandler, n int) []map[string]string {
 	}
 }
 
+// manualTimers collects the functions a logSummary schedules, for the
+// test to run when it decides an interval has passed.
+type manualTimers struct {
+	mu      sync.Mutex
+	pending []func()
+}
+
+func (m *manualTimers) after(_ time.Duration, f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending = append(m.pending, f)
+}
+
+// tick ends the current interval: it runs what was scheduled so far.
+func (m *manualTimers) tick() {
+	m.mu.Lock()
+	fs := m.pending
+	m.pending = nil
+	m.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
 // TestErrorLogSummarisesRepeats: 2,000 identical connection errors from
 // different clients make two lines: the first at once, then the count.
 func TestErrorLogSummarisesRepeats(t *testing.T) {
 	c := &captureHandler{}
-	l := newErrorLog(slog.New(c), 100*time.Millisecond)
+	timers := &manualTimers{}
+	s := newLogSummary(slog.New(c), slog.LevelWarn, 100*time.Millisecond)
+	s.after = timers.after
+	l := errorLogFor(s)
 	for i := range 2000 {
 		l.Printf("http: TLS handshake error from 127.0.0.%d:%d: client sent an HTTP request to an HTTPS server", i%250, 40000+i)
 	}
@@ -81,24 +108,48 @@ func TestErrorLogSummarisesRepeats(t *testing.T) {
 	if recs[1]["remote"] != "[::1]:5555" {
 		t.Fatalf("second kind %v", recs[1])
 	}
-	recs = waitRecords(t, c, 3)
+	timers.tick() // the interval ends
+	recs = c.snapshot()
 	if len(recs) != 3 {
-		t.Fatalf("no summary: %v", recs)
+		t.Fatalf("after the interval: %v", recs[2:])
 	}
 	sum := recs[2]
 	if sum["repeated"] != "1999" || sum["err"] != first["err"] || sum["remote"] != "127.0.0.249:41999" || sum["interval"] != "100ms" {
 		t.Fatalf("summary %v", sum)
 	}
+	// While repeats go on, one line per interval.
+	for i := range 10 {
+		l.Printf("http: TLS handshake error from 10.0.0.1:%d: client sent an HTTP request to an HTTPS server", i)
+	}
+	timers.tick()
+	if recs := c.snapshot(); len(recs) != 4 || recs[3]["repeated"] != "10" {
+		t.Fatalf("second interval: %v", recs[3:])
+	}
 	// An interval without repeats ends the summary; the next one is
 	// logged at once again.
-	time.Sleep(300 * time.Millisecond)
-	if recs := c.snapshot(); len(recs) != 3 {
-		t.Fatalf("lines after the flood ended: %v", recs[3:])
+	timers.tick()
+	timers.tick()
+	if recs := c.snapshot(); len(recs) != 4 {
+		t.Fatalf("lines after the flood ended: %v", recs[4:])
 	}
 	l.Printf("http: TLS handshake error from 10.0.0.1:1: EOF")
 	l.Printf("http: TLS handshake error from 10.0.0.1:1: client sent an HTTP request to an HTTPS server")
-	if recs := c.snapshot(); len(recs) != 5 {
-		t.Fatalf("later errors: %v", recs[3:])
+	if recs := c.snapshot(); len(recs) != 6 {
+		t.Fatalf("later errors: %v", recs[4:])
+	}
+}
+
+// TestLogSummaryRealTimer: with the real timer, the summary comes after
+// the interval.
+func TestLogSummaryRealTimer(t *testing.T) {
+	c := &captureHandler{}
+	l := newErrorLog(slog.New(c), 200*time.Millisecond)
+	for i := range 3 {
+		l.Printf("http: TLS handshake error from 127.0.0.1:%d: EOF", i)
+	}
+	recs := waitRecords(t, c, 2)
+	if len(recs) < 2 || recs[1]["repeated"] == "" {
+		t.Fatalf("records %v", recs)
 	}
 }
 
