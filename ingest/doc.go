@@ -42,6 +42,8 @@
 //     Limits.MaxDecodedBytes after decompression (gzip bombs), holds
 //     more than Limits.MaxItems items, or alone needs more memory than the
 //     whole Config.MemoryBudget. The sender splits and retries.
+//   - 408 with "Connection: close": the body arrived slower than
+//     Config.MinBodyRate (see Slow clients); nothing is stored.
 //   - 415 with "Accept-Encoding: gzip": a Content-Encoding other than
 //     gzip or identity.
 //   - 503 with Retry-After (seconds): the spool could not take the items
@@ -59,6 +61,18 @@
 //
 // A record refused by the spool on its own (over the spool's
 // MaxRecordBytes) becomes a per-item error and the rest is stored.
+//
+// # Slow clients
+//
+// A request's body is read and decoded as it arrives, before the request
+// takes one of the Config.MaxConcurrent slots in which requests are
+// validated and stored: a client that sends slowly holds no slot, only its
+// goroutine and the memory of what it has sent. A body must arrive at
+// Config.MinBodyRate on average after Config.BodyRateGrace (and within
+// ReadTimeout in any case), which is enforced with the connection's read
+// deadline; a slower one is cut and answered 408. NewServer bounds the
+// time to send the headers (ReadHeaderTimeout), and LimitListener (which
+// Serve uses) the connections open at once.
 //
 // # Memory
 //

@@ -51,11 +51,21 @@ type Config struct {
 	// it is answered 503, so that clients with short timeouts get an
 	// answer. Default DefaultAppendTimeout (15 s).
 	AppendTimeout time.Duration
-	// MaxConcurrent bounds the requests decoded and stored at once, so
-	// that memory stays bounded (each may hold up to MaxDecodedBytes)
-	// whatever the number of clients; the others wait their turn. Default
-	// DefaultMaxConcurrent.
+	// MaxConcurrent bounds the requests validated and stored at once: a
+	// request takes a slot once its body is read and decoded (which only
+	// MemoryBudget bounds), so that slow clients hold none; the others
+	// wait their turn, up to AppendTimeout. Default DefaultMaxConcurrent.
 	MaxConcurrent int
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second on average since the end of the request's headers, after
+	// BodyRateGrace (time spent waiting for memory does not count): a
+	// body that falls behind is cut and answered 408, nothing stored, and
+	// the connection closed. Any body must also arrive within
+	// ReadTimeout. Default DefaultMinBodyRate (4 KiB/s).
+	MinBodyRate int64
+	// BodyRateGrace is the time a body has before MinBodyRate applies.
+	// Default DefaultBodyRateGrace (5 s).
+	BodyRateGrace time.Duration
 	// MemoryBudget bounds the memory that all the requests in flight hold
 	// together: the decompressed bytes being decoded and validated, the
 	// items, and the records until the spool has them. A request takes
@@ -116,8 +126,10 @@ type Handler struct {
 	log           *slog.Logger
 	retryAfter    string // header value, whole seconds
 	appendTimeout time.Duration
-	slots         chan struct{} // one per request being decoded and stored
+	slots         chan struct{} // one per request being validated and stored
 	budget        *memBudget
+	minBodyRate   int64
+	bodyRateGrace time.Duration
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -152,6 +164,12 @@ func New(cfg Config) (*Handler, error) {
 	} else if cfg.MemoryBudget > 0 && cfg.MemoryBudget < 2*decodeOverhead {
 		errs = append(errs, fmt.Errorf("field MemoryBudget %d is less than %d bytes", cfg.MemoryBudget, 2*decodeOverhead))
 	}
+	if cfg.MinBodyRate < 0 {
+		errs = append(errs, fmt.Errorf("field MinBodyRate %d is negative", cfg.MinBodyRate))
+	}
+	if cfg.BodyRateGrace < 0 {
+		errs = append(errs, fmt.Errorf("field BodyRateGrace %v is negative", cfg.BodyRateGrace))
+	}
 	if cfg.MemoryWait < 0 {
 		errs = append(errs, fmt.Errorf("field MemoryWait %v is negative", cfg.MemoryWait))
 	}
@@ -176,6 +194,12 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MemoryWait == 0 {
 		cfg.MemoryWait = DefaultMemoryWait
 	}
+	if cfg.MinBodyRate == 0 {
+		cfg.MinBodyRate = DefaultMinBodyRate
+	}
+	if cfg.BodyRateGrace == 0 {
+		cfg.BodyRateGrace = DefaultBodyRateGrace
+	}
 	secs := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
 	return &Handler{
 		spool:         cfg.Spool,
@@ -185,6 +209,8 @@ func New(cfg Config) (*Handler, error) {
 		appendTimeout: cfg.AppendTimeout,
 		slots:         make(chan struct{}, cfg.MaxConcurrent),
 		budget:        newMemBudget(cfg.MemoryBudget, cfg.MemoryWait, cfg.AfterBurst),
+		minBodyRate:   cfg.MinBodyRate,
+		bodyRateGrace: cfg.BodyRateGrace,
 		requests:      make(map[int]uint64),
 	}, nil
 }
@@ -237,21 +263,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Content-Length %d is over the limit of %d bytes: send smaller batches", r.ContentLength, h.limits.MaxBodyBytes))
 		return
 	}
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	case <-r.Context().Done():
-		// The client went away while waiting its turn. Answer all the
-		// same: returning without an answer would make net/http send an
-		// empty 200, an acknowledgement of nothing stored.
-		w.Header().Set("Retry-After", h.retryAfter)
-		h.finish(w, r, start, http.StatusServiceUnavailable, trackResponse{}, 0,
-			"the request was cancelled while waiting its turn; nothing was stored")
-		return
-	}
 	mem := h.budget.lease(r.Context())
 	defer mem.release()
-	body := &countingReader{r: r.Body}
+	// The body is read and decoded as it arrives, under the minimum rate
+	// rule, with its memory taken from the budget: a slow client holds
+	// neither a slot nor more memory than it has sent.
+	rate := newRateReader(w, r, mem, h.minBodyRate, h.bodyRateGrace, start)
+	body := &countingReader{r: rate}
 	var items []trackbody.Item
 	err := mem.take(decodeOverhead)
 	if err == nil {
@@ -262,6 +280,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusBadRequest
 		reason := err.Error()
 		switch {
+		case errors.Is(err, errBodyTooSlow):
+			status = http.StatusRequestTimeout
+			reason = fmt.Sprintf("the body arrived slower than the minimum of %d bytes/s (%d bytes in %v, the first %v free); nothing was stored",
+				h.minBodyRate, body.n, time.Since(start).Round(time.Millisecond), h.bodyRateGrace)
+			w.Header().Set("Connection", "close")
 		case h.memoryRefusal(w, err, &status, &reason):
 		case errors.Is(err, trackbody.ErrTooLarge):
 			status = http.StatusRequestEntityTooLarge
@@ -270,6 +293,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Accept-Encoding", "gzip")
 		}
 		h.finish(w, r, start, status, trackResponse{}, body.n, reason)
+		return
+	}
+	rate.done()
+	// The body is complete. The request's context is cancelled when the
+	// connection's read side ends, which is also what a client that
+	// half-closes its side after sending does: from here on the request
+	// is carried out and answered whatever happens to it, within
+	// AppendTimeout (a client really gone only misses the answer, and
+	// resends what it never saw acknowledged).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.appendTimeout)
+	defer cancel()
+	mem.ctx = ctx
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-ctx.Done():
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.finish(w, r, start, http.StatusServiceUnavailable, trackResponse{}, body.n,
+			"too many requests are being stored at once; nothing was stored, send it again after Retry-After")
 		return
 	}
 	// The items become garbage once checked: what the decode holds is
@@ -291,14 +333,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no item is valid: errors lists why, item by item")
 		return
 	}
-	// The body is complete. The request's context is cancelled when the
-	// connection's read side ends, which is also what a client that
-	// half-closes its side after sending does: from here on the request
-	// is carried out and answered whatever happens to it, bounded by
-	// AppendTimeout (a client really gone only misses the answer, and
-	// resends what it never saw acknowledged).
-	ctx := context.WithoutCancel(r.Context())
-	mem.ctx = ctx
 	var size int64
 	for _, rec := range records {
 		size += int64(len(rec.data))

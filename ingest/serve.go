@@ -60,7 +60,9 @@ func ListenAndServe(ctx context.Context, addr, certFile, keyFile string, h http.
 	return Serve(ctx, ln, certFile, keyFile, h, logger)
 }
 
-// Serve serves h on ln in a NewServer server until ctx ends, over HTTPS
+// Serve serves h on ln in a NewServer server, at most
+// DefaultMaxConnections connections at once (LimitListener), until ctx
+// ends, over HTTPS
 // when certFile and keyFile are both set (PEM files, loaded once; TLS 1.2
 // at least; HTTP/2 is offered), else over plain HTTP. When ctx ends it
 // stops accepting, waits up to ShutdownTimeout for requests in flight, so
@@ -76,6 +78,7 @@ func Serve(ctx context.Context, ln net.Listener, certFile, keyFile string, h htt
 		logger = slog.Default()
 	}
 	srv := NewServer(h, logger)
+	ln = LimitListener(ln, DefaultMaxConnections, logger)
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aispool/aispool/ingest"
 	"github.com/aispool/aispool/internal/connstring"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
@@ -70,6 +71,14 @@ type Config struct {
 	// endpoint's requests in flight (ingest.Config.MemoryBudget); 0 means
 	// MemoryLimit/8.
 	IntakeMemory int64
+	// MaxConnections caps the local ingestion endpoint's open
+	// connections (ingest.LimitListener). Default
+	// ingest.DefaultMaxConnections.
+	MaxConnections int
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second, after a grace of 5 s (ingest.Config.MinBodyRate). Default
+	// ingest.DefaultMinBodyRate.
+	MinBodyRate int64
 }
 
 // DefaultMemoryLimit is the default of Config.MemoryLimit: the memory
@@ -102,6 +111,8 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          slog.Default(),
 		MemoryLimit:     DefaultMemoryLimit,
+		MaxConnections:  ingest.DefaultMaxConnections,
+		MinBodyRate:     ingest.DefaultMinBodyRate,
 	}
 }
 
@@ -207,6 +218,12 @@ func (c Config) validateIntake() []error {
 		add("--intake-memory %d: more than half of --memory-limit %d", c.IntakeMemory, c.MemoryLimit)
 	case c.MemoryLimit == 0 && c.IntakeMemory == 0 && c.Listen != "":
 		add("--intake-memory: required when --memory-limit is 0")
+	}
+	if c.MaxConnections < 1 {
+		add("--max-connections %d: must be at least 1", c.MaxConnections)
+	}
+	if c.MinBodyRate < 1 {
+		add("--min-body-rate %d: must be at least 1 byte per second", c.MinBodyRate)
 	}
 	return errs
 }

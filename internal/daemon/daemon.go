@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		}
 		ret := &memoryReturner{every: time.Second, free: debug.FreeOSMemory}
 		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger,
-			MemoryBudget: cfg.IntakeBudget(), AfterBurst: ret.afterBurst})
+			MemoryBudget: cfg.IntakeBudget(), AfterBurst: ret.afterBurst, MinBodyRate: cfg.MinBodyRate})
 		if err != nil {
 			return fail(err)
 		}
@@ -72,6 +72,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		if d.ingLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fail(fmt.Errorf("--listen %s: %w", cfg.Listen, err))
 		}
+		d.ingLn = ingest.LimitListener(d.ingLn, cfg.MaxConnections, cfg.Logger)
 	}
 	if d.ingest != nil {
 		src.Ingest = d.ingest.Stats

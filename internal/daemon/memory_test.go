@@ -24,6 +24,7 @@ func TestValidateIntakeLimits(t *testing.T) {
 		{"negative", func(c *Config) { c.MemoryLimit, c.IntakeMemory = -1, -1 }, []string{"--memory-limit -1", "--intake-memory -1"}},
 		{"tiny", func(c *Config) { c.MemoryLimit, c.IntakeMemory = 1<<20, 1000 }, []string{"less than 16 MiB", "less than 1 MiB"}},
 		{"budget over half", func(c *Config) { c.IntakeMemory = c.MemoryLimit/2 + 1 }, []string{"more than half of --memory-limit"}},
+		{"no connections, no rate", func(c *Config) { c.MaxConnections, c.MinBodyRate = 0, 0 }, []string{"--max-connections 0", "--min-body-rate 0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t, cs)
