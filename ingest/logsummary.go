@@ -89,7 +89,7 @@ func (s *logSummary) flush(key string) {
 	r.count, r.args = 0, nil
 	s.after(s.interval, func() { s.flush(key) })
 	s.mu.Unlock()
-	args = append(append([]any(nil), args...), "repeated", n, "interval", s.interval)
+	args = append(append([]any(nil), args...), "repeated", n, "interval", s.interval.String())
 	s.log.Log(context.Background(), s.level, r.msg, args...)
 }
 
