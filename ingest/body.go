@@ -40,9 +40,11 @@ func newRateReader(w http.ResponseWriter, r *http.Request, mem *lease, rate int6
 		rate: float64(rate), grace: grace, ok: true}
 }
 
-// deadline is when the next byte must have arrived.
+// deadline is when the next byte must have arrived. It has holderWait to
+// spare: the request may wait that long for memory between two reads, and
+// an HTTP/2 stream's deadline fires even when no read is pending.
 func (b *rateReader) deadline() time.Time {
-	d := b.start.Add(b.grace + b.mem.waited + time.Duration(float64(b.n)/b.rate*float64(time.Second)))
+	d := b.start.Add(b.grace + holderWait + b.mem.waited + time.Duration(float64(b.n)/b.rate*float64(time.Second)))
 	if limit := b.start.Add(ReadTimeout + b.mem.waited); d.After(limit) {
 		return limit
 	}

@@ -239,6 +239,10 @@ func TestMemoryBudgetBoundsConcurrentRequests(t *testing.T) {
 	if n := h.Stats().MemoryInUse; n != 0 {
 		t.Errorf("memory in use after the requests: %d", n)
 	}
+	deadline := time.Now().Add(5 * time.Second) // AfterBurst runs in a goroutine of its own
+	for bursts.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if bursts.Load() == 0 {
 		t.Error("AfterBurst was not called")
 	}

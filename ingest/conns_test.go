@@ -35,7 +35,7 @@ func TestLimitListener(t *testing.T) {
 	}
 	// refused reports whether the server closed conn without a word.
 	refused := func(conn net.Conn) bool {
-		_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
 		_, err := conn.Read(make([]byte, 1))
 		var ne net.Error
 		return !(errors.As(err, &ne) && ne.Timeout())

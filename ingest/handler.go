@@ -137,7 +137,8 @@ type Handler struct {
 	mu       sync.Mutex
 	requests map[int]uint64
 
-	warn warnLimiter
+	warn    warnLimiter // the spool's refusals
+	memWarn warnLimiter // refusals for want of memory
 }
 
 // New returns a Handler for cfg, or an error naming every invalid field.
@@ -376,7 +377,7 @@ func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, r
 		*status = http.StatusServiceUnavailable
 		*reason = errMemoryBusy.Error() + "; nothing was stored, send it again after Retry-After"
 		w.Header().Set("Retry-After", h.retryAfter)
-		h.warn.warn(h.log, "ingest: memory budget exhausted; answering 503", "budget", h.budget.limit)
+		h.memWarn.warn(h.log, "ingest: memory budget exhausted; answering 503", "budget", h.budget.limit)
 		return true
 	case errors.Is(err, errMemoryTooBig):
 		*status = http.StatusRequestEntityTooLarge
