@@ -20,6 +20,8 @@
 //
 // Every answer is application/json; track answers have the service's
 // TrackResponse shape {"itemsReceived":N,"itemsAccepted":M,"errors":[...]}.
+// Every refusal (a status from 400 up) also has a "message" saying why the
+// request was refused, for a person reading the answer: SDKs ignore it.
 //
 //   - 200: every item is valid, and all of them are durable in the spool
 //     (one Append call for the whole request, which returns once fsynced).
@@ -37,19 +39,53 @@
 //     otherwise take the unlisted items as accepted.
 //   - 413: the body exceeds Limits.MaxBodyBytes as received (refused from
 //     Content-Length before reading, or while reading a chunked body),
-//     Limits.MaxDecodedBytes after decompression (gzip bombs), or holds
-//     more than Limits.MaxItems items. The sender splits and retries.
+//     Limits.MaxDecodedBytes after decompression (gzip bombs), holds
+//     more than Limits.MaxItems items, or alone needs more memory than the
+//     whole Config.MemoryBudget. The sender splits and retries.
+//   - 408 with "Connection: close": the body arrived slower than
+//     Config.MinBodyRate (see Slow clients); nothing is stored.
 //   - 415 with "Accept-Encoding: gzip": a Content-Encoding other than
 //     gzip or identity.
 //   - 503 with Retry-After (seconds): the spool could not take the items
 //     (full under the reject-new policy, closed, disk error, or slower than
-//     Config.AppendTimeout). Nothing of that request was acknowledged: the
+//     Config.AppendTimeout), or the memory the request needs is held by
+//     other requests for longer than it may wait (see Memory). Nothing of that request was acknowledged: the
 //     client keeps and resends all of it. If the failure was a timeout the
 //     items may still have been stored, so the resend may duplicate them;
 //     delivery is at least once.
 //
+// Once a request's body has been read to its end, the request is carried
+// out and answered even if the connection's read side ends meanwhile (a
+// client that half-closes its side after sending, which cancels the
+// request's context), bounded by Config.AppendTimeout.
+//
 // A record refused by the spool on its own (over the spool's
 // MaxRecordBytes) becomes a per-item error and the rest is stored.
+//
+// # Slow clients
+//
+// A request's body is read and decoded as it arrives, before the request
+// takes one of the Config.MaxConcurrent slots in which requests are
+// validated and stored: a client that sends slowly holds no slot, only its
+// goroutine and the memory of what it has sent. A body must arrive at
+// Config.MinBodyRate on average after Config.BodyRateGrace (and within
+// ReadTimeout in any case), which is enforced with the connection's read
+// deadline; a slower one is cut and answered 408. NewServer bounds the
+// time to send the headers (ReadHeaderTimeout), and LimitListener (which
+// Serve uses) the connections open at once.
+//
+// # Memory
+//
+// The memory of all the requests in flight together is bounded by
+// Config.MemoryBudget, not by the number of requests times the limits of
+// one: a request takes its share as it goes (the decompressed bytes as
+// they are decoded, an overhead per item, then its records, once more
+// while the spool copies them) and gives it back when done. A request
+// that cannot get its share within Config.MemoryWait (250 ms once it
+// holds some) is answered 503 with Retry-After and gives back what it
+// held; requests that already hold memory get it before new ones.
+// Config.AfterBurst lets the daemon return memory to the operating system
+// after a burst.
 //
 // # Records
 //
@@ -62,7 +98,9 @@
 //
 // The handler logs through log/slog, never envelope contents: one debug
 // line per request (status, counts, bytes, duration) and a rate-limited
-// warning while the spool refuses appends. Serve and ListenAndServe run the
+// warning while the spool refuses appends; the server's connection-level
+// errors (TLS handshake errors, say) are logged once per kind and then
+// counted, one line per SummaryInterval. Serve and ListenAndServe run the
 // handler in an http.Server with timeouts suited to ingestion (NewServer),
 // over HTTP or HTTPS, and shut it down gracefully when their context ends.
 //

@@ -6,11 +6,13 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -83,4 +85,32 @@ func ExampleListenAndServe() {
 	if err := ingest.ListenAndServe(ctx, "localhost:8443", "/etc/aispool/tls.crt", "/etc/aispool/tls.key", h, logger); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// An endpoint in a server of one's own, bounded like the daemon's: a
+// memory budget shared by the requests in flight, a minimum body rate, and
+// a cap on the connections open at once.
+func ExampleLimitListener() {
+	logger := slog.Default()
+	sp, err := spool.Open(context.Background(), "/var/lib/aispool", &spool.Options{Logger: logger})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sp.Close()
+	h, err := ingest.New(ingest.Config{
+		Spool:        sp,
+		Logger:       logger,
+		MemoryBudget: 32 << 20, // requests past it wait, then get 503 with Retry-After
+		MinBodyRate:  4 << 10,  // bytes per second after 5 s, or 408
+		AfterBurst:   func(int64) { debug.FreeOSMemory() },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:4320")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := ingest.NewServer(h, logger)
+	log.Fatal(srv.Serve(ingest.LimitListener(ln, 256, logger)))
 }

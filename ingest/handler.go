@@ -51,11 +51,68 @@ type Config struct {
 	// it is answered 503, so that clients with short timeouts get an
 	// answer. Default DefaultAppendTimeout (15 s).
 	AppendTimeout time.Duration
-	// MaxConcurrent bounds the requests decoded and stored at once, so
-	// that memory stays bounded (each may hold up to MaxDecodedBytes)
-	// whatever the number of clients; the others wait their turn. Default
-	// DefaultMaxConcurrent.
+	// MaxConcurrent bounds the requests validated and stored at once: a
+	// request takes a slot once its body is read and decoded (which only
+	// MemoryBudget bounds), so that slow clients hold none; the others
+	// wait their turn, up to AppendTimeout. Default DefaultMaxConcurrent.
 	MaxConcurrent int
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second on average since the end of the request's headers, after
+	// BodyRateGrace (time spent waiting for memory does not count): a
+	// body that falls behind is cut and answered 408, nothing stored, and
+	// the connection closed. Any body must also arrive within
+	// ReadTimeout. Default DefaultMinBodyRate (4 KiB/s).
+	MinBodyRate int64
+	// BodyRateGrace is the time a body has before MinBodyRate applies.
+	// Default DefaultBodyRateGrace (5 s).
+	BodyRateGrace time.Duration
+	// MemoryBudget bounds the memory that all the requests in flight hold
+	// together: the decompressed bytes being decoded and validated, the
+	// items, and the records until the spool has them. A request takes
+	// its share as it goes; one that cannot get it within MemoryWait is
+	// answered 503 with Retry-After, one that alone would need more than
+	// the whole budget 413 (a client must send smaller batches). Default
+	// DefaultMemoryBudget(Limits): room for one request at the limits
+	// (about twice Limits.MaxDecodedBytes, 282 MiB with the default
+	// limits); the daemon sets a much smaller one, derived from its
+	// memory limit.
+	MemoryBudget int64
+	// MemoryWait is how long a request that holds no memory yet waits for
+	// memory that others hold before it is answered 503; a request that
+	// already holds some waits at most 250 ms for more, so that requests
+	// waiting for each other soon free their share. Default
+	// DefaultMemoryWait.
+	MemoryWait time.Duration
+	// AfterBurst, if set, is called in a goroutine of its own when the
+	// requests in flight have given back most of their memory (down to an
+	// eighth of MemoryBudget) after holding at least half of it; peak is
+	// the most they held. The daemon returns memory to the operating
+	// system then (debug.FreeOSMemory).
+	AfterBurst func(peak int64)
+}
+
+// DefaultMemoryWait is the default of Config.MemoryWait.
+const DefaultMemoryWait = 2 * time.Second
+
+// Memory a request is charged besides its decompressed bytes (see
+// Config.MemoryBudget).
+const (
+	// decodeOverhead: the decoder's buffers and gzip state.
+	decodeOverhead = 192 << 10
+	// recordOverhead: each valid item's record and its place in the
+	// spool's call.
+	recordOverhead = 64
+	// errorOverhead: each invalid item's entry in the answer.
+	errorOverhead = 256
+)
+
+// DefaultMemoryBudget returns the default of Config.MemoryBudget for
+// limits: what one request at the limits may need (its decompressed bytes
+// twice, as items and then as records while the spool copies them, with
+// the overheads of MaxItems items), so that it can be served alone.
+func DefaultMemoryBudget(limits breeze.Limits) int64 {
+	l := limits.WithDefaults()
+	return 2*l.MaxDecodedBytes + int64(l.MaxItems)*(breeze.ItemOverhead+recordOverhead+errorOverhead) + decodeOverhead
 }
 
 // DefaultMaxConcurrent is the default of Config.MaxConcurrent: enough to
@@ -69,7 +126,10 @@ type Handler struct {
 	log           *slog.Logger
 	retryAfter    string // header value, whole seconds
 	appendTimeout time.Duration
-	slots         chan struct{} // one per request being decoded and stored
+	slots         chan struct{} // one per request being validated and stored
+	budget        *memBudget
+	minBodyRate   int64
+	bodyRateGrace time.Duration
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -77,7 +137,8 @@ type Handler struct {
 	mu       sync.Mutex
 	requests map[int]uint64
 
-	warn warnLimiter
+	warn    warnLimiter // the spool's refusals
+	memWarn warnLimiter // refusals for want of memory
 }
 
 // New returns a Handler for cfg, or an error naming every invalid field.
@@ -99,6 +160,20 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxConcurrent < 0 {
 		errs = append(errs, fmt.Errorf("field MaxConcurrent %d is negative", cfg.MaxConcurrent))
 	}
+	if cfg.MemoryBudget < 0 {
+		errs = append(errs, fmt.Errorf("field MemoryBudget %d is negative", cfg.MemoryBudget))
+	} else if cfg.MemoryBudget > 0 && cfg.MemoryBudget < 2*decodeOverhead {
+		errs = append(errs, fmt.Errorf("field MemoryBudget %d is less than %d bytes", cfg.MemoryBudget, 2*decodeOverhead))
+	}
+	if cfg.MinBodyRate < 0 {
+		errs = append(errs, fmt.Errorf("field MinBodyRate %d is negative", cfg.MinBodyRate))
+	}
+	if cfg.BodyRateGrace < 0 {
+		errs = append(errs, fmt.Errorf("field BodyRateGrace %v is negative", cfg.BodyRateGrace))
+	}
+	if cfg.MemoryWait < 0 {
+		errs = append(errs, fmt.Errorf("field MemoryWait %v is negative", cfg.MemoryWait))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("ingest: invalid config: %w", errors.Join(errs...))
 	}
@@ -114,6 +189,18 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxConcurrent == 0 {
 		cfg.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = DefaultMemoryBudget(l)
+	}
+	if cfg.MemoryWait == 0 {
+		cfg.MemoryWait = DefaultMemoryWait
+	}
+	if cfg.MinBodyRate == 0 {
+		cfg.MinBodyRate = DefaultMinBodyRate
+	}
+	if cfg.BodyRateGrace == 0 {
+		cfg.BodyRateGrace = DefaultBodyRateGrace
+	}
 	secs := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
 	return &Handler{
 		spool:         cfg.Spool,
@@ -122,12 +209,20 @@ func New(cfg Config) (*Handler, error) {
 		retryAfter:    strconv.FormatInt(secs, 10),
 		appendTimeout: cfg.AppendTimeout,
 		slots:         make(chan struct{}, cfg.MaxConcurrent),
+		budget:        newMemBudget(cfg.MemoryBudget, cfg.MemoryWait, cfg.AfterBurst),
+		minBodyRate:   cfg.MinBodyRate,
+		bodyRateGrace: cfg.BodyRateGrace,
 		requests:      make(map[int]uint64),
 	}, nil
 }
 
-// Limits returns the limits in force, defaults filled in.
+// Limits returns the limits in force, defaults filled in. A body within
+// them is also refused (413) if it alone needs more than the memory budget
+// (see Config.MemoryBudget).
 func (h *Handler) Limits() breeze.Limits { return h.limits }
+
+// MemoryBudget returns the memory budget in force (Config.MemoryBudget).
+func (h *Handler) MemoryBudget() int64 { return h.budget.limit }
 
 // isTrackPath reports whether path is /v2/track or /v2.1/track, with any
 // number of leading slashes.
@@ -140,53 +235,109 @@ func isTrackPath(path string) bool {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if !isTrackPath(r.URL.Path) {
-		h.finish(w, r, start, http.StatusNotFound, breeze.TrackResponse{}, 0, "unknown path")
+		h.finish(w, r, start, http.StatusNotFound, breeze.TrackResponse{}, 0,
+			fmt.Sprintf("unknown path %q: post telemetry to /v2.1/track or /v2/track", clip(r.URL.Path)))
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.finish(w, r, start, http.StatusMethodNotAllowed, breeze.TrackResponse{}, 0, "method not allowed")
+		h.finish(w, r, start, http.StatusMethodNotAllowed, breeze.TrackResponse{}, 0,
+			fmt.Sprintf("method %s not allowed: use POST", clip(r.Method)))
 		return
 	}
 	if r.ContentLength > h.limits.MaxBodyBytes {
 		h.finish(w, r, start, http.StatusRequestEntityTooLarge, breeze.TrackResponse{}, 0,
-			fmt.Sprintf("Content-Length %d over the limit of %d bytes", r.ContentLength, h.limits.MaxBodyBytes))
+			fmt.Sprintf("Content-Length %d is over the limit of %d bytes: send smaller batches", r.ContentLength, h.limits.MaxBodyBytes))
 		return
 	}
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	case <-r.Context().Done():
-		return // the client went away while waiting its turn
+	mem := h.budget.lease(r.Context())
+	defer mem.release()
+	// The body is read and decoded as it arrives, under the minimum rate
+	// rule, with its memory taken from the budget: a slow client holds
+	// neither a slot nor more memory than it has sent.
+	rate := newRateReader(w, r, mem, h.minBodyRate, h.bodyRateGrace, start)
+	body := &countingReader{r: rate}
+	var items []breeze.Item
+	err := mem.take(decodeOverhead)
+	if err == nil {
+		items, err = breeze.DecodeCharged(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
 	}
-	body := &countingReader{r: r.Body}
-	items, err := breeze.Decode(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits)
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
 		status := http.StatusBadRequest
+		reason := err.Error()
 		switch {
+		case errors.Is(err, errBodyTooSlow):
+			status = http.StatusRequestTimeout
+			reason = fmt.Sprintf("the body arrived slower than the minimum of %d bytes/s (%d bytes in %v, the first %v free); nothing was stored",
+				h.minBodyRate, body.n, time.Since(start).Round(time.Millisecond), h.bodyRateGrace)
+			w.Header().Set("Connection", "close")
+		case h.memoryRefusal(w, err, &status, &reason):
 		case errors.Is(err, breeze.ErrTooLarge):
 			status = http.StatusRequestEntityTooLarge
 		case errors.Is(err, breeze.ErrUnsupportedEncoding):
 			status = http.StatusUnsupportedMediaType
 			w.Header().Set("Accept-Encoding", "gzip")
 		}
-		h.finish(w, r, start, status, breeze.TrackResponse{}, body.n, err.Error())
+		h.finish(w, r, start, status, breeze.TrackResponse{}, body.n, reason)
 		return
 	}
-	resp, records := h.check(items)
-	h.itemsReceived.Add(uint64(len(items)))
+	rate.done()
+	// The body is complete. The request's context is cancelled when the
+	// connection's read side ends, which is also what a client that
+	// half-closes its side after sending does: from here on the request
+	// is carried out and answered whatever happens to it, within
+	// AppendTimeout (a client really gone only misses the answer, and
+	// resends what it never saw acknowledged).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.appendTimeout)
+	defer cancel()
+	mem.ctx = ctx
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-ctx.Done():
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.finish(w, r, start, http.StatusServiceUnavailable, breeze.TrackResponse{}, body.n,
+			"too many requests are being stored at once; nothing was stored, send it again after Retry-After")
+		return
+	}
+	// The items become garbage once checked (items is not used after
+	// check, so the collector may take them): what the decode holds is
+	// given back then.
+	mem.trim()
+	decoded := mem.held
+	resp, records, err := h.check(items, mem)
+	if err != nil {
+		status, reason := http.StatusServiceUnavailable, ""
+		h.memoryRefusal(w, err, &status, &reason)
+		h.finish(w, r, start, status, breeze.TrackResponse{}, body.n, reason)
+		return
+	}
+	mem.give(decoded)
+	h.itemsReceived.Add(uint64(resp.ItemsReceived))
 	if len(records) == 0 {
 		h.itemsRejected.Add(uint64(len(resp.Errors)))
-		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no valid item")
+		h.finish(w, r, start, http.StatusBadRequest, resp, body.n, "no item is valid: errors lists why, item by item")
 		return
 	}
-	if err := h.store(r.Context(), &resp, records); err != nil {
+	var size int64
+	for _, rec := range records {
+		size += int64(len(rec.data))
+	}
+	// The spool copies the records before it writes them.
+	if err := mem.take(size); err != nil {
+		status, reason := http.StatusServiceUnavailable, ""
+		h.memoryRefusal(w, err, &status, &reason)
+		h.finish(w, r, start, status, breeze.TrackResponse{ItemsReceived: resp.ItemsReceived}, body.n, reason)
+		return
+	}
+	if err := h.store(ctx, &resp, records); err != nil {
 		h.itemsRefused.Add(uint64(resp.ItemsAccepted))
 		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
 		w.Header().Set("Retry-After", h.retryAfter)
 		refused := breeze.TrackResponse{ItemsReceived: resp.ItemsReceived}
-		h.finish(w, r, start, http.StatusServiceUnavailable, refused, body.n, err.Error())
+		h.finish(w, r, start, http.StatusServiceUnavailable, refused, body.n,
+			"the spool could not take the items; nothing was stored, send them again after Retry-After: "+err.Error())
 		return
 	}
 	h.itemsAccepted.Add(uint64(resp.ItemsAccepted))
@@ -204,13 +355,35 @@ type record struct {
 	data  []byte // compact JSON + '\n'
 }
 
+// memoryRefusal sets the answer for err if it is a refusal for want of
+// memory (a lease's error), and reports whether it was.
+func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, reason *string) bool {
+	switch {
+	case errors.Is(err, errMemoryBusy):
+		*status = http.StatusServiceUnavailable
+		*reason = errMemoryBusy.Error() + "; nothing was stored, send it again after Retry-After"
+		w.Header().Set("Retry-After", h.retryAfter)
+		h.memWarn.warn(h.log, "ingest: memory budget exhausted; answering 503", "budget", h.budget.limit)
+		return true
+	case errors.Is(err, errMemoryTooBig):
+		*status = http.StatusRequestEntityTooLarge
+		*reason = fmt.Sprintf("%v (%d bytes): send smaller batches", errMemoryTooBig, h.budget.limit)
+		return true
+	}
+	return false
+}
+
 // check validates the decoded items. It returns the response as if every
-// valid item were stored, and the records of the valid items.
-func (h *Handler) check(items []breeze.Item) (breeze.TrackResponse, []record) {
+// valid item were stored, and the records of the valid items, whose memory
+// it takes from mem first.
+func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, []record, error) {
 	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
 	size := 0
 	for _, it := range items {
 		size += len(it.Raw) + 1
+	}
+	if err := mem.take(int64(size) + int64(len(items))*recordOverhead); err != nil {
+		return breeze.TrackResponse{}, nil, err
 	}
 	buf := make([]byte, 0, size)
 	records := make([]record, 0, len(items))
@@ -229,7 +402,10 @@ func (h *Handler) check(items []breeze.Item) (breeze.TrackResponse, []record) {
 		records = append(records, record{index: i, data: buf[start:len(buf):len(buf)]})
 	}
 	resp.ItemsAccepted = len(records)
-	return resp, records
+	if err := mem.take(int64(len(resp.Errors)) * errorOverhead); err != nil {
+		return breeze.TrackResponse{}, nil, err
+	}
+	return resp, records, nil
 }
 
 // store appends the records in one call. A record the spool refuses on its
@@ -270,7 +446,17 @@ func (h *Handler) store(ctx context.Context, resp *breeze.TrackResponse, records
 	}
 }
 
+// answer is the body of every answer: the service's TrackResponse, and for
+// a refusal (any status from 400 up) a message saying why, so that a
+// person with curl sees it. SDKs ignore fields they do not know.
+type answer struct {
+	breeze.TrackResponse
+	Message string `json:"message,omitempty"`
+}
+
 // finish writes the answer, counts it and logs it (without contents).
+// reason says why a request was refused; it is the answer's message for
+// every status from 400 up.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time, status int, resp breeze.TrackResponse, bodyBytes int64, reason string) {
 	if resp.Errors == nil {
 		resp.Errors = []breeze.ItemError{}
@@ -279,8 +465,13 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, start time.Time
 	// is a 400: nothing was accepted.
 	if status == http.StatusPartialContent && resp.ItemsAccepted == 0 {
 		status = http.StatusBadRequest
+		reason = "no item is valid: errors lists why, item by item"
 	}
-	out, _ := json.Marshal(resp) // cannot fail: plain types
+	ans := answer{TrackResponse: resp}
+	if status >= http.StatusBadRequest {
+		ans.Message = reason
+	}
+	out, _ := json.Marshal(ans) // cannot fail: plain types
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/json; charset=utf-8")
 	hdr.Set("Content-Length", strconv.Itoa(len(out)+1))
@@ -316,6 +507,9 @@ type Stats struct {
 	ItemsRefused uint64
 	// BodyBytes counts request body bytes read, as received.
 	BodyBytes uint64
+	// MemoryInUse is the memory the requests in flight hold now, out of
+	// the memory budget (Config.MemoryBudget).
+	MemoryInUse int64
 	// StoredBytes counts the bytes of the records stored.
 	StoredBytes uint64
 }
@@ -336,6 +530,7 @@ func (h *Handler) Stats() Stats {
 		ItemsRejected: h.itemsRejected.Load(),
 		ItemsRefused:  h.itemsRefused.Load(),
 		BodyBytes:     h.bodyBytes.Load(),
+		MemoryInUse:   h.budget.inUse(),
 		StoredBytes:   h.storedBytes.Load(),
 	}
 }
@@ -378,4 +573,12 @@ func (l *warnLimiter) warn(log *slog.Logger, msg string, args ...any) {
 		args = append(args, "suppressed", n)
 	}
 	log.Warn(msg, args...)
+}
+
+// clip shortens a client-supplied string for a message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }

@@ -110,8 +110,8 @@ func TestNodeSample(t *testing.T) {
 	}
 }
 
-// TestErrorAnswers checks every whole-request error answer, and that none
-// stores anything.
+// TestErrorAnswers checks every whole-request error answer, that none
+// stores anything, and that each says why in its message.
 func TestErrorAnswers(t *testing.T) {
 	sp := openSpool(t, nil)
 	h := newHandler(t, Config{Spool: sp, Limits: breeze.Limits{MaxBodyBytes: 4096, MaxDecodedBytes: 8192, MaxItems: 10}})
@@ -123,29 +123,30 @@ func TestErrorAnswers(t *testing.T) {
 		hdr                map[string]string
 		status             int
 		allow              string
+		message            string // substring of the answer's message
 	}{
-		{"unknown path", "POST", "/v2/track/x", []byte(good), nil, 404, ""},
-		{"root", "POST", "/", []byte(good), nil, 404, ""},
-		{"no version", "POST", "/track", []byte(good), nil, 404, ""},
-		{"other version", "POST", "/v2.2/track", []byte(good), nil, 404, ""},
-		{"trailing slash", "POST", "/v2.1/track/", []byte(good), nil, 404, ""},
-		{"relative", "GET", "/v2.1/trackx", nil, nil, 404, ""},
-		{"GET", "GET", "/v2.1/track", nil, nil, 405, "POST"},
-		{"PUT", "PUT", "/v2/track", []byte(good), nil, 405, "POST"},
-		{"OPTIONS", "OPTIONS", "//v2.1/track", nil, nil, 405, "POST"},
-		{"empty body", "POST", "/v2.1/track", nil, nil, 400, ""},
-		{"empty array", "POST", "/v2.1/track", []byte("[]"), nil, 400, ""},
-		{"not json", "POST", "/v2.1/track", []byte("hello"), nil, 400, ""},
-		{"broken array", "POST", "/v2.1/track", []byte(good[:len(good)-1]), nil, 400, ""},
-		{"array trailing data", "POST", "/v2.1/track", []byte(good + "{}"), nil, 400, ""},
-		{"bad gzip", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "gzip"}, 400, ""},
-		{"truncated gzip", "POST", "/v2.1/track", gzipped(t, good)[:40], map[string]string{"Content-Encoding": "gzip"}, 400, ""},
-		{"body over limit", "POST", "/v2.1/track", []byte("[" + strings.Repeat(" ", 5000) + good[1:]), nil, 413, ""},
+		{"unknown path", "POST", "/v2/track/x", []byte(good), nil, 404, "", `unknown path "/v2/track/x"`},
+		{"root", "POST", "/", []byte(good), nil, 404, "", "post telemetry to /v2.1/track"},
+		{"no version", "POST", "/track", []byte(good), nil, 404, "", `unknown path "/track"`},
+		{"other version", "POST", "/v2.2/track", []byte(good), nil, 404, "", `unknown path "/v2.2/track"`},
+		{"trailing slash", "POST", "/v2.1/track/", []byte(good), nil, 404, "", `unknown path "/v2.1/track/"`},
+		{"relative", "GET", "/v2.1/trackx", nil, nil, 404, "", "unknown path"},
+		{"GET", "GET", "/v2.1/track", nil, nil, 405, "POST", "method GET not allowed: use POST"},
+		{"PUT", "PUT", "/v2/track", []byte(good), nil, 405, "POST", "method PUT not allowed"},
+		{"OPTIONS", "OPTIONS", "//v2.1/track", nil, nil, 405, "POST", "method OPTIONS not allowed"},
+		{"empty body", "POST", "/v2.1/track", nil, nil, 400, "", "empty body"},
+		{"empty array", "POST", "/v2.1/track", []byte("[]"), nil, 400, "", "no items"},
+		{"not json", "POST", "/v2.1/track", []byte("hello"), nil, 400, "", "neither a JSON array nor newline-delimited JSON"},
+		{"broken array", "POST", "/v2.1/track", []byte(good[:len(good)-1]), nil, 400, "", "body ends"},
+		{"array trailing data", "POST", "/v2.1/track", []byte(good + "{}"), nil, 400, "", "data after the array's closing ']'"},
+		{"bad gzip", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "gzip"}, 400, "", "not gzip data"},
+		{"truncated gzip", "POST", "/v2.1/track", gzipped(t, good)[:40], map[string]string{"Content-Encoding": "gzip"}, 400, "", "invalid gzip data"},
+		{"body over limit", "POST", "/v2.1/track", []byte("[" + strings.Repeat(" ", 5000) + good[1:]), nil, 413, "", "Content-Length 5"},
 		{"decoded over limit", "POST", "/v2.1/track", gzipped(t, "["+strings.Repeat(" ", 9000)+good[1:]),
-			map[string]string{"Content-Encoding": "gzip"}, 413, ""},
-		{"too many items", "POST", "/v2.1/track", []byte(ndjson(envs("many", 11))[:0] + strings.Repeat("{}\n", 11)), nil, 413, ""},
-		{"brotli", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "br"}, 415, ""},
-		{"deflate", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "deflate"}, 415, ""},
+			map[string]string{"Content-Encoding": "gzip"}, 413, "", "after decompression"},
+		{"too many items", "POST", "/v2.1/track", []byte(ndjson(envs("many", 11))[:0] + strings.Repeat("{}\n", 11)), nil, 413, "", "more than 10 items"},
+		{"brotli", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "br"}, 415, "", `"br" (only gzip and identity are supported)`},
+		{"deflate", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "deflate"}, 415, "", `"deflate"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +164,9 @@ func TestErrorAnswers(t *testing.T) {
 			if r.Body.ItemsAccepted != 0 || len(r.Body.Errors) != 0 || r.RetryAfter != "" {
 				t.Fatalf("answer %s: a whole-request error must accept and list nothing", r.Raw)
 			}
+			if !strings.Contains(r.Body.Message, tt.message) {
+				t.Fatalf("answer %s: message lacks %q", r.Raw, tt.message)
+			}
 			if got := drain(t, sp); len(got) != 0 {
 				t.Fatalf("spool holds %d records", len(got))
 			}
@@ -174,6 +178,32 @@ func TestErrorAnswers(t *testing.T) {
 	}
 	if st.ItemsAccepted != 0 || st.StoredBytes != 0 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestAnswerMessages: successes carry no message; a 400 listing items and
+// a 503 say why in theirs, and 200/206 answers are exactly the service's
+// TrackResponse.
+func TestAnswerMessages(t *testing.T) {
+	srv := startHTTP(t, newHandler(t, Config{}))
+	good := envs("msg", 2)
+	r := post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader(ndjson(good)), nil)
+	if r.Status != 200 || strings.Contains(r.Raw, "message") {
+		t.Fatalf("200 answer %d %s carries a message", r.Status, r.Raw)
+	}
+	r = post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader(ndjson([]string{good[0], "{x}"})), nil)
+	if r.Status != 206 || r.Body.Message != "" {
+		t.Fatalf("206 answer %d %s", r.Status, r.Raw)
+	}
+	r = post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader("{x}\n[1]\n"), nil)
+	if r.Status != 400 || len(r.Body.Errors) != 2 || !strings.Contains(r.Body.Message, "no item is valid") {
+		t.Fatalf("400 answer %d %s", r.Status, r.Raw)
+	}
+	down := startHTTP(t, newHandler(t, Config{Spool: &fakeAppender{err: func(int, [][]byte) error { return spool.ErrFull }}}))
+	r = post(t, down.Client(), down.URL+"/v2.1/track", strings.NewReader(ndjson(good)), nil)
+	if r.Status != 503 || r.RetryAfter == "" || !strings.Contains(r.Body.Message, "spool could not take the items") ||
+		!strings.Contains(r.Body.Message, spool.ErrFull.Error()) {
+		t.Fatalf("503 answer %d %s", r.Status, r.Raw)
 	}
 }
 

@@ -27,7 +27,6 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -138,7 +137,7 @@ type response struct {
 	Status     int
 	RetryAfter string
 	Allow      string
-	Body       breeze.TrackResponse
+	Body       answer
 	Raw        string
 }
 

@@ -31,7 +31,10 @@ const (
 )
 
 // NewServer returns an http.Server for h with the timeouts above and an
-// error log that goes to logger (default slog.Default()) at warning level.
+// error log that goes to logger (default slog.Default()) at warning level,
+// repeats summarised: the first of a kind of connection-level error (a TLS
+// handshake error, say) is logged at once, the same error from other
+// clients is counted and logged as one line per SummaryInterval.
 func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 	if logger == nil {
 		logger = slog.Default()
@@ -43,7 +46,7 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          newErrorLog(logger, SummaryInterval),
 	}
 }
 
@@ -57,7 +60,9 @@ func ListenAndServe(ctx context.Context, addr, certFile, keyFile string, h http.
 	return Serve(ctx, ln, certFile, keyFile, h, logger)
 }
 
-// Serve serves h on ln in a NewServer server until ctx ends, over HTTPS
+// Serve serves h on ln in a NewServer server, at most
+// DefaultMaxConnections connections at once (LimitListener), until ctx
+// ends, over HTTPS
 // when certFile and keyFile are both set (PEM files, loaded once; TLS 1.2
 // at least; HTTP/2 is offered), else over plain HTTP. When ctx ends it
 // stops accepting, waits up to ShutdownTimeout for requests in flight, so
@@ -73,6 +78,7 @@ func Serve(ctx context.Context, ln net.Listener, certFile, keyFile string, h htt
 		logger = slog.Default()
 	}
 	srv := NewServer(h, logger)
+	ln = LimitListener(ln, DefaultMaxConnections, logger)
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {

@@ -22,7 +22,7 @@
 // Endpoint listens on loopback (127.0.0.1:0 by default; other addresses
 // need Config.AllowNonLoopback) and speaks the service's API:
 // POST /v2/track and /v2.1/track, gzip or plain, a JSON array or
-// newline-delimited JSON (decoded by internal/trackbody, the same decoder
+// newline-delimited JSON (decoded by internal/breeze, the same decoder
 // as the daemon's local endpoint, with bounded memory). It answers
 // {"itemsReceived","itemsAccepted","errors":[{"index","statusCode",
 // "message"}]}: 200 when every item was accepted, 206 with per-item errors,

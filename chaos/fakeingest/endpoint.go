@@ -72,7 +72,7 @@ type Config struct {
 	// service does.
 	SkipValidation bool
 
-	// Body limits (see internal/trackbody): a body over MaxBodyBytes
+	// Body limits (see internal/breeze): a body over MaxBodyBytes
 	// (default 32 MiB) or MaxDecodedBytes (default twice that), or with
 	// more than MaxItems items (default 64,000), is answered 413; an item
 	// over MaxItemBytes (default 64 KiB) gets a per-item 400.

@@ -36,6 +36,17 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	} else {
 		f.cfg.Listen, f.cfg.AdminListen = "", ""
 	}
+	if listeners {
+		// Resource limits of the local ingestion endpoint (docs/intake.md).
+		fs.Var(newByteSize(&f.cfg.MemoryLimit, d.MemoryLimit), "memory-limit",
+			"memory the daemon should stay within, such as its container's limit (e.g. 256MiB): the Go runtime's soft limit is set to 3/4 of it unless GOMEMLIMIT is set; 0: none")
+		fs.Var(newByteSize(&f.cfg.IntakeMemory, 0), "intake-memory",
+			"memory shared by the local ingestion endpoint's requests in flight; a request that cannot get its share soon enough is answered 503 (default: --memory-limit/8)")
+		fs.IntVar(&f.cfg.MaxConnections, "max-connections", d.MaxConnections,
+			"connections the local ingestion endpoint keeps open at once; more are closed as they come, with one log line")
+		fs.Var(newByteSize(&f.cfg.MinBodyRate, d.MinBodyRate), "min-body-rate",
+			"slowest a request body may arrive, bytes per second after 5 s (e.g. 4KiB): a slower body is cut with 408")
+	}
 }
 
 // config returns the configuration with the command's environment and

@@ -36,6 +36,12 @@ configuration error (such as a missing or bad connection string).`,
 			if err != nil {
 				return err
 			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			limit, source := daemon.ApplyMemoryLimit(cfg, g.lookupEnv)
+			cfg.Logger.Info("memory limits", "go_memory_limit", limit, "source", source,
+				"intake_memory", cfg.IntakeBudget())
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			d, err := daemon.New(ctx, cfg)

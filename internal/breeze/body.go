@@ -115,6 +115,21 @@ type Item struct {
 // Decode stops reading as soon as a limit is exceeded, and never holds more
 // than the decoded items plus a few buffers in memory.
 func Decode(r io.Reader, contentEncoding string, lim Limits) ([]Item, error) {
+	return DecodeCharged(r, contentEncoding, lim, nil)
+}
+
+// ItemOverhead is what DecodeCharged charges for each item on top of its
+// bytes: the Item in the returned slice, with room for the slice's growth.
+const ItemOverhead = 96
+
+// DecodeCharged is [Decode] for a caller that accounts for the memory a
+// decode holds, such as a budget shared by concurrent requests. charge,
+// if not nil, is called with the number of decompressed bytes before they
+// are parsed (the items' bytes are never more than those), and with
+// ItemOverhead before each item is added. It may block. If it returns an
+// error, decoding stops at once and DecodeCharged returns an error
+// wrapping it.
+func DecodeCharged(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
 	lim = lim.WithDefaults()
 	gz, err := parseEncoding(contentEncoding)
 	if err != nil {
@@ -142,8 +157,9 @@ func Decode(r io.Reader, contentEncoding string, lim Limits) ([]Item, error) {
 		defer zr.Close()
 		src = zr
 	}
-	decoded := &limitReader{r: src, limit: lim.MaxDecodedBytes}
+	decoded := &limitReader{r: src, limit: lim.MaxDecodedBytes, charge: charge}
 	d := newDecoder(decoded, lim)
+	d.charge = charge
 	items, err := d.run()
 	if err != nil {
 		return nil, decodeError(err, body, decoded, lim)
@@ -177,7 +193,12 @@ func parseEncoding(contentEncoding string) (gz bool, err error) {
 // then read errors of the request body, then the parser's own errors, and
 // last gzip format errors.
 func decodeError(err error, body, decoded *limitReader, lim Limits) error {
+	var ce *chargeError
 	switch {
+	case decoded != nil && decoded.charged != nil:
+		return fmt.Errorf("breeze: %w", decoded.charged.err)
+	case errors.As(err, &ce):
+		return fmt.Errorf("breeze: %w", ce.err)
 	case body.exceeded:
 		return fmt.Errorf("%w: body exceeds %s", ErrTooLarge, formatBytes(lim.MaxBodyBytes))
 	case decoded != nil && decoded.exceeded:
@@ -212,11 +233,23 @@ type limitReader struct {
 	n        int64
 	exceeded bool
 	readErr  error
+	charge   func(int64) error // called with the bytes read, if set
+	charged  *chargeError      // charge's error, returned by every later Read
 }
+
+// chargeError carries an error of DecodeCharged's charge function through
+// the decoder.
+type chargeError struct{ err error }
+
+func (e *chargeError) Error() string { return e.err.Error() }
+func (e *chargeError) Unwrap() error { return e.err }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.exceeded {
 		return 0, errLimit
+	}
+	if l.charged != nil {
+		return 0, l.charged
 	}
 	// Read one byte past the limit to tell "exactly at the limit" from
 	// "over it".
@@ -231,6 +264,12 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF && l.readErr == nil && !errors.Is(err, errLimit) {
 		l.readErr = err
+	}
+	if n > 0 && l.charge != nil {
+		if cerr := l.charge(int64(n)); cerr != nil {
+			l.charged = &chargeError{cerr}
+			return 0, l.charged
+		}
 	}
 	return n, err
 }

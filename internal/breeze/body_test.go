@@ -353,3 +353,52 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeCharged: the charge function sees every decompressed byte and
+// ItemOverhead per item, and an error from it stops the decode and is
+// returned wrapped.
+func TestDecodeCharged(t *testing.T) {
+	items := []string{`{"a":1}`, `{"b":[1,2,3]}`, `{"c":"x"}`}
+	nd := strings.Join(items, "\n") + "\n"
+	arr := "[ " + strings.Join(items, " , ") + " ]"
+	errBudget := errors.New("over budget")
+	for _, tt := range []struct {
+		name, body, enc string
+		decoded         int64
+		stopAfter       int64 // charge fails once more than this is charged; 0: never
+	}{
+		{"ndjson", nd, "", int64(len(nd)), 0},
+		{"array gzip", string(gz(t, arr)), "gzip", int64(len(arr)), 0},
+		{"ndjson stopped", nd, "", int64(len(nd)), 10},
+		{"array gzip stopped", string(gz(t, arr)), "gzip", int64(len(arr)), int64(len(arr)) + ItemOverhead},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var charged int64
+			calls := 0
+			charge := func(n int64) error {
+				calls++
+				if tt.stopAfter > 0 && charged+n > tt.stopAfter {
+					return errBudget
+				}
+				charged += n
+				return nil
+			}
+			got, err := DecodeCharged(strings.NewReader(tt.body), tt.enc, Limits{}, charge)
+			if tt.stopAfter > 0 {
+				if !errors.Is(err, errBudget) || got != nil {
+					t.Fatalf("DecodeCharged = %d items, %v; want the charge's error", len(got), err)
+				}
+				if errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) {
+					t.Fatalf("error %v is classified as a body error", err)
+				}
+				return
+			}
+			if err != nil || len(got) != len(items) {
+				t.Fatalf("DecodeCharged = %d items, %v", len(got), err)
+			}
+			if want := tt.decoded + int64(len(items))*ItemOverhead; charged != want {
+				t.Fatalf("charged %d bytes in %d calls, want %d (decoded bytes + ItemOverhead per item)", charged, calls, want)
+			}
+		})
+	}
+}

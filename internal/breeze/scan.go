@@ -36,6 +36,8 @@ type decoder struct {
 	stack     []byte // appendCompact's scratch
 	scratch   []byte
 	line      int // physical lines consumed (NDJSON), for messages
+
+	charge func(int64) error // DecodeCharged's, or nil
 }
 
 func newDecoder(r io.Reader, lim Limits) *decoder {
@@ -330,6 +332,11 @@ func (d *decoder) readLine() (line []byte, over bool, err error) {
 func (d *decoder) checkCount() error {
 	if len(d.items) >= d.lim.MaxItems {
 		return fmt.Errorf("%w: more than %d items", ErrTooLarge, d.lim.MaxItems)
+	}
+	if d.charge != nil {
+		if err := d.charge(ItemOverhead); err != nil {
+			return &chargeError{err}
+		}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aispool/aispool/ingest"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
 )
@@ -62,6 +63,45 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by aispool_build_info.
 	Version string
+
+	// Resource limits of the local ingestion endpoint (docs/intake.md).
+
+	// MemoryLimit is the memory the daemon is meant to stay within, such
+	// as its container's limit. Unless GOMEMLIMIT is set in the
+	// environment, "aispool run" sets the Go runtime's soft memory limit
+	// to GoMemLimit (three quarters of it), and the intake's memory
+	// budget defaults to an eighth of it. Default DefaultMemoryLimit.
+	MemoryLimit int64
+	// IntakeMemory is the memory budget shared by the local ingestion
+	// endpoint's requests in flight (ingest.Config.MemoryBudget); 0 means
+	// MemoryLimit/8.
+	IntakeMemory int64
+	// MaxConnections caps the local ingestion endpoint's open
+	// connections (ingest.LimitListener). Default
+	// ingest.DefaultMaxConnections.
+	MaxConnections int
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second, after a grace of 5 s (ingest.Config.MinBodyRate). Default
+	// ingest.DefaultMinBodyRate.
+	MinBodyRate int64
+}
+
+// DefaultMemoryLimit is the default of Config.MemoryLimit: the memory
+// limit of the shipped Kubernetes DaemonSet.
+const DefaultMemoryLimit = 256 << 20
+
+// GoMemLimit returns the Go runtime soft memory limit derived from
+// MemoryLimit: three quarters of it, leaving room for what the runtime
+// does not count (the spool's memory-mapped segment files, the binary).
+func (c Config) GoMemLimit() int64 { return c.MemoryLimit / 4 * 3 }
+
+// IntakeBudget returns the memory budget of the local ingestion endpoint:
+// IntakeMemory, or MemoryLimit/8.
+func (c Config) IntakeBudget() int64 {
+	if c.IntakeMemory > 0 {
+		return c.IntakeMemory
+	}
+	return c.MemoryLimit / 8
 }
 
 // DefaultConfig returns the defaults: loopback listeners, a 1 GiB spool
@@ -75,6 +115,9 @@ func DefaultConfig() Config {
 		MaxAge:          spool.DefaultMaxAge,
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          slog.Default(),
+		MemoryLimit:     DefaultMemoryLimit,
+		MaxConnections:  ingest.DefaultMaxConnections,
+		MinBodyRate:     ingest.DefaultMinBodyRate,
 	}
 }
 
@@ -125,6 +168,7 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		add("--shutdown-timeout %v: negative", c.ShutdownTimeout)
 	}
+	errs = append(errs, c.validateIntake()...)
 	sc := c.Sender
 	sc.Queue = nopQueue{} // the daemon provides the queue
 	if err := sc.Validate(); err != nil {
@@ -154,3 +198,37 @@ type nopQueue struct{}
 
 func (nopQueue) Lease(context.Context, int, int) (sender.Batch, error) { return nil, nil }
 func (nopQueue) Notify() <-chan struct{}                               { return nil }
+
+// minIntakeMemory is the least intake memory budget accepted: room for a
+// few ordinary requests.
+const minIntakeMemory = 1 << 20
+
+// validateIntake checks the resource limits of the local ingestion
+// endpoint.
+func (c Config) validateIntake() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch {
+	case c.MemoryLimit < 0:
+		add("--memory-limit %d: negative", c.MemoryLimit)
+	case c.MemoryLimit > 0 && c.MemoryLimit < 16<<20:
+		add("--memory-limit %d: less than 16 MiB", c.MemoryLimit)
+	}
+	switch {
+	case c.IntakeMemory < 0:
+		add("--intake-memory %d: negative", c.IntakeMemory)
+	case c.IntakeMemory > 0 && c.IntakeMemory < minIntakeMemory:
+		add("--intake-memory %d: less than 1 MiB", c.IntakeMemory)
+	case c.MemoryLimit > 0 && c.IntakeMemory > c.MemoryLimit/2:
+		add("--intake-memory %d: more than half of --memory-limit %d", c.IntakeMemory, c.MemoryLimit)
+	case c.MemoryLimit == 0 && c.IntakeMemory == 0 && c.Listen != "":
+		add("--intake-memory: required when --memory-limit is 0")
+	}
+	if c.MaxConnections < 1 {
+		add("--max-connections %d: must be at least 1", c.MaxConnections)
+	}
+	if c.MinBodyRate < 1 {
+		add("--min-body-rate %d: must be at least 1 byte per second", c.MinBodyRate)
+	}
+	return errs
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/aispool/aispool/ingest"
@@ -70,7 +71,9 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 				return fail(fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrInvalidConfig, err))
 			}
 		}
-		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger})
+		ret := &memoryReturner{every: time.Second, free: debug.FreeOSMemory}
+		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger,
+			MemoryBudget: cfg.IntakeBudget(), AfterBurst: ret.afterBurst, MinBodyRate: cfg.MinBodyRate})
 		if err != nil {
 			return fail(err)
 		}
@@ -81,6 +84,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		if d.ingLn, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fail(fmt.Errorf("--listen %s: %w", cfg.Listen, err))
 		}
+		d.ingLn = ingest.LimitListener(d.ingLn, cfg.MaxConnections, cfg.Logger)
 	}
 	if d.ingest != nil {
 		src.Ingest = d.ingest.Stats
