@@ -166,13 +166,14 @@ func TestInspectAndDrain(t *testing.T) {
 func TestInspectShowsLifetimeDrops(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	fillSpool(t, dir, "x", 5)
-	srv := newStubEndpoint(t, http.StatusBadRequest, `{"itemsReceived":5,"itemsAccepted":0,"errors":[]}`)
+	// 402 (daily cap) drops a whole batch; a 400 without errors[] keeps it.
+	srv := newStubEndpoint(t, http.StatusPaymentRequired, `{"itemsReceived":5,"itemsAccepted":0,"errors":[]}`)
 	if code, _, _ := cli(t, nil, "drain", "--spool-dir", dir, "--connection-string",
 		"InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint="+srv); code != 1 {
 		t.Fatalf("drain exit %d", code)
 	}
 	code, out, _ := cli(t, nil, "inspect", "--spool-dir", dir)
-	if code != 0 || !strings.Contains(out, "dropped: status_400") || !strings.Contains(out, "5") {
+	if code != 0 || !strings.Contains(out, "dropped: status_402") || !strings.Contains(out, "5") {
 		t.Fatalf("inspect after drops:\n%s", out)
 	}
 }
@@ -180,14 +181,14 @@ func TestInspectShowsLifetimeDrops(t *testing.T) {
 func TestDrainReportsUndelivered(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	fillSpool(t, dir, "u", 20)
-	// Every item refused permanently: a 400 for each.
-	srv := newStubEndpoint(t, http.StatusBadRequest, `{"itemsReceived":20,"itemsAccepted":0,"errors":[]}`)
+	// Every item refused permanently: the daily cap (402) for each.
+	srv := newStubEndpoint(t, http.StatusPaymentRequired, `{"itemsReceived":20,"itemsAccepted":0,"errors":[]}`)
 	code, out, errOut := cli(t, nil, "drain", "--spool-dir", dir, "--connection-string",
 		"InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint="+srv)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; %s %s", code, out, errOut)
 	}
-	if !strings.Contains(out, "dropped 20: status_400") || !strings.Contains(errOut, "not everything was delivered") {
+	if !strings.Contains(out, "dropped 20: status_402") || !strings.Contains(errOut, "not everything was delivered") {
 		t.Fatalf("summary:\n%s\n%s", out, errOut)
 	}
 }
