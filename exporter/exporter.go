@@ -23,12 +23,10 @@ var ErrShutdown = errors.New("exporter: shut down")
 // means the envelopes are on disk (committed and fsynced): they will be
 // delivered by a sender draining the spool, in this process or another.
 type TraceExporter struct {
-	log       *slog.Logger
-	conn      *connstring.ConnectionString
-	sp        *spool.Spool
-	ownsSpool bool
-	snd       *sender.Sender // nil with WithoutSender
-	sndDone   chan error
+	log      *slog.Logger
+	conn     *connstring.ConnectionString
+	sink     *sink // spool and in-process sender
+	ownsSink bool  // false with WithPipeline
 
 	mu       sync.Mutex // serialises conversion (the converter reuses scratch space)
 	conv     *envelope.Converter
@@ -48,55 +46,29 @@ var _ sdktrace.SpanExporter = (*TraceExporter)(nil)
 // APPLICATIONINSIGHTS_CONNECTION_STRING; a missing or invalid one is an
 // error naming the bad part (never echoing the string).
 func NewTraceExporter(ctx context.Context, opts ...Option) (*TraceExporter, error) {
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(opts, "")
 	if err != nil {
 		return nil, err
 	}
-	conn, err := connstring.Resolve(cfg.connectionString, cfg.lookupEnv)
+	conv, conn, err := newConverter(&cfg)
 	if err != nil {
-		return nil, fmt.Errorf("exporter: %w", err)
+		return nil, err
 	}
-	ec := cfg.envelope
-	ec.InstrumentationKey = conn.InstrumentationKey
-	conv, err := envelope.NewConverter(ec)
-	if err != nil {
-		return nil, fmt.Errorf("exporter: %w", err)
+	e := &TraceExporter{log: cfg.logger, conn: conn, conv: conv, closed: make(chan struct{})}
+	if e.sink, e.ownsSink, err = sinkFor(ctx, &cfg, conn); err != nil {
+		return nil, err
 	}
-	e := &TraceExporter{log: cfg.logger, conn: conn, conv: conv, sp: cfg.spool, closed: make(chan struct{})}
-	if e.sp == nil {
-		e.sp, err = spool.Open(ctx, cfg.spoolDir, &cfg.spoolOptions)
-		if err != nil {
-			return nil, fmt.Errorf("exporter: %w", err)
-		}
-		e.ownsSpool = true
-	}
-	if !cfg.noSender {
-		sc := cfg.senderConfig
-		sc.Queue = sender.SpoolQueue(e.sp)
-		sc.ConnectionString = cfg.connectionString
-		sc.LookupEnv = cfg.lookupEnv
-		sc.Logger = cfg.logger
-		e.snd, err = sender.New(sc)
-		if err != nil {
-			if e.ownsSpool {
-				_ = e.sp.Close()
-			}
-			return nil, fmt.Errorf("exporter: in-process sender: %w", err)
-		}
-		e.sndDone = make(chan error, 1)
-		go func() { e.sndDone <- e.snd.Run(context.WithoutCancel(ctx)) }()
-	}
-	e.log.Debug("trace exporter ready", "spool", e.sp.Dir(), "ikey", conn.RedactedKey())
+	e.log.Debug("trace exporter ready", "spool", e.sink.sp.Dir(), "ikey", conn.RedactedKey())
 	return e, nil
 }
 
 // Spool returns the spool the exporter writes to.
-func (e *TraceExporter) Spool() *spool.Spool { return e.sp }
+func (e *TraceExporter) Spool() *spool.Spool { return e.sink.sp }
 
 // Sender returns the in-process sender draining the spool, or nil with
 // WithoutSender. Its Stats feed the metrics package; its Flush waits until
 // what is queued has been delivered.
-func (e *TraceExporter) Sender() *sender.Sender { return e.snd }
+func (e *TraceExporter) Sender() *sender.Sender { return e.sink.snd }
 
 // ExportSpans converts spans to envelopes and appends them to the spool in
 // one durable step. A span that cannot be converted is counted (see Stats)
@@ -120,7 +92,7 @@ func (e *TraceExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOn
 		return nil
 	}
 	e.recs = e.buf.Records(e.recs[:0])
-	err := e.sp.Append(ctx, e.recs...)
+	err := e.sink.sp.Append(ctx, e.recs...)
 	clear(e.recs) // do not keep the records alive between calls
 	if err != nil {
 		return fmt.Errorf("exporter: %d envelopes not stored: %w", n, err)
@@ -149,30 +121,20 @@ func (e *TraceExporter) ForceFlush(ctx context.Context) error {
 // Shutdown stops the exporter: later ExportSpans calls return ErrShutdown.
 // The in-process sender finishes its requests in flight while ctx allows
 // (what is not delivered stays in the spool for the next run or the
-// daemon), and the spool is closed if the exporter opened it. Shutdown is
-// idempotent and returns ctx.Err() if ctx ends first.
+// daemon), and the spool is closed if the exporter opened it; a Pipeline
+// is left open. Shutdown is idempotent and returns ctx.Err() if ctx ends
+// first.
 func (e *TraceExporter) Shutdown(ctx context.Context) error {
 	e.closeOnce.Do(func() {
 		go func() {
 			e.mu.Lock()
 			e.shutdown = true
 			e.mu.Unlock()
-			var errs []error
-			if e.snd != nil {
-				// Past ctx's deadline the sender abandons its requests in
-				// flight; their records stay in the spool. That is the
-				// caller's ctx.Err(), not a failure to report again.
-				if err := e.snd.Close(ctx); err != nil && ctx.Err() == nil {
-					errs = append(errs, err)
-				}
-				if err := <-e.sndDone; err != nil && !errors.Is(err, sender.ErrClosed) {
-					errs = append(errs, err)
-				}
+			if e.ownsSink {
+				e.sink.startClose(ctx)
+				<-e.sink.closed
+				e.closeErr = e.sink.closeErr
 			}
-			if e.ownsSpool {
-				errs = append(errs, e.sp.Close())
-			}
-			e.closeErr = errors.Join(errs...)
 			close(e.closed)
 		}()
 	})
