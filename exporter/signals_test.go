@@ -3,12 +3,14 @@ package exporter
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/attribute"
 	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/metric"
@@ -438,5 +440,51 @@ func TestEnvironmentParity(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("volatile spool %s left behind: %v", dir, err)
+	}
+}
+
+// TestSlogBridgeCorrelation: slog records through the OpenTelemetry slog
+// bridge carry the span's trace context and the request's operation name;
+// an error attribute makes an ExceptionData.
+func TestSlogBridgeCorrelation(t *testing.T) {
+	ctx := context.Background()
+	le, err := NewLogExporter(ctx, baseOpts(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(NewOperationNameProcessor()), sdklog.WithProcessor(sdklog.NewBatchProcessor(le)))
+	logger := slog.New(otelslog.NewHandler("test", otelslog.WithLoggerProvider(lp)))
+	tp := sdktrace.NewTracerProvider()
+	reqCtx, req := tp.Tracer("t").Start(ctx, "POST /pay", trace.WithSpanKind(trace.SpanKindServer))
+	logger.InfoContext(reqCtx, "paying", "amount", 12.5)
+	logger.ErrorContext(reqCtx, "payment failed", "err", errors.New("card declined"))
+	req.End()
+	logger.WarnContext(ctx, "no span here")
+	if err := lp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	envs := readBack(t, reopen(t, le.Spool().Dir()))
+	if len(envs) != 3 {
+		t.Fatalf("%d envelopes", len(envs))
+	}
+	sc := req.SpanContext()
+	for i, e := range envs[:2] {
+		if e.Tags["ai.operation.id"] != sc.TraceID().String() || e.Tags["ai.operation.parentId"] != sc.SpanID().String() ||
+			e.Tags["ai.operation.name"] != "POST /pay" {
+			t.Errorf("record %d not correlated: %v", i, e.Tags)
+		}
+	}
+	if e := envs[0]; e.Data.BaseType != "MessageData" || e.Data.BaseData["message"] != "paying" ||
+		e.Data.BaseData["properties"].(map[string]any)["amount"] != "12.5" {
+		t.Errorf("info record: %+v", e.Data)
+	}
+	ex := envs[1].Data.BaseData
+	details := ex["exceptions"].([]any)[0].(map[string]any)
+	if envs[1].Data.BaseType != "ExceptionData" || details["message"] != "card declined" || details["typeName"] == "" ||
+		ex["properties"].(map[string]any)[envelope.LogBodyKey] != "payment failed" || ex["severityLevel"] != 3.0 {
+		t.Errorf("error record: %+v", envs[1].Data)
+	}
+	if e := envs[2]; e.Tags["ai.operation.id"] != "" || e.Data.BaseData["severityLevel"] != 2.0 {
+		t.Errorf("record outside a span: %+v", e)
 	}
 }
