@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -169,6 +170,7 @@ func TestSIGKILLLogsAndMetricsLoseNothingAcknowledged(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := make(chan []string)
+		var sawLogs, sawPoints atomic.Bool
 		go func() {
 			var ids []string
 			sc := bufio.NewScanner(out)
@@ -180,11 +182,21 @@ func TestSIGKILLLogsAndMetricsLoseNothingAcknowledged(t *testing.T) {
 				}
 				if len(f) > 1 && f[0] == "acked" {
 					ids = append(ids, f[1:]...) // a torn last line only loses a claim
+					if strings.HasPrefix(f[1], "L") {
+						sawLogs.Store(true)
+					} else {
+						sawPoints.Store(true)
+					}
 				}
 			}
 			lines <- ids
 		}()
-		time.Sleep(time.Duration(300+rand.IntN(400)) * time.Millisecond)
+		// Kill at a random moment once the child acknowledged both kinds
+		// (a slow machine or the race detector can delay its start).
+		for deadline := time.Now().Add(20 * time.Second); !(sawLogs.Load() && sawPoints.Load()) && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
