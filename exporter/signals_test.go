@@ -488,3 +488,65 @@ func TestSlogBridgeCorrelation(t *testing.T) {
 		t.Errorf("record outside a span: %+v", e)
 	}
 }
+
+// TestMetricExporterFullSpool: under the RejectNew policy a full spool
+// fails the export with spool.ErrFull; the envelopes wait in memory and are
+// stored once the spool has room again.
+func TestMetricExporterFullSpool(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "spool")
+	me, err := NewMetricExporter(ctx, WithConnectionString(testCS), WithSpoolDir(dir), WithLogger(quiet()), withLookupEnv(noEnv),
+		WithoutSender(), WithSpoolOptions(spool.Options{MaxBytes: 512 << 10, SegmentMaxBytes: 256 << 10, Policy: spool.RejectNew, Logger: quiet()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer me.Shutdown(ctx)
+	batch := func(i int) *metricdata.ResourceMetrics {
+		pts := make([]metricdata.DataPoint[float64], 100)
+		for j := range pts {
+			pts[j] = metricdata.DataPoint[float64]{Time: time.Now(), Value: float64(j),
+				Attributes: attribute.NewSet(attribute.String("pad", strings.Repeat("x", 500)), attribute.Int("batch", i))}
+		}
+		return &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{
+			{Name: "g", Data: metricdata.Gauge[float64]{DataPoints: pts}}}}}}
+	}
+	stored := 0
+	var full error
+	for i := 0; i < 100 && full == nil; i++ {
+		if err := me.Export(ctx, batch(i)); err != nil {
+			full = err
+		} else {
+			stored += 100
+		}
+	}
+	if !errors.Is(full, spool.ErrFull) {
+		t.Fatalf("Export on a full spool = %v, want spool.ErrFull", full)
+	}
+	if st := me.Stats(); st.Unstored != 100 || stored == 0 {
+		t.Fatalf("after the full spool: %+v (%d stored)", st, stored)
+	}
+	// Drain everything; once the spool has room the next export stores
+	// the waiting envelopes first.
+	got := len(readBack(t, me.Spool()))
+	if got != stored {
+		t.Fatalf("drained %d, want %d", got, stored)
+	}
+	var err2 error
+	attempts := 0
+	for attempts < 50 {
+		attempts++
+		if err2 = me.Export(ctx, batch(1000)); err2 == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err2 != nil {
+		t.Fatalf("Export after draining: %v", err2)
+	}
+	if st := me.Stats(); st.Unstored != 0 || st.DroppedUnstored != 0 {
+		t.Fatalf("after room came back: %+v", st)
+	}
+	if got, want := len(readBack(t, me.Spool())), 100+100*attempts; got != want {
+		t.Fatalf("drained %d after room came back, want %d: the 100 waiting and every later export", got, want)
+	}
+}
