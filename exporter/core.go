@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,8 +13,8 @@ import (
 	"github.com/aispool/aispool/spool"
 )
 
-// core is what the log and metric exporters share: a converter used under
-// a mutex, a sink, and the shutdown protocol of the trace exporter.
+// core is what the three exporters share: a converter used under a mutex,
+// a sink (spool and sender), and the shutdown protocol.
 type core struct {
 	log      *slog.Logger
 	conn     *connstring.ConnectionString
@@ -31,22 +32,23 @@ type core struct {
 	closed    chan struct{}
 }
 
-// newCore configures an exporter of the given signal ("logs", "metrics").
-func newCore(ctx context.Context, signal string, opts []Option) (*core, config, error) {
+// newCore configures an exporter of the given signal ("" for traces,
+// "logs", "metrics"; it names the default spool directory).
+func newCore(ctx context.Context, signal string, opts []Option) (*core, error) {
 	cfg, err := newConfig(opts, signal)
 	if err != nil {
-		return nil, cfg, err
+		return nil, err
 	}
 	conv, conn, err := newConverter(&cfg)
 	if err != nil {
-		return nil, cfg, err
+		return nil, err
 	}
 	c := &core{log: cfg.logger, conn: conn, conv: conv, closed: make(chan struct{})}
 	if c.sink, c.ownsSink, err = sinkFor(ctx, &cfg, conn); err != nil {
-		return nil, cfg, err
+		return nil, err
 	}
-	c.log.Debug(signal+" exporter ready", "spool", c.sink.sp.Dir(), "ikey", conn.RedactedKey())
-	return c, cfg, nil
+	c.log.Debug("exporter ready", "signal", cmp.Or(signal, "traces"), "spool", c.sink.sp.Dir(), "ikey", conn.RedactedKey())
+	return c, nil
 }
 
 // store appends the records in c.buf to the spool in one durable step.

@@ -38,7 +38,7 @@ var _ sdklog.Exporter = (*LogExporter)(nil)
 // "<user cache dir>/aispool/<service>-logs". With WithPipeline it shares
 // the pipeline's spool and sender.
 func NewLogExporter(ctx context.Context, opts ...Option) (*LogExporter, error) {
-	c, _, err := newCore(ctx, "logs", opts)
+	c, err := newCore(ctx, "logs", opts)
 	if err != nil {
 		return nil, err
 	}

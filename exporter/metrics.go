@@ -101,7 +101,7 @@ func NewMetricExporter(ctx context.Context, opts ...Option) (*MetricExporter, er
 	if mc.aggregation == nil {
 		mc.aggregation = sdkmetric.DefaultAggregationSelector
 	}
-	c, _, err := newCore(ctx, "metrics", opts)
+	c, err := newCore(ctx, "metrics", opts)
 	if err != nil {
 		return nil, err
 	}

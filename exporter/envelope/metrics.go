@@ -91,12 +91,7 @@ func appendPoints[N int64 | float64](c *Converter, buf *Buffer, name string, pts
 func appendHistogram[N int64 | float64](c *Converter, buf *Buffer, name string, pts []metricdata.HistogramDataPoint[N]) (n, skipped int) {
 	for i := range pts {
 		p := &pts[i]
-		if p.Count == 0 {
-			continue
-		}
-		mp := metricPoint{name: name, value: float64(p.Sum), count: p.Count, aggregation: true}
-		setExtrema(&mp, p.Min, p.Max)
-		k, s := c.appendPoint(buf, &mp, p.Time, &p.Attributes)
+		k, s := appendAggregate(c, buf, name, p.Sum, p.Count, p.Min, p.Max, p.Time, &p.Attributes)
 		n, skipped = n+k, skipped+s
 	}
 	return n, skipped
@@ -105,24 +100,27 @@ func appendHistogram[N int64 | float64](c *Converter, buf *Buffer, name string, 
 func appendExpHistogram[N int64 | float64](c *Converter, buf *Buffer, name string, pts []metricdata.ExponentialHistogramDataPoint[N]) (n, skipped int) {
 	for i := range pts {
 		p := &pts[i]
-		if p.Count == 0 {
-			continue
-		}
-		mp := metricPoint{name: name, value: float64(p.Sum), count: p.Count, aggregation: true}
-		setExtrema(&mp, p.Min, p.Max)
-		k, s := c.appendPoint(buf, &mp, p.Time, &p.Attributes)
+		k, s := appendAggregate(c, buf, name, p.Sum, p.Count, p.Min, p.Max, p.Time, &p.Attributes)
 		n, skipped = n+k, skipped+s
 	}
 	return n, skipped
 }
 
-func setExtrema[N int64 | float64](mp *metricPoint, lo, hi metricdata.Extrema[N]) {
+// appendAggregate encodes a histogram point as an aggregation; a point
+// that counted nothing is left out.
+func appendAggregate[N int64 | float64](c *Converter, buf *Buffer, name string, sum N, count uint64,
+	lo, hi metricdata.Extrema[N], t time.Time, attrs *attribute.Set) (n, skipped int) {
+	if count == 0 {
+		return 0, 0
+	}
+	mp := metricPoint{name: name, value: float64(sum), count: count, aggregation: true}
 	if v, ok := lo.Value(); ok {
 		mp.min, mp.hasMin = float64(v), true
 	}
 	if v, ok := hi.Value(); ok {
 		mp.max, mp.hasMax = float64(v), true
 	}
+	return c.appendPoint(buf, &mp, t, attrs)
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
