@@ -18,7 +18,8 @@ const (
 	EnvStorageDirectory = "APPLICATIONINSIGHTS_STORAGE_DIRECTORY"
 	// EnvDisableOfflineStorage, when true (strconv.ParseBool), is the Azure
 	// exporters' disable_offline_storage: see WithoutOfflineStorage. It has
-	// no effect with WithSpool, WithSpoolDir or WithPipeline.
+	// no effect with WithSpool, WithSpoolDir, WithPipeline or WithoutSender
+	// (a spool that another process drains must survive).
 	EnvDisableOfflineStorage = "APPLICATIONINSIGHTS_DISABLE_OFFLINE_STORAGE"
 )
 

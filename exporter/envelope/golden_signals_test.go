@@ -54,6 +54,9 @@ func logGoldenCases() []logGoldenCase {
 	spanOnly.SpanID = [8]byte{}
 	withEvent := logRec(sv("an OpenTelemetry event record"), info, str("k", "v"))
 	withEvent.EventName = "payment.settled"
+	eventAttr := logRec(sv("the attribute wins"), info, str(EventNameKey, "from.attribute"))
+	eventAttr.EventName = "from.record"
+	bodyAttr := logRec(sv("body that yields"), info, str(CustomEventNameKey, "ev"), str(LogBodyKey, "from the attribute"))
 	return []logGoldenCase{
 		// T17 base case: message, WARN, operation name from the attribute.
 		{"t17_log_message", []logtest.RecordFactory{logRec(sv("Test message"), warn,
@@ -127,7 +130,7 @@ func logGoldenCases() []logGoldenCase {
 			attribute.KeyValue{Key: "empty"},
 			str("exception.stacktrace", "a stack on a message stays a property"))}},
 		// The record's event name.
-		{"log_event_name", []logtest.RecordFactory{withEvent}},
+		{"log_event_name", []logtest.RecordFactory{withEvent, eventAttr, bodyAttr}},
 	}
 }
 

@@ -25,6 +25,8 @@ const (
 
 	// EventNameKey is the property that carries the record's OpenTelemetry
 	// event name (Record.EventName), unless an attribute has that key.
+	//
+	// LogBodyKey likewise yields to an attribute of the same name.
 	EventNameKey = "event.name"
 )
 
@@ -78,6 +80,7 @@ const (
 	logKeyMicrosoftClientIP
 	logKeyClientAddress
 	logKeyEventName
+	logKeyLogBody
 	numLogKeys
 )
 
@@ -111,6 +114,8 @@ func classifyLogKey(key string) logKey {
 		return logKeyClientAddress
 	case EventNameKey:
 		return logKeyEventName
+	case LogBodyKey:
+		return logKeyLogBody
 	}
 	return logKeyNone
 }
@@ -272,7 +277,9 @@ func (c *Converter) loadLogRecord(r *sdklog.Record) *item {
 	lf := &it.signal
 	lf.props = propsLog
 	lf.clientIPTag = clientIPTag
-	lf.eventName = r.EventName()
+	if !a.has(logKeyEventName) { // an attribute of that name wins
+		lf.eventName = r.EventName()
+	}
 	if typ != typeEvent {
 		lf.severity, lf.hasSeverity = int8(SeverityLevel(r.Severity())), true
 	}
@@ -336,6 +343,9 @@ func (c *Converter) bodyText(it *item, v attribute.Value, asMessage bool) {
 		it.message = s
 		it.signal.message = b
 		return
+	}
+	if c.sig.logAttrs.has(logKeyLogBody) {
+		return // an attribute of that name wins
 	}
 	it.signal.bodyProp = s
 	it.signal.bodyPropBytes = b
