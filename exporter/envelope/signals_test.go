@@ -161,8 +161,8 @@ func FuzzConvertLogRecord(f *testing.F) {
 			attribute.String(key, value),
 			attribute.Int64(key+".n", n),
 			attribute.Float64(key+".x", x),
-			attribute.KeyValue{Key: attribute.Key(key + ".map"), Value: attribute.MapValue(attribute.String(value, body))},
-			attribute.KeyValue{Key: attribute.Key(key + ".bytes"), Value: attribute.ByteSliceValue(raw)},
+			{Key: attribute.Key(key + ".map"), Value: attribute.MapValue(attribute.String(value, body))},
+			{Key: attribute.Key(key + ".bytes"), Value: attribute.ByteSliceValue(raw)},
 		}
 		for i, k := range []string{"exception.type", "exception.message", "exception.stacktrace", CustomEventNameKey,
 			OperationNameKey, "enduser.id", "client.address", "microsoft.client.ip", "session.id", "http.user_agent"} {
