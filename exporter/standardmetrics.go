@@ -29,7 +29,7 @@ const placeholderIKey = "00000000-0000-0000-0000-000000000000"
 // .NET exporter does: a server or consumer span's duration in
 // requests/duration, any other span's in dependencies/duration, in
 // milliseconds, with the dimensions the Performance and Failures views
-// group by (mapping spec 6.1):
+// group by (docs/exporter.md, "Standard metrics from spans"):
 //
 //   - requests: request/resultCode, Request.Success, cloud/roleName,
 //     cloud/roleInstance, _MS.MetricId, _MS.IsAutocollected;

@@ -47,7 +47,7 @@
 // microsoft.custom_event.name), ExceptionData (exception.type or
 // exception.message) or MessageData, with the severity level of
 // SeverityLevel; metric data points (AppendMetrics) become one MetricData
-// each. Both follow section 5 and 6 of the mapping spec.
+// each. docs/exporter.md describes both mappings.
 //
 // Limits are counted in characters as the service counts them (UTF-16 code
 // units). An envelope over MaxEnvelopeBytes is re-encoded without its

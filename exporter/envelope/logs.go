@@ -11,8 +11,8 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 )
 
-// Attribute keys a log record is classified and tagged by (mapping spec,
-// section 5).
+// Attribute keys a log record is classified and tagged by (see
+// docs/exporter.md, "How logs and metrics are mapped").
 const (
 	// CustomEventNameKey marks a log record as a custom event: the record
 	// becomes EventData named by the attribute's value.
@@ -40,7 +40,7 @@ const (
 )
 
 // SeverityLevel maps an OpenTelemetry severity number to the Application
-// Insights severity level (mapping spec 5.3): TRACE and DEBUG (1–8) →
+// Insights severity level: TRACE and DEBUG (1–8) →
 // Verbose (0), INFO (9–12) → Information (1), WARN (13–16) → Warning (2),
 // ERROR (17–20) → Error (3), FATAL (21–24) → Critical (4). An unspecified
 // (0) or negative number is Information, as in the Collector's exporter;
@@ -181,7 +181,7 @@ func (c *Converter) AppendLogRecords(buf *Buffer, records []sdklog.Record) (n, s
 }
 
 // AppendLogRecord converts one log record into one envelope in buf
-// (mapping spec, section 5 and rule 14 of section 7):
+// (docs/exporter.md, "How logs and metrics are mapped"):
 //
 //   - a record with the attribute microsoft.custom_event.name becomes
 //     EventData named by it;

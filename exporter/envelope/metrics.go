@@ -10,7 +10,7 @@ import (
 )
 
 // AppendMetrics converts every data point of rm into one MetricData
-// envelope (mapping spec, section 6): gauges and sums as a measurement
+// envelope (docs/exporter.md): gauges and sums as a measurement
 // (value, count 1); histograms, exponential histograms and summaries as an
 // aggregation (value = sum, count, and min and max when recorded). The
 // envelope's time is the point's time, its tags those of the resource, and

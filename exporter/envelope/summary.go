@@ -7,7 +7,7 @@ import (
 )
 
 // SpanSummary is what the Application Insights standard metrics
-// (requests/duration, dependencies/duration; mapping spec 6.1) need to know
+// (requests/duration, dependencies/duration) need to know
 // of a span, computed with the converter's own rules so that the metrics'
 // dimensions match the span's envelope.
 type SpanSummary struct {
