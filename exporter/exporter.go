@@ -3,14 +3,10 @@ package exporter
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
-	"sync"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/aispool/aispool/exporter/envelope"
-	"github.com/aispool/aispool/internal/connstring"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
 )
@@ -23,22 +19,7 @@ var ErrShutdown = errors.New("exporter: shut down")
 // means the envelopes are on disk (committed and fsynced): they will be
 // delivered by a sender draining the spool, in this process or another.
 type TraceExporter struct {
-	log       *slog.Logger
-	conn      *connstring.ConnectionString
-	sp        *spool.Spool
-	ownsSpool bool
-	snd       *sender.Sender // nil with WithoutSender
-	sndDone   chan error
-
-	mu       sync.Mutex // serialises conversion (the converter reuses scratch space)
-	conv     *envelope.Converter
-	buf      envelope.Buffer
-	recs     [][]byte
-	shutdown bool
-
-	closeOnce sync.Once
-	closeErr  error
-	closed    chan struct{}
+	*core // spool, sender, converter, shutdown state
 }
 
 var _ sdktrace.SpanExporter = (*TraceExporter)(nil)
@@ -48,55 +29,20 @@ var _ sdktrace.SpanExporter = (*TraceExporter)(nil)
 // APPLICATIONINSIGHTS_CONNECTION_STRING; a missing or invalid one is an
 // error naming the bad part (never echoing the string).
 func NewTraceExporter(ctx context.Context, opts ...Option) (*TraceExporter, error) {
-	cfg, err := newConfig(opts)
+	c, err := newCore(ctx, "", opts)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := connstring.Resolve(cfg.connectionString, cfg.lookupEnv)
-	if err != nil {
-		return nil, fmt.Errorf("exporter: %w", err)
-	}
-	ec := cfg.envelope
-	ec.InstrumentationKey = conn.InstrumentationKey
-	conv, err := envelope.NewConverter(ec)
-	if err != nil {
-		return nil, fmt.Errorf("exporter: %w", err)
-	}
-	e := &TraceExporter{log: cfg.logger, conn: conn, conv: conv, sp: cfg.spool, closed: make(chan struct{})}
-	if e.sp == nil {
-		e.sp, err = spool.Open(ctx, cfg.spoolDir, &cfg.spoolOptions)
-		if err != nil {
-			return nil, fmt.Errorf("exporter: %w", err)
-		}
-		e.ownsSpool = true
-	}
-	if !cfg.noSender {
-		sc := cfg.senderConfig
-		sc.Queue = sender.SpoolQueue(e.sp)
-		sc.ConnectionString = cfg.connectionString
-		sc.LookupEnv = cfg.lookupEnv
-		sc.Logger = cfg.logger
-		e.snd, err = sender.New(sc)
-		if err != nil {
-			if e.ownsSpool {
-				_ = e.sp.Close()
-			}
-			return nil, fmt.Errorf("exporter: in-process sender: %w", err)
-		}
-		e.sndDone = make(chan error, 1)
-		go func() { e.sndDone <- e.snd.Run(context.WithoutCancel(ctx)) }()
-	}
-	e.log.Debug("trace exporter ready", "spool", e.sp.Dir(), "ikey", conn.RedactedKey())
-	return e, nil
+	return &TraceExporter{core: c}, nil
 }
 
 // Spool returns the spool the exporter writes to.
-func (e *TraceExporter) Spool() *spool.Spool { return e.sp }
+func (e *TraceExporter) Spool() *spool.Spool { return e.spool() }
 
 // Sender returns the in-process sender draining the spool, or nil with
 // WithoutSender. Its Stats feed the metrics package; its Flush waits until
 // what is queued has been delivered.
-func (e *TraceExporter) Sender() *sender.Sender { return e.snd }
+func (e *TraceExporter) Sender() *sender.Sender { return e.sender() }
 
 // ExportSpans converts spans to envelopes and appends them to the spool in
 // one durable step. A span that cannot be converted is counted (see Stats)
@@ -112,77 +58,24 @@ func (e *TraceExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOn
 		return nil
 	}
 	e.buf.Reset()
-	n, skipped := e.conv.AppendSpans(&e.buf, spans)
-	if skipped > 0 {
+	if _, skipped := e.conv.AppendSpans(&e.buf, spans); skipped > 0 {
 		e.log.Warn("spans skipped: they could not be converted", "skipped", skipped)
 	}
-	if n == 0 {
-		return nil
-	}
-	e.recs = e.buf.Records(e.recs[:0])
-	err := e.sp.Append(ctx, e.recs...)
-	clear(e.recs) // do not keep the records alive between calls
-	if err != nil {
-		return fmt.Errorf("exporter: %d envelopes not stored: %w", n, err)
-	}
-	return nil
+	return e.store(ctx)
 }
 
 // ForceFlush returns once everything handed to ExportSpans is durable.
 // ExportSpans only returns after its envelopes are fsynced, so there is
 // nothing to wait for beyond an export in progress.
-func (e *TraceExporter) ForceFlush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		e.mu.Lock() // waits for an export in progress
-		defer e.mu.Unlock()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (e *TraceExporter) ForceFlush(ctx context.Context) error { return e.forceFlush(ctx) }
 
 // Shutdown stops the exporter: later ExportSpans calls return ErrShutdown.
 // The in-process sender finishes its requests in flight while ctx allows
 // (what is not delivered stays in the spool for the next run or the
-// daemon), and the spool is closed if the exporter opened it. Shutdown is
-// idempotent and returns ctx.Err() if ctx ends first.
-func (e *TraceExporter) Shutdown(ctx context.Context) error {
-	e.closeOnce.Do(func() {
-		go func() {
-			e.mu.Lock()
-			e.shutdown = true
-			e.mu.Unlock()
-			var errs []error
-			if e.snd != nil {
-				// Past ctx's deadline the sender abandons its requests in
-				// flight; their records stay in the spool. That is the
-				// caller's ctx.Err(), not a failure to report again.
-				if err := e.snd.Close(ctx); err != nil && ctx.Err() == nil {
-					errs = append(errs, err)
-				}
-				if err := <-e.sndDone; err != nil && !errors.Is(err, sender.ErrClosed) {
-					errs = append(errs, err)
-				}
-			}
-			if e.ownsSpool {
-				errs = append(errs, e.sp.Close())
-			}
-			e.closeErr = errors.Join(errs...)
-			close(e.closed)
-		}()
-	})
-	select {
-	case <-e.closed:
-		return e.closeErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// daemon), and the spool is closed if the exporter opened it; a Pipeline
+// is left open. Shutdown is idempotent and returns ctx.Err() if ctx ends
+// first.
+func (e *TraceExporter) Shutdown(ctx context.Context) error { return e.shutdownCore(ctx) }
 
 // Stats reports the conversion counters.
 func (e *TraceExporter) Stats() envelope.Stats { return e.conv.Stats() }

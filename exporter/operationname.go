@@ -40,6 +40,9 @@ import (
 //		sdktrace.WithBatcher(exp),
 //	)
 //
+// It is also a log processor: OnEmit gives log records emitted inside a
+// span the same operation name.
+//
 // It is stateless and safe for concurrent use. Reading a request parent's
 // attributes copies them, one small allocation per child span start.
 type OperationNameProcessor struct{}

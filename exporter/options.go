@@ -17,7 +17,8 @@ import (
 // string is given with WithConnectionString.
 const EnvConnectionString = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 
-// Option configures a TraceExporter.
+// Option configures a TraceExporter, a LogExporter, a MetricExporter or a
+// Pipeline; each option means the same on all of them.
 type Option interface {
 	apply(*config)
 }
@@ -36,6 +37,14 @@ type config struct {
 	logger           *slog.Logger
 	noSender         bool
 	senderConfig     sender.Config
+
+	// See options_signals.go.
+	pipeline        *Pipeline
+	noOffline       bool // WithoutOfflineStorage
+	volatile        bool // offline storage disabled, by option or environment
+	spoolOptionsSet bool
+	senderConfigSet bool
+	envelopeSet     bool
 }
 
 // WithoutSender disables the in-process sender: the exporter only writes to
@@ -48,7 +57,7 @@ func WithoutSender() Option {
 // back-off, timeouts, token source for Entra ID). Its Queue,
 // ConnectionString, LookupEnv and Logger are set by the exporter.
 func WithSenderConfig(cfg sender.Config) Option {
-	return optionFunc(func(c *config) { c.senderConfig = cfg })
+	return optionFunc(func(c *config) { c.senderConfig, c.senderConfigSet = cfg, true })
 }
 
 // WithConnectionString sets the Application Insights connection string. It
@@ -73,14 +82,14 @@ func WithSpool(s *spool.Spool) Option {
 // WithSpoolOptions sets the limits of the spool the exporter opens (size,
 // age, full policy). Ignored with WithSpool.
 func WithSpoolOptions(o spool.Options) Option {
-	return optionFunc(func(c *config) { c.spoolOptions = o })
+	return optionFunc(func(c *config) { c.spoolOptions, c.spoolOptionsSet = o, true })
 }
 
 // WithEnvelopeConfig sets conversion settings (non-error status codes,
 // span events as messages, ...). Its InstrumentationKey is ignored: the key
 // comes from the connection string.
 func WithEnvelopeConfig(cfg envelope.Config) Option {
-	return optionFunc(func(c *config) { c.envelope = cfg })
+	return optionFunc(func(c *config) { c.envelope, c.envelopeSet = cfg, true })
 }
 
 // WithLogger sets the logger. The default is slog.Default().
@@ -93,7 +102,9 @@ func withLookupEnv(f func(string) (string, bool)) Option {
 	return optionFunc(func(c *config) { c.lookupEnv = f })
 }
 
-func newConfig(opts []Option) (config, error) {
+// newConfig applies opts; signal ("", "logs" or "metrics") names the
+// default spool directory's suffix (see spoolDirFor).
+func newConfig(opts []Option, signal string) (config, error) {
 	c := config{lookupEnv: os.LookupEnv}
 	for _, o := range opts {
 		o.apply(&c)
@@ -101,8 +112,11 @@ func newConfig(opts []Option) (config, error) {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	if c.spool == nil && c.spoolDir == "" {
-		dir, err := defaultSpoolDir(c.lookupEnv)
+	if err := c.check(); err != nil {
+		return c, err
+	}
+	if c.pipeline == nil && c.spool == nil && c.spoolDir == "" && !c.volatile {
+		dir, err := spoolDirFor(c.lookupEnv, signal)
 		if err != nil {
 			return c, err
 		}
@@ -114,11 +128,16 @@ func newConfig(opts []Option) (config, error) {
 	return c, nil
 }
 
-// defaultSpoolDir is "<user cache dir>/aispool/<service>".
+// defaultSpoolDir is "<base>/<service>", where base is
+// APPLICATIONINSIGHTS_STORAGE_DIRECTORY or "<user cache dir>/aispool".
 func defaultSpoolDir(lookupEnv func(string) (string, bool)) (string, error) {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("exporter: no spool directory given and no user cache directory: %w", err)
+	cache, ok := lookupEnv(EnvStorageDirectory)
+	if !ok || strings.TrimSpace(cache) == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("exporter: no spool directory given and no user cache directory: %w", err)
+		}
+		cache = filepath.Join(dir, "aispool")
 	}
 	service, _ := lookupEnv("OTEL_SERVICE_NAME")
 	if service == "" {
@@ -133,5 +152,5 @@ func defaultSpoolDir(lookupEnv func(string) (string, bool)) (string, error) {
 	if service == "" || service == "." || service == ".." {
 		return "", errors.New("exporter: cannot derive a spool directory name from the service name; use WithSpoolDir")
 	}
-	return filepath.Join(cache, "aispool", service), nil
+	return filepath.Join(cache, service), nil
 }

@@ -28,6 +28,8 @@ const SampleRateKey = "microsoft.sample_rate"
 type Sampler struct {
 	ratio float64
 	desc  string
+	// recordDropped: RecordOnly instead of Drop (NewRecordingSampler).
+	recordDropped bool
 }
 
 var _ sdktrace.Sampler = Sampler{}
@@ -53,6 +55,9 @@ func (s Sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingRe
 		decision = sdktrace.RecordAndSample
 	}
 	if decision == sdktrace.Drop {
+		if s.recordDropped {
+			decision = sdktrace.RecordOnly
+		}
 		return sdktrace.SamplingResult{Decision: decision, Tracestate: ts}
 	}
 	return sdktrace.SamplingResult{

@@ -29,6 +29,7 @@ type Converter struct {
 	item    item
 	scratch []byte
 	trim    trimState
+	sig     signalScratch // log records and metric points
 
 	converted atomic.Uint64
 	envelopes atomic.Uint64
@@ -47,6 +48,9 @@ const (
 	SkipTooLarge
 	// SkipInternal: conversion hit an unexpected failure (a bug).
 	SkipInternal
+	// SkipInvalidPoint: a metric data point whose value JSON cannot carry
+	// (NaN or infinite) or whose count exceeds the schema's int32.
+	SkipInvalidPoint
 	numSkipReasons
 )
 
@@ -59,6 +63,8 @@ func (r SkipReason) String() string {
 		return "too_large"
 	case SkipInternal:
 		return "internal_error"
+	case SkipInvalidPoint:
+		return "invalid_point"
 	}
 	return "unknown"
 }

@@ -1,5 +1,6 @@
-// Package envelope converts OpenTelemetry spans into Application Insights
-// envelopes, encoded as ready-to-send JSON.
+// Package envelope converts OpenTelemetry spans, log records and metric
+// data points into Application Insights envelopes, encoded as ready-to-send
+// JSON.
 //
 // # Output
 //
@@ -42,6 +43,12 @@
 //     ot=th:…), 100 otherwise.
 //   - time is UTC RFC 3339 with 7 fractional digits and Z; durations are
 //     d.hh:mm:ss.fffffff, negative ones clamped to zero.
+//
+// Log records (AppendLogRecord) become EventData (attribute
+// microsoft.custom_event.name), ExceptionData (exception.type or
+// exception.message) or MessageData, with the severity level of
+// SeverityLevel; metric data points (AppendMetrics) become one MetricData
+// each. docs/exporter.md describes both mappings.
 //
 // Limits are counted in characters as the service counts them (UTF-16 code
 // units). An envelope over MaxEnvelopeBytes is re-encoded without its

@@ -19,9 +19,11 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 
 	dst = append(dst, `,"tags":{`...)
 	dst = append(dst, sp.res...)
-	dst = append(dst, `,"ai.operation.id":"`...)
-	dst = hex.AppendEncode(dst, sp.traceID[:])
-	dst = append(dst, '"')
+	if sp.traceID.IsValid() { // always for spans; logs and metrics may have none
+		dst = append(dst, `,"ai.operation.id":"`...)
+		dst = hex.AppendEncode(dst, sp.traceID[:])
+		dst = append(dst, '"')
+	}
 	if it.hasParent {
 		dst = append(dst, `,"ai.operation.parentId":"`...)
 		dst = hex.AppendEncode(dst, it.parentID[:])
@@ -48,12 +50,13 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 		dst = c.appendOperation(dst, it)
 	case typeMessage:
 		dst = append(dst, `,"message":`...)
-		dst = appendQuoted(dst, it.message, c.limit(maxMessage))
+		dst = c.appendMessageText(dst, it)
+		dst = appendSeverity(dst, it)
 	case typeException:
 		dst = append(dst, `,"exceptions":[{"typeName":`...)
 		dst = appendQuoted(dst, it.typeName, c.limit(maxTypeName))
 		dst = append(dst, `,"message":`...)
-		dst = appendQuoted(dst, it.message, c.limit(maxMessage))
+		dst = c.appendMessageText(dst, it)
 		full := false
 		if it.stack != "" {
 			dst = append(dst, `,"stack":"`...)
@@ -66,6 +69,12 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 		dst = append(dst, `,"hasFullStack":`...)
 		dst = strconv.AppendBool(dst, full)
 		dst = append(dst, `}]`...)
+		dst = appendSeverity(dst, it)
+	case typeEvent:
+		dst = append(dst, `,"name":`...)
+		dst = c.appendText(dst, &it.name, maxEventName)
+	case typeMetric:
+		dst = c.appendMetricData(dst, it)
 	}
 	dst = c.appendProperties(dst, it)
 	return append(dst, `}}}`...)

@@ -28,32 +28,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal("duplicate case name")
 			}
 			seen[gc.name] = true
-			got := convert(t, newTestConverter(t, gc.cfg), gc.spans...)
-			path := filepath.Join("testdata", "golden", gc.name+".json")
-			pretty, err := json.MarshalIndent(got, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			pretty = append(pretty, '\n')
-			if *update {
-				if err := os.WriteFile(path, pretty, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestGolden -update to create it)", err)
-			}
-			var want []any
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.UseNumber()
-			if err := dec.Decode(&want); err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			if !reflect.DeepEqual(normalizeNumbers(want), normalizeNumbers(got)) {
-				t.Errorf("envelopes differ from %s\ngot:\n%s", path, pretty)
-			}
+			checkGolden(t, gc.name, convert(t, newTestConverter(t, gc.cfg), gc.spans...))
 		})
 	}
 }
@@ -75,4 +50,34 @@ func normalizeNumbers(v any) any {
 		}
 	}
 	return v
+}
+
+// checkGolden compares decoded envelopes with testdata/golden/<name>.json.
+func checkGolden(t *testing.T, name string, got []any) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name+".json")
+	pretty, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pretty = append(pretty, '\n')
+	if *update {
+		if err := os.WriteFile(path, pretty, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run 'TestGolden' -update to create it)", err)
+	}
+	var want []any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&want); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if !reflect.DeepEqual(normalizeNumbers(want), normalizeNumbers(got)) {
+		t.Errorf("envelopes differ from %s\ngot:\n%s", path, pretty)
+	}
 }

@@ -16,6 +16,8 @@ const (
 	typeDependency
 	typeMessage
 	typeException
+	typeEvent
+	typeMetric
 )
 
 // Envelope names and base types, indexed by envType.
@@ -25,12 +27,16 @@ var (
 		typeDependency: "Microsoft.ApplicationInsights.RemoteDependency",
 		typeMessage:    "Microsoft.ApplicationInsights.Message",
 		typeException:  "Microsoft.ApplicationInsights.Exception",
+		typeEvent:      "Microsoft.ApplicationInsights.Event",
+		typeMetric:     "Microsoft.ApplicationInsights.Metric",
 	}
 	baseTypes = [...]string{
 		typeRequest:    "RequestData",
 		typeDependency: "RemoteDependencyData",
 		typeMessage:    "MessageData",
 		typeException:  "ExceptionData",
+		typeEvent:      "EventData",
+		typeMetric:     "MetricData",
 	}
 )
 
@@ -66,6 +72,9 @@ type item struct {
 	exception  bool
 	statusDesc string
 	links      []sdktrace.Link
+
+	// Log records and metric points (see logs.go and metrics.go).
+	signal signalFields
 }
 
 func (it *item) reset(typ envType, sp *spanItem) {

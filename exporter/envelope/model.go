@@ -22,8 +22,8 @@ type Envelope struct {
 }
 
 // Data wraps the typed payload. When decoding, BaseData becomes a
-// *RequestData, *RemoteDependencyData, *MessageData or *ExceptionData
-// according to BaseType, or a json.RawMessage for other types.
+// *RequestData, *RemoteDependencyData, *MessageData, *ExceptionData,
+// *EventData or *MetricData according to BaseType, or a json.RawMessage for other types.
 type Data struct {
 	BaseType string `json:"baseType"`
 	BaseData any    `json:"baseData"`
@@ -49,6 +49,10 @@ func (d *Data) UnmarshalJSON(b []byte) error {
 		v = new(MessageData)
 	case "ExceptionData":
 		v = new(ExceptionData)
+	case "EventData":
+		v = new(EventData)
+	case "MetricData":
+		v = new(MetricData)
 	default:
 		d.BaseData = raw.BaseData
 		return nil

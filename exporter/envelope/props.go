@@ -51,6 +51,9 @@ func (w *propWriter) end(start int) {
 // consumed by the mapping (or an event's own attributes), then
 // otel.status_description for an error status, then _MS.links.
 func (c *Converter) appendProperties(dst []byte, it *item) []byte {
+	if it.signal.props != propsSpan {
+		return c.appendSignalProperties(dst, it)
+	}
 	w := propWriter{c: c, dst: dst}
 	for i := range it.attrs {
 		kv := &it.attrs[i]

@@ -55,6 +55,32 @@ var k8sRoleKeys = [...]attribute.Key{
 // Other resource attributes are not copied into envelopes.
 func (c *Converter) encodeResourceTags(r *resource.Resource) []byte {
 	set := r.Set() // nil-safe
+	role, instance := c.roleAndInstance(r)
+	str := func(k attribute.Key) string {
+		v, ok := set.Value(k)
+		if !ok || v.Type() != attribute.STRING {
+			return ""
+		}
+		return v.AsString()
+	}
+	b := appendTag(nil, "ai.internal.sdkVersion", c.sdkVersion)
+	for _, tag := range [...]struct{ key, value string }{
+		{"ai.cloud.role", role},
+		{"ai.cloud.roleInstance", instance},
+		{"ai.application.ver", str("service.version")},
+	} {
+		if tag.value != "" {
+			b = append(b, ',')
+			b = appendTag(b, tag.key, tag.value)
+		}
+	}
+	return b
+}
+
+// roleAndInstance returns the values of ai.cloud.role and
+// ai.cloud.roleInstance for a resource.
+func (c *Converter) roleAndInstance(r *resource.Resource) (role, instance string) {
+	set := r.Set() // nil-safe
 	str := func(k attribute.Key) string {
 		v, ok := set.Value(k)
 		if !ok || v.Type() != attribute.STRING {
@@ -71,30 +97,18 @@ func (c *Converter) encodeResourceTags(r *resource.Resource) []byte {
 			}
 		}
 	}
-	role := name
+	role = name
 	if ns := str("service.namespace"); ns != "" && name != "" {
 		role = ns + "." + name
 	}
-	instance := str("service.instance.id")
+	instance = str("service.instance.id")
 	if instance == "" {
 		instance = str("host.name")
 	}
 	if instance == "" {
 		instance = c.cfg.HostName
 	}
-
-	b := appendTag(nil, "ai.internal.sdkVersion", c.sdkVersion)
-	for _, tag := range [...]struct{ key, value string }{
-		{"ai.cloud.role", role},
-		{"ai.cloud.roleInstance", instance},
-		{"ai.application.ver", str("service.version")},
-	} {
-		if tag.value != "" {
-			b = append(b, ',')
-			b = appendTag(b, tag.key, tag.value)
-		}
-	}
-	return b
+	return role, instance
 }
 
 // appendTag appends "key":"value" with the tag's length limit.
