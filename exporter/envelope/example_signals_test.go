@@ -45,7 +45,7 @@ func ExampleConverter_AppendLogRecord() {
 	fmt.Println(ex.Properties)
 	// Output:
 	// Microsoft.ApplicationInsights.Exception
-	// *net.OpError | connection refused | severity 3
+	// *net.OpError | connection refused | severity Error
 	// map[log.body:payment failed order.id:1234]
 }
 
