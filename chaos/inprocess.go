@@ -175,7 +175,7 @@ func (a ackingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOn
 func spoolOptions(clock sender.Clock) spool.Options {
 	var o spool.Options
 	if clock != nil {
-		o.Now = clock.Now
+		o.Clock = clock
 	}
 	return o
 }

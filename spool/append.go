@@ -36,14 +36,14 @@ const (
 
 // Append stores records durably, in order. It returns nil only after every
 // record is committed to disk and fsynced: then they survive a crash of the
-// process or of the machine, and will be handed out by Lease until settled.
+// process or of the machine, and will be handed out by [Spool.Lease] until settled.
 //
 // Concurrent calls share one transaction and one fsync (group commit); no
 // call waits on a timer. A call is refused as a whole, with an error naming
-// the record, if one record is empty (ErrEmptyRecord) or larger than
-// MaxRecordBytes (ErrRecordTooLarge); other calls are not affected. When the
-// spool is full, Append returns ErrFull under the RejectNew policy, or
-// evicts the oldest segments under DropOldest.
+// the record, if one record is empty ([ErrEmptyRecord]) or larger than
+// [Options.MaxRecordBytes] ([ErrRecordTooLarge]); other calls are not
+// affected. When the spool is full, Append returns [ErrFull] under the
+// [RejectNew] policy, or evicts the oldest segments under [DropOldest].
 //
 // If ctx ends before the committer takes the call, Append returns ctx.Err()
 // and nothing is stored. If it ends while the commit is under way, Append
@@ -156,7 +156,7 @@ func (s *Spool) maintainLocked() {
 	if g == nil {
 		return
 	}
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	if g.size >= s.opts.SegmentMaxBytes || (g.records > 0 && now.Sub(g.created) >= s.opts.SegmentMaxAge) {
 		if err := s.sealLocked(g); err != nil {
 			s.log.Error("seal active segment", "err", err)
@@ -215,7 +215,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		return
 	}
 
-	arena, lens := encodeGroup(admitted, s.opts.Now().UnixNano(), &s.arena, &s.lens)
+	arena, lens := encodeGroup(admitted, s.opts.Clock.Now().UnixNano(), &s.arena, &s.lens)
 	release()
 	n, last, err := writeRecords(g, arena, lens)
 

@@ -4,7 +4,7 @@
 //
 // # Guarantees
 //
-//   - Append returns nil only after its records are committed and fsynced.
+//   - [Spool.Append] returns nil only after its records are committed and fsynced.
 //     Concurrent appenders share one transaction and one fsync (group
 //     commit); nobody waits on a timer.
 //   - Delivery is at least once. Leases live in memory: after a crash every
@@ -12,16 +12,16 @@
 //     acknowledged record ever comes back. Duplicates are possible, loss of
 //     an acknowledged Append is not.
 //   - Records leave the spool only when acknowledged, dropped by the caller
-//     for a reason (Settle), evicted by the full policy, expired past
-//     MaxAge, or quarantined as corrupt; every drop is counted in Stats by
-//     reason.
+//     for a reason ([Batch.Settle]), evicted by the full policy, expired
+//     past [Options.MaxAge], or quarantined as corrupt; every drop is
+//     counted in [Stats] by reason.
 //
 // # Segments
 //
 // Each process appends to its own active segment, a bbolt file named
 // "<creation time>-<random>.active". It is sealed (renamed to ".seg") when it
-// reaches Options.SegmentMaxBytes or Options.SegmentMaxAge, and on Close. A
-// drainer (a process that calls Lease) takes sealed segments oldest first,
+// reaches [Options.SegmentMaxBytes] or [Options.SegmentMaxAge], and on
+// [Spool.Close]. A drainer (a process that calls [Spool.Lease]) takes sealed segments oldest first,
 // a few at a time (it holds at most eight with records to hand out open at
 // once, and takes the next as those drain), plus its own active one. A
 // segment whose owner died (its flock is free) is treated as sealed. A segment that holds nothing more is deleted, which is
@@ -30,7 +30,7 @@
 //
 // So two processes can share one directory: an application that produces
 // and a daemon that drains. Each segment file is held by one process at a
-// time (bbolt's exclusive flock); a second opener gets ErrLocked at once.
+// time (bbolt's exclusive flock); a second opener gets [ErrLocked] at once.
 //
 // # Records on disk
 //
@@ -49,9 +49,10 @@
 //
 // # Limits
 //
-// MaxBytes bounds the size on disk of all segments. When it is reached, the
-// DropOldest policy (the default) evicts whole segments, oldest first; the
-// RejectNew policy makes Append return ErrFull. Records older than MaxAge are
+// [Options.MaxBytes] bounds the size on disk of all segments. When it is
+// reached, the [DropOldest] policy (the default) evicts whole segments,
+// oldest first; the [RejectNew] policy makes Append return [ErrFull].
+// Records older than [Options.MaxAge] are
 // dropped (reason "expired") instead of being handed out. A full disk makes
 // Append return the error and leaves every segment valid; appends succeed
 // again once space returns.
@@ -60,5 +61,5 @@
 //
 // The directory is created with mode 0700 and files with 0600. Open refuses
 // a directory that is a symlink, owned by another user, or writable by group
-// or others (ErrUnsafeDir). Records are never logged.
+// or others ([ErrUnsafeDir]). Records are never logged.
 package spool

@@ -22,7 +22,7 @@ type Record struct {
 	// Time is when the record was appended.
 	Time time.Time
 	// Attempts counts how many times the record was released for another
-	// try (Nack, or Outcome.Retry) before this lease.
+	// try ([Batch.Nack], or [Outcome.Retry]) before this lease.
 	Attempts int
 }
 
@@ -63,14 +63,14 @@ func (b *Batch) release() {
 }
 
 // Outcome tells Settle what became of each record of a batch, by index into
-// Batch.Records. Every index that is neither retried nor dropped is
+// [Batch].Records. Every index that is neither retried nor dropped is
 // acknowledged: deleted for good.
 type Outcome struct {
 	// Retry lists records to keep and hand out again; their attempt count
 	// is incremented.
 	Retry []int
 	// Dropped lists records to delete undelivered, by reason; each is
-	// counted in Stats.Dropped under its reason.
+	// counted in [Stats].Dropped under its reason.
 	Dropped map[string][]int
 }
 
@@ -100,7 +100,7 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 		s.lastScan = time.Time{}
 	}
 	if time.Since(s.lastScan) >= scanInterval {
-		if err := s.scanLocked(); err != nil {
+		if err := s.scanContextLocked(ctx); err != nil {
 			return nil, err
 		}
 	} else {
@@ -113,7 +113,7 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 		// window) before saying so, for as long as that takes over
 		// something.
 		claims := s.claims
-		if err := s.scanLocked(); err != nil {
+		if err := s.scanContextLocked(ctx); err != nil {
 			return nil, err
 		}
 		if s.claims == claims {
@@ -206,7 +206,7 @@ func removeSeg(segs []*segment, g *segment) []*segment {
 // readLocked reads the next batch of g. It returns (nil, nil) if every
 // available record was expired or corrupt (and is now dropped).
 func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err error) {
-	cutoff := s.opts.Now().Add(-s.opts.MaxAge)
+	cutoff := s.opts.Clock.Now().Add(-s.opts.MaxAge)
 	type bad struct {
 		seq uint64
 		raw []byte
@@ -371,13 +371,13 @@ func (b *Batch) Nack(ctx context.Context) error {
 // Settle applies an outcome to the batch in one atomic, synced
 // transaction: acknowledged and dropped records leave the spool, retried
 // ones are released with their attempt count incremented. A batch is
-// settled once; later calls return ErrStaleBatch.
+// settled once; later calls return [ErrStaleBatch].
 //
 // The outcome holds in this process from the moment Settle is called:
 // settled records are never handed out again by it. If the transaction
 // cannot be written (a full disk, an I/O error, the spool closed while the
 // settle waited to write), Settle returns an error
-// wrapping ErrSettleDeferred and the outcome is written by the segment's
+// wrapping [ErrSettleDeferred] and the outcome is written by the segment's
 // next transaction; only a restart before that hands the records out
 // again.
 func (b *Batch) Settle(ctx context.Context, o Outcome) error {

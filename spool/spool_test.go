@@ -214,7 +214,7 @@ func TestExpiredRecordsDropped(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := openTest(t, t.TempDir(), &Options{MaxAge: time.Hour, Now: clock})
+	s := openTest(t, t.TempDir(), &Options{MaxAge: time.Hour, Clock: clockFunc(clock)})
 	mustAppend(t, s, rec(1), rec(2))
 	mu.Lock()
 	now = now.Add(2 * time.Hour)
