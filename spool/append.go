@@ -152,6 +152,18 @@ func (s *Spool) maintainLocked() {
 			s.log.Warn("scan spool directory", "err", err)
 		}
 	}
+	if s.active == nil && s.lastAppendErr != nil && !s.closed && time.Since(s.lastProbe) >= probeInterval {
+		// Appends failed and no segment takes them (the disk was full):
+		// try to create one, so that Ready recovers by itself once space
+		// returns rather than when a client happens to append.
+		s.lastProbe = time.Now()
+		if err := s.newActiveLocked(); err != nil {
+			s.lastAppendErr = err
+		} else {
+			s.log.Info("appends possible again: created a new active segment", "segment", s.active.id)
+			s.lastAppendErr = nil
+		}
+	}
 	g := s.active
 	if g == nil {
 		return
@@ -235,10 +247,12 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		g.wedged = true
 		s.releaseLocked(g)
 		s.quarantineLocked(g.id+g.ext, g.records, err)
-	} else if isNoSpace(err) && g.live() > 0 {
+	} else if isNoSpace(err) {
 		// The file cannot grow: seal it, so that it goes as a whole once
-		// drained (removing a file needs no space), and append to a new one
-		// when there is room.
+		// drained (removing a file needs no space; an empty one goes at
+		// once), and append to a new one when there is room
+		// (maintainLocked tries to create it every tick).
+		s.lastProbe = time.Now()
 		if serr := s.sealLocked(g); serr != nil {
 			s.log.Error("seal full active segment", "segment", g.id, "err", serr)
 		}
@@ -403,8 +417,8 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 }
 
 // isNoSpace reports a write that failed for lack of space: the disk is
-// full (ENOSPC), or the file hit the process's size limit (EFBIG, with
+// full (ENOSPC), a quota is used up (EDQUOT), or the file hit the process's size limit (EFBIG, with
 // SIGXFSZ ignored, as the Go runtime does).
 func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG)
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.EDQUOT)
 }

@@ -55,7 +55,10 @@
 // Records older than [Options.MaxAge] are
 // dropped (reason "expired") instead of being handed out. A full disk makes
 // Append return the error and leaves every segment valid; appends succeed
-// again once space returns.
+// again once space returns. [Open] succeeds on a full disk too, without an
+// active segment, so that what exists drains (deleting drained segments
+// gives space back): [Spool.Ready] reports the error until the spool, which
+// tries about once a second, has created a new active segment.
 //
 // # Safety
 //

@@ -25,6 +25,9 @@ const (
 	// maxGroupBytes bounds one group commit; appends beyond it wait for the
 	// next transaction.
 	maxGroupBytes = 4 << 20
+	// probeInterval spaces the attempts to create an active segment after
+	// appends failed for lack of space (see maintainLocked).
+	probeInterval = 500 * time.Millisecond
 )
 
 // Spool is a durable FIFO of opaque records kept in a directory of bbolt
@@ -68,7 +71,8 @@ type Spool struct {
 	// its error: tests of ErrSettleDeferred without filling a disk.
 	failPersist error
 
-	lastAppendErr            error // the last group commit's failure; nil after a success
+	lastAppendErr            error     // the last group commit's failure; nil after a success
+	lastProbe                time.Time // when maintainLocked last tried to create an active segment after a failure
 	appended, acked, retried uint64
 	commits                  uint64 // successful group commits (transactions)
 	leased                   int64
@@ -126,7 +130,15 @@ func Open(ctx context.Context, dir string, opts *Options) (*Spool, error) {
 		err = canceled()
 	}
 	if err == nil {
-		err = s.newActiveLocked()
+		if err = s.newActiveLocked(); err != nil && isNoSpace(err) {
+			// A full disk at start: open what exists, so that it drains
+			// (space comes back as drained segments are deleted). Appends
+			// fail, and Ready says so, until a segment can be created:
+			// maintainLocked tries again every tick.
+			s.log.Warn("spool opened on a full disk: appends are refused until space returns", "err", err)
+			s.lastAppendErr, s.lastProbe = err, time.Now()
+			err = nil
+		}
 	}
 	if err != nil {
 		s.closeSegments()
@@ -140,8 +152,10 @@ func Open(ctx context.Context, dir string, opts *Options) (*Spool, error) {
 }
 
 // Ready reports whether the spool can take appends now: it is open, its
-// directory is writable, and the last append did not fail (a full disk
-// makes it unready until an append succeeds again).
+// directory is writable, and the last append did not fail. A full disk
+// makes it unready until space returns: the spool then tries to create a
+// new active segment about once a second, by itself, and is ready again
+// once that succeeds (or once an append does).
 func (s *Spool) Ready() error {
 	s.mu.Lock()
 	closed, last := s.closed, s.lastAppendErr
