@@ -129,6 +129,7 @@ func (s *Spool) commitLoop() {
 			clear(group)
 		case <-tick.C:
 			s.mu.Lock()
+			s.checkNamesLocked()
 			s.maintainLocked()
 			s.mu.Unlock()
 		case <-s.stop:
@@ -152,10 +153,15 @@ func (s *Spool) maintainLocked() {
 			s.log.Warn("scan spool directory", "err", err)
 		}
 	}
+	if s.orphans > 0 && !s.closed && time.Since(s.lastSalvage) >= probeInterval {
+		s.lastSalvage = time.Now()
+		s.retryOrphansLocked()
+	}
 	if s.active == nil && s.lastAppendErr != nil && !s.closed && time.Since(s.lastProbe) >= probeInterval {
-		// Appends failed and no segment takes them (the disk was full):
-		// try to create one, so that Ready recovers by itself once space
-		// returns rather than when a client happens to append.
+		// Appends failed and no segment takes them (the disk was full, or
+		// the active segment could not be salvaged): try again, so that
+		// Ready recovers by itself once the cause is gone rather than when
+		// a client happens to append.
 		s.lastProbe = time.Now()
 		if err := s.newActiveLocked(); err != nil {
 			s.lastAppendErr = err
@@ -232,14 +238,21 @@ func (s *Spool) commitGroup(group []*appendReq) {
 	n, last, err := writeRecords(g, arena, lens)
 
 	s.mu.Lock()
-	s.lastAppendErr = err
-	if err == nil {
+	switch {
+	case err == nil:
 		g.last = last
 		g.records += int64(n)
 		g.size = fileSize(g.path())
 		s.appended += uint64(n)
 		s.commits++
-	} else if errors.Is(err, ErrCorrupt) {
+		// Never acknowledge into a file without a name: after an exit
+		// nothing would keep it. Its records go to a new segment first.
+		if cause := g.checkName(); cause != nil {
+			if serr := s.orphanLocked(g, cause); serr != nil {
+				err = fmt.Errorf("active segment %s lost its name (%v) and its records could not be moved to a new segment: %w", g.id, cause, serr)
+			}
+		}
+	case errors.Is(err, ErrCorrupt):
 		// bbolt panicked on our own file: set it aside and start afresh.
 		s.log.Error("active segment failed", "segment", g.id, "err", err)
 		s.active = nil
@@ -247,7 +260,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		g.wedged = true
 		s.releaseLocked(g)
 		s.quarantineLocked(g.id+g.ext, g.records, err)
-	} else if isNoSpace(err) {
+	case isNoSpace(err):
 		// The file cannot grow: seal it, so that it goes as a whole once
 		// drained (removing a file needs no space; an empty one goes at
 		// once), and append to a new one when there is room
@@ -257,6 +270,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 			s.log.Error("seal full active segment", "segment", g.id, "err", serr)
 		}
 	}
+	s.lastAppendErr = err
 	s.mu.Unlock()
 	if err == nil {
 		s.signal()

@@ -74,6 +74,9 @@ func TestCrashChild(t *testing.T) {
 	case "open-full":
 		openFullChild(dir)
 		return
+	case "orphan-rm-active", "orphan-mv-dir", "orphan-rm-dir":
+		orphanChild(dir, strings.TrimPrefix(os.Getenv(childEnvMode), "orphan-"))
+		return
 	}
 	if os.Getenv(childEnvFSize) != "" {
 		diskFullChild(t, dir, base)

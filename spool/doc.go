@@ -60,9 +60,20 @@
 // gives space back): [Spool.Ready] reports the error until the spool, which
 // tries about once a second, has created a new active segment.
 //
+// A segment file that loses its name while open (deleted, moved, or its
+// directory moved or removed) would take appends that nothing on disk
+// keeps. The committer compares the open file with its name after each
+// commit, before answering (one fstat and one stat), and every held
+// segment each tick: the records of such a file are copied into a new
+// segment (recreating the directory if needed) before anything more is
+// acknowledged, and the event is logged and counted
+// ([Stats].OrphanedSegments, [Stats].SalvagedRecords).
+//
 // # Safety
 //
 // The directory is created with mode 0700 and files with 0600. Open refuses
 // a directory that is a symlink, owned by another user, or writable by group
-// or others ([ErrUnsafeDir]). Records are never logged.
+// or others, and one under a directory that group or others can write
+// without the sticky bit, since they could move it away and put theirs in
+// its place ([ErrUnsafeDir]). Records are never logged.
 package spool

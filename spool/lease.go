@@ -186,7 +186,7 @@ func (s *Spool) dropSegmentLocked(g *segment, cause error) {
 		// (see closeDBLocked): do not wait for it holding mu.
 		go func(db *bolt.DB) { _ = db.Close() }(g.db)
 	}
-	g.db = nil
+	g.db, g.file = nil, nil
 	g.dropped = true
 	s.leased -= int64(g.outstanding)
 	g.outstanding = 0
@@ -431,7 +431,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	case g.db == nil || g.dropped:
 		b.settled = true
 		s.mu.Unlock()
-		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
+		return fmt.Errorf("%w: its segment was quarantined or salvaged", ErrStaleBatch)
 	}
 	b.settled = true
 	defer b.release()
@@ -493,7 +493,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	if g.dropped {
 		// Quarantined while this settle ran: its records were counted
 		// with the segment, and no longer as leased.
-		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
+		return fmt.Errorf("%w: its segment was quarantined or salvaged", ErrStaleBatch)
 	}
 	g.outstanding -= n
 	s.leased -= int64(n)

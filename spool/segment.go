@@ -51,6 +51,9 @@ type segment struct {
 	ext     string // current state: extActive or extSealed
 	created time.Time
 	db      *bolt.DB
+	// file is db's file, for checkName, in a segment this process created;
+	// nil in one it took over. Valid while db is open.
+	file *os.File
 
 	active      bool     // this process appends to it
 	next        uint64   // first sequence never handed out by Lease
@@ -80,6 +83,10 @@ type segment struct {
 	// wedged is set when bbolt panicked in a write transaction on the
 	// file: its writer lock may be held for good (see closeDBLocked).
 	wedged bool
+	// orphan is set when the segment's file lost its name while open
+	// (see checkName): it takes no appends, and its records wait to be
+	// salvaged into a new segment.
+	orphan bool
 }
 
 // live is the number of records still to be delivered: those the file
@@ -117,10 +124,21 @@ func boltOptions() *bolt.Options {
 // a .tmp name and renamed only once bbolt has written and synced its meta
 // pages, so that a crash during initialisation never leaves a half-made
 // .active file behind.
-func createSegment(dir string, now time.Time, segMax int64) (*segment, error) {
-	g := &segment{dir: dir, id: newSegmentID(now), ext: extTmp, created: now, active: true, next: 1}
+func createSegment(dir string, now time.Time) (*segment, error) {
+	return createSegmentID(dir, newSegmentID(now), now)
+}
+
+// createSegmentID is createSegment with the segment's id given.
+func createSegmentID(dir, id string, now time.Time) (*segment, error) {
+	g := &segment{dir: dir, id: id, ext: extTmp, created: now, active: true, next: 1}
 	tmp := g.path()
-	db, err := bolt.Open(tmp, 0o600, boltOptions())
+	o := boltOptions()
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		g.file = f // bbolt's own: for checkName while the db is open
+		return f, err
+	}
+	db, err := bolt.Open(tmp, 0o600, o)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("spool: create segment %s: %w", tmp, err)
@@ -176,7 +194,11 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 	o := boltOptions()
 	// The file may have gone since it was listed (drained and removed by
 	// another drainer): never create it anew.
-	o.OpenFile = openNoCreate
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := openNoCreate(name, flag, perm)
+		g.file = f // bbolt's own: for checkName while the db is open
+		return f, err
+	}
 	db, err := bolt.Open(path, 0o600, o)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):

@@ -73,11 +73,15 @@ type Spool struct {
 
 	lastAppendErr            error     // the last group commit's failure; nil after a success
 	lastProbe                time.Time // when maintainLocked last tried to create an active segment after a failure
+	orphans                  int       // segments held whose salvage failed (see orphanLocked)
+	lastSalvage              time.Time // when maintainLocked last tried to salvage them
 	appended, acked, retried uint64
 	commits                  uint64 // successful group commits (transactions)
 	leased                   int64
 	dropped                  map[string]uint64
 	quarantined              uint64
+	orphaned                 uint64 // active segments whose file lost its name (see checkName)
+	salvagedRecs             uint64 // records moved out of segments set aside (see salvageLocked)
 }
 
 // Open opens (creating if needed) the spool in dir and starts a new active
@@ -226,9 +230,16 @@ func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	var err error
+	// An active segment whose file lost its name is salvaged rather than
+	// sealed (the rename would fail, and its records go with the process).
+	err := s.checkActiveLocked()
+	for _, g := range slices.Clone(s.segs) {
+		if g.orphan && g.db != nil {
+			err = errors.Join(err, s.salvageLocked(g, errors.New("close")))
+		}
+	}
 	if g := s.active; g != nil {
-		err = s.sealLocked(g)
+		err = errors.Join(err, s.sealLocked(g))
 	}
 	s.closeSegments()
 	return err
@@ -245,7 +256,7 @@ func (s *Spool) closeSegments() {
 
 // newActiveLocked creates this process's next active segment.
 func (s *Spool) newActiveLocked() error {
-	g, err := createSegment(s.dir, s.opts.Clock.Now(), s.opts.SegmentMaxBytes)
+	g, err := createSegment(s.dir, s.opts.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -306,7 +317,7 @@ func (s *Spool) closeDBLocked(g *segment) {
 			s.log.Warn("close segment", "segment", g.id, "err", err)
 		}
 	}
-	g.db = nil
+	g.db, g.file = nil, nil
 }
 
 // releaseLocked closes g and forgets it without deleting the file.
@@ -324,6 +335,9 @@ func (s *Spool) removeLocked(g *segment) error {
 	path := g.path()
 	s.closeDBLocked(g)
 	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
+	if g.orphan {
+		return nil // its name is gone, or another file's
+	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("spool: remove drained segment: %w", err)
 	}
@@ -408,6 +422,14 @@ type Stats struct {
 	Dropped map[string]uint64
 	// QuarantinedSegments counts segment files moved to quarantine/.
 	QuarantinedSegments uint64
+	// OrphanedSegments counts active segments whose file lost its name
+	// while open: deleted, moved, or its directory moved or removed. Their
+	// records are salvaged into a new segment (SalvagedRecords) before any
+	// append into them is acknowledged.
+	OrphanedSegments uint64
+	// SalvagedRecords counts records copied out of segments that were set
+	// aside (orphaned, or damaged) into new segments.
+	SalvagedRecords uint64
 }
 
 // Stats returns a snapshot. It is cheap (no scan of the records) and safe to
@@ -425,6 +447,8 @@ func (s *Spool) Stats() Stats {
 		Retried:             s.retried,
 		Dropped:             maps.Clone(s.dropped),
 		QuarantinedSegments: s.quarantined,
+		OrphanedSegments:    s.orphaned,
+		SalvagedRecords:     s.salvagedRecs,
 	}
 	for _, g := range s.segs {
 		st.Records += g.live()

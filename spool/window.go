@@ -200,7 +200,7 @@ func (s *Spool) trimLocked(after string) {
 	trimmed := false
 	for i := len(s.segs) - 1; i >= 0 && over > 0 && s.segs[i].id > after; i-- {
 		g := s.segs[i]
-		if g.active || g.db == nil || g.wedged || !g.available() || g.outstanding > 0 || len(g.retry) > 0 || g.dirty() || g.writing > 0 {
+		if g.active || g.orphan || g.db == nil || g.wedged || !g.available() || g.outstanding > 0 || len(g.retry) > 0 || g.dirty() || g.writing > 0 {
 			continue
 		}
 		f := segmentFile{id: g.id, ext: g.ext, size: g.size, free: true, records: g.live()}
