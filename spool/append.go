@@ -153,9 +153,9 @@ func (s *Spool) maintainLocked() {
 			s.log.Warn("scan spool directory", "err", err)
 		}
 	}
-	if s.orphans > 0 && !s.closed && time.Since(s.lastSalvage) >= probeInterval {
+	if !s.closed && time.Since(s.lastSalvage) >= probeInterval {
 		s.lastSalvage = time.Now()
-		s.retryOrphansLocked()
+		s.retryPendingLocked()
 	}
 	if s.active == nil && s.lastAppendErr != nil && !s.closed && time.Since(s.lastProbe) >= probeInterval {
 		// Appends failed and no segment takes them (the disk was full, or
@@ -228,6 +228,9 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		pending += r.size
 		admitted = append(admitted, r)
 	}
+	if len(admitted) > 0 {
+		g.appending = true
+	}
 	s.mu.Unlock()
 	if len(admitted) == 0 {
 		return
@@ -238,6 +241,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 	n, last, err := writeRecords(g, arena, lens)
 
 	s.mu.Lock()
+	g.appending = false
 	switch {
 	case err == nil:
 		g.last = last
@@ -245,21 +249,28 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		g.size = fileSize(g.path())
 		s.appended += uint64(n)
 		s.commits++
-		// Never acknowledge into a file without a name: after an exit
-		// nothing would keep it. Its records go to a new segment first.
-		if cause := g.checkName(); cause != nil {
+		if g.damaged != nil {
+			// A reader found the file damaged while this transaction ran:
+			// copy its records, these ones too, before answering.
+			if serr := s.salvageLocked(g, g.damaged); serr != nil {
+				err = fmt.Errorf("active segment %s is damaged (%v) and its records could not be copied to a new segment: %w", g.id, g.damaged, serr)
+			}
+		} else if cause := g.checkName(); cause != nil {
+			// Never acknowledge into a file without a name: after an exit
+			// nothing would keep it. Its records go to a new segment first.
 			if serr := s.orphanLocked(g, cause); serr != nil {
 				err = fmt.Errorf("active segment %s lost its name (%v) and its records could not be moved to a new segment: %w", g.id, cause, serr)
 			}
 		}
 	case errors.Is(err, ErrCorrupt):
-		// bbolt panicked on our own file: set it aside and start afresh.
-		s.log.Error("active segment failed", "segment", g.id, "err", err)
-		s.active = nil
-		g.active = false
+		// bbolt panicked on our own file: its writer lock may be held for
+		// good. Copy out what passes its checksum, set the file aside, and
+		// append to a new one. This group was not written.
 		g.wedged = true
-		s.releaseLocked(g)
-		s.quarantineLocked(g.id+g.ext, g.records, err)
+		_ = s.damagedLocked(g, err)
+	case g.damaged != nil:
+		// The write failed on a file a reader found damaged meanwhile.
+		_ = s.damagedLocked(g, g.damaged)
 	case isNoSpace(err):
 		// The file cannot grow: seal it, so that it goes as a whole once
 		// drained (removing a file needs no space; an empty one goes at

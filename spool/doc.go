@@ -42,10 +42,15 @@
 // settle writes a few pages whatever the size of its batch; the file goes
 // as a whole once nothing in it is live. The active segment, which keeps
 // growing, deletes settled records instead, so that bbolt reuses their
-// pages. A segment whose marks do not parse is quarantined. A record that fails its
-// check is copied to quarantine/ and dropped (reason "corrupt"); a segment
-// that bbolt cannot open, that fails bbolt's consistency check, or that
-// panics bbolt is renamed into quarantine/. Neither blocks the queue.
+// pages. A segment whose marks do not parse is quarantined. A record that
+// fails its check is copied to quarantine/ and dropped (reason "corrupt").
+// A segment whose tree is damaged (bbolt cannot open it, panics on it, or
+// records it holds are missing from its tree) is salvaged first: every
+// live record that still passes its checksum, found through the tree or,
+// where the tree no longer reaches, by reading the file's pages directly,
+// is copied into a new segment, and only then is the file renamed into
+// quarantine/; the live records not found intact are counted as corrupt.
+// Neither blocks the queue.
 //
 // # Limits
 //

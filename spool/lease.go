@@ -127,12 +127,15 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 	for i := 0; i < len(s.segs); i++ {
 		g := s.segs[i]
-		if !g.available() && !g.active && g.outstanding == 0 && g.live() > 0 {
+		if g.damaged != nil || g.db == nil {
+			continue // waits for its salvage
+		}
+		if !g.available() && g.outstanding == 0 && g.live() > 0 && !g.appending {
 			// Everything was handed out and settled, yet the count says
-			// records are left: the tree lost them. Count them and set
-			// the file aside rather than keep it forever.
-			s.dropSegmentLocked(g, fmt.Errorf("%w: %d records counted but not found in the tree", ErrCorrupt, g.live()))
-			i--
+			// records are left: the tree lost them. Copy out what can be
+			// found and set the file aside rather than keep it forever.
+			_ = s.damagedLocked(g, fmt.Errorf("%w: %d records counted but not found in the tree", ErrCorrupt, g.live()))
+			i = -1
 			continue
 		}
 		if !g.available() {
@@ -151,8 +154,10 @@ func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 		}
 		b, err := s.readLocked(g, maxRecords, maxBytes)
 		if errors.Is(err, ErrCorrupt) {
-			s.dropSegmentLocked(g, err)
-			i--
+			// Records are unreadable in place: copy out every one that
+			// passes its checksum, and set the file aside.
+			_ = s.damagedLocked(g, err)
+			i = -1
 			continue
 		}
 		if err != nil {
@@ -170,28 +175,6 @@ func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 		}
 	}
 	return nil, nil
-}
-
-// dropSegmentLocked quarantines a segment that failed while in use.
-func (s *Spool) dropSegmentLocked(g *segment, cause error) {
-	if g == s.active {
-		s.active = nil
-	}
-	g.active = false
-	lost := g.live()
-	name := g.id + g.ext
-	if g.db != nil && !g.wedged {
-		// Close waits for a transaction in progress on another goroutine
-		// (a settle, an append), which on a damaged file may never end
-		// (see closeDBLocked): do not wait for it holding mu.
-		go func(db *bolt.DB) { _ = db.Close() }(g.db)
-	}
-	g.db, g.file = nil, nil
-	g.dropped = true
-	s.leased -= int64(g.outstanding)
-	g.outstanding = 0
-	s.segs = removeSeg(s.segs, g)
-	s.quarantineLocked(name, lost, cause)
 }
 
 func removeSeg(segs []*segment, g *segment) []*segment {
@@ -267,7 +250,11 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		for retryUsed < len(g.retry) {
 			seq := g.retry[retryUsed]
 			val := recs.Get(putKey(key[:], seq))
-			if val != nil && !take(seq, key[:], val) {
+			if val == nil {
+				// Released for a retry, so never deleted: the tree lost it.
+				return fmt.Errorf("%w: segment %s lost record %d (released for a retry) from its tree", ErrCorrupt, g.id, seq)
+			}
+			if !take(seq, key[:], val) {
 				break
 			}
 			retryUsed++
@@ -275,22 +262,44 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		if retryUsed == len(g.retry) {
 			c := recs.Cursor()
 			k, v := firstLive(c, g.marks, next)
+			// In a segment this process created, the records from next
+			// to last are all in the tree, in sequence: a gap is damage
+			// (a lost or misdirected page), not records deleted.
+			expect := uint64(0)
+			if g.dense {
+				expect = next
+			}
 			for {
 				if k == nil {
-					next = max(next, g.last+1) // the rest is gone
+					if next <= g.last && !g.marks.contains(g.last) {
+						// The last record was appended and not handed out,
+						// so not deleted: the tree lost it.
+						return fmt.Errorf("%w: segment %s lost records from %d to its last, %d, from its tree", ErrCorrupt, g.id, next, g.last)
+					}
+					next = max(next, g.last+1) // the rest is marked
 					break
 				}
 				seq, ok := keySeq(k)
-				if !ok {
+				switch {
+				case !ok:
 					return fmt.Errorf("%w: segment %s has a malformed key", ErrCorrupt, g.id)
+				case seq < next:
+					return fmt.Errorf("%w: segment %s: its tree gives record %d after %d", ErrCorrupt, g.id, seq, next)
+				case expect != 0 && expect <= g.last && seq != expect:
+					return fmt.Errorf("%w: segment %s lost record %d from its tree (found %d instead)", ErrCorrupt, g.id, expect, seq)
+				case seq > g.last && !g.active && !g.appending:
+					// Nothing appends to it: no record can be past its last.
+					return fmt.Errorf("%w: segment %s holds record %d past its last, %d", ErrCorrupt, g.id, seq, g.last)
 				}
 				if seq > g.last {
+					// Appended by a commit not counted yet.
 					next = max(next, g.last+1)
 					break
 				}
 				if g.marks.contains(seq) {
 					// Settled and marked (met after a reopen).
 					k, v = firstLive(c, g.marks, seq)
+					expect = 0
 					continue
 				}
 				if !take(seq, k, v) {
@@ -298,6 +307,9 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 					break
 				}
 				next = seq + 1
+				if expect != 0 {
+					expect = next
+				}
 				k, v = c.Next()
 			}
 		}
@@ -352,6 +364,10 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 	}
 	g.outstanding += len(b.seqs)
 	s.leased += int64(len(b.seqs))
+	if g.batches == nil {
+		g.batches = make(map[*Batch]struct{})
+	}
+	g.batches[b] = struct{}{}
 	return b, nil
 }
 
@@ -497,6 +513,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	}
 	g.outstanding -= n
 	s.leased -= int64(n)
+	delete(g.batches, b)
 	if len(retries) > 0 && g.db != nil {
 		seqs := make([]uint64, len(retries))
 		for i, r := range retries {

@@ -1,10 +1,12 @@
 package spool
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"syscall"
@@ -72,7 +74,7 @@ func (s *Spool) checkActiveLocked() error {
 // whose directory was moved or removed, is salvaged as the active one is.
 func (s *Spool) checkNamesLocked() {
 	for _, g := range slices.Clone(s.segs) {
-		if g.orphan || g.db == nil {
+		if g.setAside() || g.db == nil {
 			continue
 		}
 		if cause := g.checkName(); cause != nil {
@@ -96,7 +98,6 @@ func (s *Spool) orphanLocked(g *segment, cause error) error {
 	g.active = false
 	g.orphan = true
 	s.orphaned++
-	s.orphans++
 	s.log.Error("SEGMENT FILE LOST ITS NAME: deleted or moved while open (or its directory was); moving its records into a new segment",
 		"segment", g.id, "path", g.path(), "cause", cause, "records", g.live())
 	err := s.salvageLocked(g, cause)
@@ -106,10 +107,37 @@ func (s *Spool) orphanLocked(g *segment, cause error) error {
 	return err
 }
 
-// retryOrphansLocked tries again to salvage segments whose salvage failed.
-func (s *Spool) retryOrphansLocked() {
+// damagedLocked handles a segment g whose tree is damaged (bbolt panicked
+// on it, or records it holds are missing from its tree): nothing is
+// appended to it or leased from it any more, every live record that
+// passes its checksum is copied into a new segment, and the file is moved
+// to quarantine/. If the committer is writing to g now, it does this once
+// its transaction ends, so that the records it writes are copied too. If
+// the copy fails, the file stays and maintainLocked tries again.
+func (s *Spool) damagedLocked(g *segment, cause error) error {
+	if g.damaged == nil {
+		s.log.Error("segment damaged: copying out every record that passes its checksum, then quarantining it",
+			"segment", g.id, "cause", cause, "records", g.live())
+	}
+	g.damaged = cause
+	if s.active == g {
+		s.active = nil
+	}
+	g.active = false
+	if g.appending {
+		return nil
+	}
+	err := s.salvageLocked(g, cause)
+	if err != nil {
+		s.log.Error("salvage failed; tried again every second", "segment", g.id, "err", err)
+	}
+	return err
+}
+
+// retryPendingLocked tries again to salvage segments whose salvage failed.
+func (s *Spool) retryPendingLocked() {
 	for _, g := range slices.Clone(s.segs) {
-		if g.orphan && g.db != nil && !g.dropped {
+		if g.setAside() && g.db != nil && !g.dropped && !g.appending {
 			if err := s.salvageLocked(g, errors.New("salvage retried")); err != nil {
 				s.log.Warn("salvage failed again", "segment", g.id, "err", err)
 			}
@@ -127,51 +155,228 @@ type salvaged struct {
 // salvageLocked copies every live record of g that passes its checksum
 // into a new sealed segment of the spool directory (recreated if it was
 // removed), named after g so that it keeps g's place in FIFO order, and
-// then drops g: its file is closed and forgotten, and its outstanding
-// batches are stale (their records were copied: they are handed out
-// again, at least once). Records that fail their checksum are quarantined
-// and counted as corrupt. On error nothing changed.
+// then drops g: its file is closed and forgotten (moved to quarantine/
+// first if it was damaged), and its outstanding batches are stale (their
+// records were copied: they are handed out again, at least once).
+//
+// The records are read through bbolt's tree and, if that fails or the
+// file is damaged, from its pages directly (scanRawFile), which finds
+// records the tree no longer reaches and intact older copies of damaged
+// ones. Live records not found intact are counted as corrupt. On error
+// nothing changed.
 func (s *Spool) salvageLocked(g *segment, cause error) error {
 	if err := prepareDir(s.dir); err != nil {
 		return fmt.Errorf("spool: salvage segment %s: %w", g.id, err)
 	}
-	recs, bad, err := readLive(g)
-	if err != nil {
-		return fmt.Errorf("spool: salvage segment %s: read: %w", g.id, err)
+	live := g.liveFilter()
+	var found []salvaged
+	bad, lerr := readTree(g, func(r salvaged) {
+		if live(r.seq) {
+			found = append(found, r)
+		}
+	})
+	if lerr != nil || g.damaged != nil {
+		raw, rerr := scanSegmentFile(g)
+		if rerr != nil && lerr != nil {
+			return fmt.Errorf("spool: salvage segment %s: read: %w", g.id, errors.Join(lerr, rerr))
+		}
+		if raw != nil {
+			found = mergeRaw(found, raw, live)
+		}
 	}
-	dst, err := createSegmentID(s.dir, salvageID(g.id), s.opts.Clock.Now())
+	slices.SortStableFunc(found, func(a, b salvaged) int { return cmpSeq(a.seq, b.seq) })
+	dst, err := s.writeSalvageLocked(g.id, found)
 	if err != nil {
 		return fmt.Errorf("spool: salvage segment %s: %w", g.id, err)
+	}
+	lost := max(g.live()-countSeqs(found), 0)
+	for _, b := range bad {
+		if !hasSeq(found, b.seq) {
+			s.quarantineRecord(g, b.seq, b.val, ErrCorrupt)
+		}
+	}
+	if g.damaged != nil && !g.orphan {
+		s.forgetLocked(g)
+		s.quarantineLocked(g.id+g.ext, lost, cause)
+	} else {
+		s.forgetLocked(g)
+		s.addDropLocked(ReasonCorrupt, uint64(lost))
+	}
+	s.salvagedRecs += uint64(len(found))
+	s.log.Error("segment salvaged", "segment", g.id, "cause", cause, "records_salvaged", len(found), "records_lost", lost, "moved_to", dst)
+	return nil
+}
+
+// writeSalvageLocked writes recs into a new sealed segment whose id keeps
+// the creation stamp of id, and returns its file name ("" if recs is
+// empty: no file is made).
+func (s *Spool) writeSalvageLocked(id string, recs []salvaged) (string, error) {
+	if len(recs) == 0 {
+		return "", nil
+	}
+	dst, err := createSegmentID(s.dir, salvageID(id), s.opts.Clock.Now())
+	if err != nil {
+		return "", err
 	}
 	dst.active = false
 	if err := writeSalvaged(dst, recs); err != nil {
 		_ = dst.db.Close()
 		_ = os.Remove(dst.path())
-		return fmt.Errorf("spool: salvage segment %s: write: %w", g.id, err)
+		return "", fmt.Errorf("write: %w", err)
 	}
 	dst.records, dst.last = int64(len(recs)), uint64(len(recs))
 	dst.size = fileSize(dst.path())
 	s.insertLocked(dst)
+	name := dst.id + dst.ext
 	if err := s.sealLocked(dst); err != nil {
 		// dst stays open as an .active file of this process: a drainer
 		// here leases from it, another takes it over after an exit.
 		s.log.Warn("seal salvaged segment", "segment", dst.id, "err", err)
+	} else {
+		name = dst.id + dst.ext
 	}
-	for _, b := range bad {
-		s.quarantineRecord(g, b.seq, b.val, ErrCorrupt)
+	return name, nil
+}
+
+// salvageFileLocked copies the records of a segment file that bbolt cannot
+// open (or whose tree fails its checks) that pass their checksum and are
+// not marked settled into a new segment, then moves the file to
+// quarantine/. A file whose marks do not parse is only quarantined: which
+// of its records were delivered cannot be told. It takes no lock: the
+// claim that found the file corrupt held bbolt's (a bbolt that panicked
+// while opening can leave its lock held by this process for good, through
+// its mapping of the file).
+func (s *Spool) salvageFileLocked(f segmentFile, cause error) {
+	path := filepath.Join(s.dir, f.name())
+	fd, err := os.Open(path)
+	if err != nil {
+		s.quarantineLocked(f.name(), 0, cause)
+		return
 	}
-	s.addDropLocked(ReasonCorrupt, uint64(len(bad)))
-	s.salvagedRecs += uint64(len(recs))
-	if g.orphan {
-		s.orphans--
+	defer fd.Close()
+	var found []salvaged
+	if info, err := fd.Stat(); err == nil {
+		raw, rerr := scanRawFile(fd, info.Size())
+		if rerr == nil && !raw.badMarks {
+			found = mergeRaw(nil, raw, func(seq uint64) bool { return !raw.settled(seq) })
+			slices.SortStableFunc(found, func(a, b salvaged) int { return cmpSeq(a.seq, b.seq) })
+		}
 	}
-	s.forgetLocked(g)
-	s.log.Error("segment salvaged", "segment", g.id, "cause", cause, "records_salvaged", len(recs), "records_corrupt", len(bad), "moved_to", dst.id+dst.ext)
-	return nil
+	if err := prepareDir(s.dir); err != nil {
+		s.log.Error("salvage of a damaged segment file failed", "segment", f.name(), "err", err)
+		return
+	}
+	dst, err := s.writeSalvageLocked(f.id, found)
+	if err != nil {
+		s.log.Error("salvage of a damaged segment file failed; tried again at the next scan", "segment", f.name(), "err", err)
+		return
+	}
+	s.salvagedRecs += uint64(len(found))
+	if len(found) > 0 {
+		s.log.Error("damaged segment file salvaged", "segment", f.name(), "cause", cause, "records_salvaged", len(found), "moved_to", dst)
+	}
+	s.quarantineLocked(f.name(), 0, cause)
+}
+
+// liveFilter returns whether a sequence number of g is live: to be copied
+// by a salvage. Records settled in this process are not (marked, or
+// deleted with the deletion not written yet), nor numbers past the last
+// committed append. In a segment this process created (dense), records
+// before the lease position were handed out: only those leased now or
+// released for a retry are live; the others were settled and deleted, and
+// the copies of them that a raw scan finds are stale.
+func (g *segment) liveFilter() func(uint64) bool {
+	pending := make(map[uint64]bool, len(g.pendingDel))
+	for _, seq := range g.pendingDel {
+		pending[seq] = true
+	}
+	held := make(map[uint64]bool)
+	if g.dense {
+		for _, seq := range g.retry {
+			held[seq] = true
+		}
+		for b := range g.batches {
+			for _, seq := range b.seqs {
+				held[seq] = true
+			}
+		}
+	}
+	return func(seq uint64) bool {
+		switch {
+		case seq == 0 || seq > g.last || g.marks.contains(seq) || pending[seq]:
+			return false
+		case !g.dense:
+			return true
+		}
+		return seq >= g.next || held[seq]
+	}
+}
+
+// mergeRaw adds to found the records of a raw scan that live accepts and
+// that found lacks (every distinct value of each).
+func mergeRaw(found []salvaged, raw *rawScan, live func(uint64) bool) []salvaged {
+	have := make(map[uint64]bool, len(found))
+	for _, r := range found {
+		have[r.seq] = true
+	}
+	for seq, vals := range raw.records {
+		if have[seq] || !live(seq) {
+			continue
+		}
+		for _, v := range vals {
+			found = append(found, salvaged{seq: seq, val: v})
+		}
+	}
+	return found
+}
+
+// scanSegmentFile scans g's file through bbolt's descriptor (which works
+// after the name is gone), or by its name.
+func scanSegmentFile(g *segment) (*rawScan, error) {
+	f := g.file
+	if f == nil {
+		var err error
+		if f, err = os.Open(g.path()); err != nil {
+			return nil, err
+		}
+		defer f.Close()
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return scanRawFile(f, info.Size())
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// countSeqs counts the distinct sequence numbers of recs (sorted).
+func countSeqs(recs []salvaged) int64 {
+	var n int64
+	for i, r := range recs {
+		if i == 0 || recs[i-1].seq != r.seq {
+			n++
+		}
+	}
+	return n
+}
+
+func hasSeq(recs []salvaged, seq uint64) bool {
+	_, ok := slices.BinarySearchFunc(recs, seq, func(r salvaged, seq uint64) int { return cmpSeq(r.seq, seq) })
+	return ok
 }
 
 // forgetLocked drops g from the segments held without touching its name
-// (which is gone, or another file's): its batches become stale.
+// (which is gone, another file's, or quarantined next): its batches become
+// stale.
 func (s *Spool) forgetLocked(g *segment) {
 	if g == s.active {
 		s.active = nil
@@ -189,20 +394,17 @@ func (s *Spool) forgetLocked(g *segment) {
 	s.segs = removeSeg(s.segs, g)
 }
 
-// readLive returns the live records of g (neither marked nor deleted
-// while their deletion waits to be written) that pass their checksum, and
-// those that do not.
-func readLive(g *segment) (good, bad []salvaged, err error) {
-	if g.wedged {
-		return nil, nil, fmt.Errorf("%w: segment %s failed an earlier transaction", ErrCorrupt, g.id)
-	}
-	pending := make(map[uint64]bool, len(g.pendingDel))
-	for _, seq := range g.pendingDel {
-		pending[seq] = true
+// readTree walks g's records through bbolt, handing each one that passes
+// its checksum to keep, and returns those that do not. A damaged tree
+// (bbolt panics, a key is malformed) ends the walk with an error; what it
+// found until then is kept.
+func readTree(g *segment, keep func(salvaged)) (bad []salvaged, err error) {
+	if g.wedged || g.db == nil {
+		return nil, fmt.Errorf("%w: segment %s failed an earlier transaction", ErrCorrupt, g.id)
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			good, bad, err = nil, nil, fmt.Errorf("%w: bbolt panicked reading segment %s: %v", ErrCorrupt, g.id, r)
+			err = fmt.Errorf("%w: bbolt panicked reading segment %s: %v", ErrCorrupt, g.id, r)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -217,10 +419,7 @@ func readLive(g *segment) (good, bad []salvaged, err error) {
 			if !ok {
 				return fmt.Errorf("%w: segment %s has a malformed key", ErrCorrupt, g.id)
 			}
-			if g.marks.contains(seq) || pending[seq] {
-				continue
-			}
-			r := salvaged{seq: seq, val: append([]byte(nil), v...)}
+			r := salvaged{seq: seq, val: bytes.Clone(v)}
 			if _, _, derr := decodeRecord(v); derr != nil {
 				bad = append(bad, r)
 				continue
@@ -228,11 +427,11 @@ func readLive(g *segment) (good, bad []salvaged, err error) {
 			if a := att.Get(k); len(a) == 4 {
 				r.attempts = binary.BigEndian.Uint32(a)
 			}
-			good = append(good, r)
+			keep(r)
 		}
 		return nil
 	})
-	return good, bad, err
+	return bad, err
 }
 
 // writeSalvaged stores recs in the new segment dst, in order, in one
@@ -270,17 +469,12 @@ func writeSalvaged(dst *segment, recs []salvaged) error {
 }
 
 // salvageID names the segment that takes the records of segment id: the
-// same creation time (so it keeps id's place in FIFO order), another
+// same creation stamp (so that it keeps id's place in FIFO order), another
 // random part.
 func salvageID(id string) string {
-	stamp, _, _ := cutStamp(id)
-	return stamp + newSegmentID(time.Unix(0, 0))[20:]
-}
-
-// cutStamp splits a segment id into its creation stamp and random part.
-func cutStamp(id string) (stamp, random string, ok bool) {
-	if len(id) != 37 || id[20] != '-' {
-		return id, "", false
+	stamp := id
+	if len(id) > 20 && id[20] == '-' {
+		stamp = id[:20]
 	}
-	return id[:20], id[21:], true
+	return stamp + newSegmentID(time.Unix(0, 0))[20:]
 }

@@ -73,8 +73,7 @@ type Spool struct {
 
 	lastAppendErr            error     // the last group commit's failure; nil after a success
 	lastProbe                time.Time // when maintainLocked last tried to create an active segment after a failure
-	orphans                  int       // segments held whose salvage failed (see orphanLocked)
-	lastSalvage              time.Time // when maintainLocked last tried to salvage them
+	lastSalvage              time.Time // when maintainLocked last tried to salvage segments set aside
 	appended, acked, retried uint64
 	commits                  uint64 // successful group commits (transactions)
 	leased                   int64
@@ -234,7 +233,7 @@ func (s *Spool) Close() error {
 	// sealed (the rename would fail, and its records go with the process).
 	err := s.checkActiveLocked()
 	for _, g := range slices.Clone(s.segs) {
-		if g.orphan && g.db != nil {
+		if g.setAside() && g.db != nil {
 			err = errors.Join(err, s.salvageLocked(g, errors.New("close")))
 		}
 	}

@@ -200,7 +200,7 @@ func (s *Spool) trimLocked(after string) {
 	trimmed := false
 	for i := len(s.segs) - 1; i >= 0 && over > 0 && s.segs[i].id > after; i-- {
 		g := s.segs[i]
-		if g.active || g.orphan || g.db == nil || g.wedged || !g.available() || g.outstanding > 0 || len(g.retry) > 0 || g.dirty() || g.writing > 0 {
+		if g.active || g.setAside() || g.db == nil || g.wedged || !g.available() || g.outstanding > 0 || len(g.retry) > 0 || g.dirty() || g.writing > 0 {
 			continue
 		}
 		f := segmentFile{id: g.id, ext: g.ext, size: g.size, free: true, records: g.live()}
@@ -261,7 +261,7 @@ func (s *Spool) claimLocked(f segmentFile) (*segment, error) {
 	switch {
 	case errors.Is(err, ErrCorrupt):
 		s.claims++
-		s.quarantineLocked(f.name(), 0, err)
+		s.salvageFileLocked(f, err)
 		return nil, err
 	case err != nil:
 		if !errors.Is(err, ErrLocked) && !errors.Is(err, fs.ErrNotExist) {
