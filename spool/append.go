@@ -244,6 +244,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 	g.appending = false
 	switch {
 	case err == nil:
+		s.fullAt = 0
 		g.last = last
 		g.records += int64(n)
 		g.size = fileSize(g.path())
@@ -300,10 +301,12 @@ func (s *Spool) admitLocked(size int64) error {
 		return nil
 	}
 	if s.opts.Policy == RejectNew {
+		s.fullAt = s.diskBytesLocked()
 		return fmt.Errorf("%w: %d bytes on disk, limit %d (policy %v)", ErrFull, s.diskBytesLocked(), s.opts.MaxBytes, s.opts.Policy)
 	}
 	for over() {
 		if !s.evictOldestLocked() {
+			s.fullAt = s.diskBytesLocked()
 			return fmt.Errorf("%w: %d bytes on disk, limit %d, and no segment can be evicted (the oldest are in use by another process or leased)", ErrFull, s.diskBytesLocked(), s.opts.MaxBytes)
 		}
 	}

@@ -74,6 +74,7 @@ type Spool struct {
 	lastAppendErr            error     // the last group commit's failure; nil after a success
 	lastProbe                time.Time // when maintainLocked last tried to create an active segment after a failure
 	lastSalvage              time.Time // when maintainLocked last tried to salvage segments set aside
+	fullAt                   int64     // bytes on disk when an append was last refused with ErrFull; 0 after a success
 	appended, acked, retried uint64
 	commits                  uint64 // successful group commits (transactions)
 	leased                   int64
@@ -155,13 +156,17 @@ func Open(ctx context.Context, dir string, opts *Options) (*Spool, error) {
 }
 
 // Ready reports whether the spool can take appends now: it is open, its
-// directory is writable, and the last append did not fail. A full disk
+// directory is writable, the last append did not fail, and it is not
+// refusing appends for being full ([ErrFull]: from the refusal until
+// segments are drained, under [RejectNew] or when nothing can be evicted).
+// A full disk
 // makes it unready until space returns: the spool then tries to create a
 // new active segment about once a second, by itself, and is ready again
 // once that succeeds (or once an append does).
 func (s *Spool) Ready() error {
 	s.mu.Lock()
 	closed, last := s.closed, s.lastAppendErr
+	disk, fullAt := s.diskBytesLocked(), s.fullAt
 	s.mu.Unlock()
 	s.closeMu.RLock()
 	closing := s.closing
@@ -171,6 +176,8 @@ func (s *Spool) Ready() error {
 		return ErrClosed
 	case last != nil:
 		return fmt.Errorf("spool: last append failed: %w", last)
+	case fullAt > 0 && disk >= fullAt:
+		return fmt.Errorf("%w: %d bytes on disk, limit %d: appends are refused until draining frees space", ErrFull, disk, s.opts.MaxBytes)
 	}
 	if err := syscall.Access(s.dir, 2 /* W_OK */); err != nil {
 		return fmt.Errorf("spool: directory %s is not writable: %w", s.dir, err)

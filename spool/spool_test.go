@@ -399,6 +399,35 @@ func TestRejectNewWhenFull(t *testing.T) {
 	}
 }
 
+// Under RejectNew a full spool is not ready from the refusal on, and ready
+// again by itself once draining freed space, without an append.
+func TestRejectNewReadyAgainAfterDrain(t *testing.T) {
+	o := &Options{SegmentMaxBytes: minSegmentBytes, MaxBytes: 4 * minSegmentBytes, Policy: RejectNew, SegmentMaxAge: time.Hour}
+	s := openTest(t, t.TempDir(), o)
+	payload := bytes.Repeat([]byte("q"), 4000)
+	appended := 0
+	for range 1000 {
+		if err := s.Append(context.Background(), payload); err != nil {
+			if !errors.Is(err, ErrFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+		appended++
+	}
+	if err := s.Ready(); !errors.Is(err, ErrFull) {
+		t.Fatalf("Ready of a full spool under RejectNew = %v, want ErrFull", err)
+	}
+	drained := len(drainAll(t, s))
+	if drained != appended {
+		t.Fatalf("drained %d of %d", drained, appended)
+	}
+	if err := s.Ready(); err != nil {
+		t.Fatalf("Ready after the drain = %v", err)
+	}
+	mustAppend(t, s, payload)
+}
+
 func TestInvalidOptions(t *testing.T) {
 	for _, o := range []Options{
 		{MaxBytes: -1},
