@@ -432,11 +432,12 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s, g := b.s, b.g
+	s := b.s
 	if s == nil {
 		return ErrStaleBatch
 	}
 	s.mu.Lock()
+	g := b.g // a salvage moves a batch to the segment that took its records
 	switch {
 	case s.closed:
 		s.mu.Unlock()
@@ -447,7 +448,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	case g.db == nil || g.dropped:
 		b.settled = true
 		s.mu.Unlock()
-		return fmt.Errorf("%w: its segment was quarantined or salvaged", ErrStaleBatch)
+		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
 	}
 	b.settled = true
 	defer b.release()

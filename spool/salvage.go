@@ -156,8 +156,10 @@ type salvaged struct {
 // into a new sealed segment of the spool directory (recreated if it was
 // removed), named after g so that it keeps g's place in FIFO order, and
 // then drops g: its file is closed and forgotten (moved to quarantine/
-// first if it was damaged), and its outstanding batches are stale (their
-// records were copied: they are handed out again, at least once).
+// first if it was damaged). Its batches leased and not being settled move
+// to the new segment with their records (taken from the batches), held
+// there until settled; the records of a batch whose settle is being
+// written to g are copied as live (handed out again: at least once).
 //
 // The records are read through bbolt's tree and, if that fails or the
 // file is damaged, from its pages directly (scanRawFile), which finds
@@ -168,10 +170,10 @@ func (s *Spool) salvageLocked(g *segment, cause error) error {
 	if err := prepareDir(s.dir); err != nil {
 		return fmt.Errorf("spool: salvage segment %s: %w", g.id, err)
 	}
-	live := g.liveFilter()
+	inTree, live := g.liveFilters()
 	var found []salvaged
 	bad, lerr := readTree(g, func(r salvaged) {
-		if live(r.seq) {
+		if inTree(r.seq) {
 			found = append(found, r)
 		}
 	})
@@ -185,11 +187,25 @@ func (s *Spool) salvageLocked(g *segment, cause error) error {
 		}
 	}
 	slices.SortStableFunc(found, func(a, b salvaged) int { return cmpSeq(a.seq, b.seq) })
-	dst, err := s.writeSalvageLocked(g.id, found)
+	// Records of batches leased and not settled go first, taken from the
+	// batches (intact whatever the file's state), and are held in the new
+	// segment for those batches, which move there: settling them settles
+	// the copies, and nothing is handed out twice.
+	leased := leasedRecords(g)
+	recs := make([]salvaged, 0, len(leased.recs)+len(found))
+	recs = append(recs, leased.recs...)
+	for _, r := range found {
+		if _, ok := leased.at[r.seq]; !ok {
+			recs = append(recs, r)
+		}
+	}
+	dst, err := s.writeSalvageLocked(g.id, recs, leased.batches)
 	if err != nil {
 		return fmt.Errorf("spool: salvage segment %s: %w", g.id, err)
 	}
-	lost := max(g.live()-countSeqs(found), 0)
+	g.outstanding -= len(leased.recs) // moved with their batches
+	lost := max(g.live()-countSeqs(found)-int64(len(leased.recs)-countFound(found, leased.at)), 0)
+	found = recs
 	for _, b := range bad {
 		if !hasSeq(found, b.seq) {
 			s.quarantineRecord(g, b.seq, b.val, ErrCorrupt)
@@ -207,10 +223,51 @@ func (s *Spool) salvageLocked(g *segment, cause error) error {
 	return nil
 }
 
+// leased is what leasedRecords returns.
+type leased struct {
+	recs    []salvaged     // the records of the batches, in batch order
+	at      map[uint64]int // their old sequence numbers, to their index in recs
+	batches []*Batch       // the batches, whose records are recs in order
+}
+
+// leasedRecords returns the records of g's batches leased and not being
+// settled, from the batches' own copies.
+func leasedRecords(g *segment) leased {
+	l := leased{at: make(map[uint64]int)}
+	for b := range g.batches {
+		if b.settled {
+			continue // being settled: its outcome is being written to g
+		}
+		l.batches = append(l.batches, b)
+	}
+	slices.SortFunc(l.batches, func(a, b *Batch) int { return cmpSeq(a.seqs[0], b.seqs[0]) })
+	for _, b := range l.batches {
+		for i, seq := range b.seqs {
+			r := b.Records[i]
+			val := encodeRecord(make([]byte, recordHeaderLen+len(r.Data)), r.Data, r.Time.UnixNano())
+			l.at[seq] = len(l.recs)
+			l.recs = append(l.recs, salvaged{seq: seq, val: val, attempts: uint32(r.Attempts)})
+		}
+	}
+	return l
+}
+
+// countFound counts the sequence numbers of at found in recs (sorted).
+func countFound(recs []salvaged, at map[uint64]int) int {
+	n := 0
+	for seq := range at {
+		if hasSeq(recs, seq) {
+			n++
+		}
+	}
+	return n
+}
+
 // writeSalvageLocked writes recs into a new sealed segment whose id keeps
 // the creation stamp of id, and returns its file name ("" if recs is
-// empty: no file is made).
-func (s *Spool) writeSalvageLocked(id string, recs []salvaged) (string, error) {
+// empty: no file is made). The first records are those of batches, in
+// order: the batches move to the new segment, their records held there.
+func (s *Spool) writeSalvageLocked(id string, recs []salvaged, batches []*Batch) (string, error) {
 	if len(recs) == 0 {
 		return "", nil
 	}
@@ -226,6 +283,20 @@ func (s *Spool) writeSalvageLocked(id string, recs []salvaged) (string, error) {
 	}
 	dst.records, dst.last = int64(len(recs)), uint64(len(recs))
 	dst.size = fileSize(dst.path())
+	seq := uint64(0)
+	for _, b := range batches {
+		for i := range b.seqs {
+			seq++
+			b.seqs[i] = seq
+		}
+		b.g = dst
+		if dst.batches == nil {
+			dst.batches = make(map[*Batch]struct{})
+		}
+		dst.batches[b] = struct{}{}
+		dst.outstanding += len(b.seqs)
+	}
+	dst.next = seq + 1
 	s.insertLocked(dst)
 	name := dst.id + dst.ext
 	if err := s.sealLocked(dst); err != nil {
@@ -266,7 +337,7 @@ func (s *Spool) salvageFileLocked(f segmentFile, cause error) {
 		s.log.Error("salvage of a damaged segment file failed", "segment", f.name(), "err", err)
 		return
 	}
-	dst, err := s.writeSalvageLocked(f.id, found)
+	dst, err := s.writeSalvageLocked(f.id, found, nil)
 	if err != nil {
 		s.log.Error("salvage of a damaged segment file failed; tried again at the next scan", "segment", f.name(), "err", err)
 		return
@@ -278,17 +349,24 @@ func (s *Spool) salvageFileLocked(f segmentFile, cause error) {
 	s.quarantineLocked(f.name(), 0, cause)
 }
 
-// liveFilter returns whether a sequence number of g is live: to be copied
+// liveFilters returns whether a sequence number of g is live: to be copied
 // by a salvage. Records settled in this process are not (marked, or
 // deleted with the deletion not written yet), nor numbers past the last
-// committed append. In a segment this process created (dense), records
-// before the lease position were handed out: only those leased now or
-// released for a retry are live; the others were settled and deleted, and
-// the copies of them that a raw scan finds are stale.
-func (g *segment) liveFilter() func(uint64) bool {
+// committed append. inTree judges the records found through the tree,
+// where records leased, released for a retry or waiting for one are
+// still present and settled ones are deleted (a record whose deletion is
+// being written is copied: at least once). live judges those found only
+// by a raw scan, which also finds stale copies of deleted records: in a
+// segment this process created (dense), records before the lease position
+// were handed out, so only those leased now or released for a retry are
+// live.
+func (g *segment) liveFilters() (inTree, live func(uint64) bool) {
 	pending := make(map[uint64]bool, len(g.pendingDel))
 	for _, seq := range g.pendingDel {
 		pending[seq] = true
+	}
+	inTree = func(seq uint64) bool {
+		return seq != 0 && seq <= g.last && !g.marks.contains(seq) && !pending[seq]
 	}
 	held := make(map[uint64]bool)
 	if g.dense {
@@ -301,15 +379,16 @@ func (g *segment) liveFilter() func(uint64) bool {
 			}
 		}
 	}
-	return func(seq uint64) bool {
+	live = func(seq uint64) bool {
 		switch {
-		case seq == 0 || seq > g.last || g.marks.contains(seq) || pending[seq]:
+		case !inTree(seq):
 			return false
 		case !g.dense:
 			return true
 		}
 		return seq >= g.next || held[seq]
 	}
+	return inTree, live
 }
 
 // mergeRaw adds to found the records of a raw scan that live accepts and
