@@ -176,7 +176,7 @@ func (a ackingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOn
 func spoolOptions(clk clock.Clock) spool.Options {
 	var o spool.Options
 	if clk != nil {
-		o.Now = clk.Now
+		o.Clock = clk
 	}
 	return o
 }

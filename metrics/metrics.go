@@ -66,6 +66,7 @@ type collector struct {
 
 	spoolRecords, spoolLeased, spoolBytes, spoolSegments, spoolOldest *prometheus.Desc
 	spoolQuarantined, enqueued, dropped                               *prometheus.Desc
+	spoolOrphaned, spoolSalvaged                                      *prometheus.Desc
 
 	sent, retried, requests, duration, inFlight                         *prometheus.Desc
 	throttledUntil, lastSuccess, bodyBytes, transportRetries, redirects *prometheus.Desc
@@ -84,6 +85,8 @@ func newCollector(src Sources) *collector {
 		spoolSegments:    desc("spool_segments", "Segment files in the spool directory."),
 		spoolOldest:      desc("spool_oldest_record_timestamp_seconds", "Append time of the oldest record in the spool, as a Unix timestamp; 0 when empty."),
 		spoolQuarantined: desc("spool_quarantined_segments_total", "Segment files moved to quarantine/ because they failed an integrity check."),
+		spoolOrphaned:    desc("spool_orphaned_segments_total", "Segment files found deleted or moved (or their directory moved or removed) while open; their records are moved to a new segment."),
+		spoolSalvaged:    desc("spool_salvaged_records_total", "Records copied out of segments set aside (orphaned or damaged) into new segments."),
 		enqueued:         desc("envelopes_enqueued_total", "Envelopes appended durably to the spool."),
 		dropped:          desc("envelopes_dropped_total", "Envelopes removed undelivered, by reason (full, expired, corrupt, status_<code>, sampled_out, max_attempts, too_large).", "reason"),
 		sent:             desc("envelopes_sent_total", "Envelopes the ingestion service accepted."),
@@ -108,7 +111,7 @@ func newCollector(src Sources) *collector {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.spoolRecords, c.spoolLeased, c.spoolBytes, c.spoolSegments,
-		c.spoolOldest, c.spoolQuarantined, c.enqueued, c.dropped, c.sent, c.retried, c.requests, c.duration,
+		c.spoolOldest, c.spoolQuarantined, c.spoolOrphaned, c.spoolSalvaged, c.enqueued, c.dropped, c.sent, c.retried, c.requests, c.duration,
 		c.inFlight, c.throttledUntil, c.lastSuccess, c.bodyBytes, c.transportRetries, c.redirects,
 		c.tokenErrors, c.queueErrors, c.batches, c.ingestRequests, c.ingestItems, c.ingestBytes} {
 		ch <- d
@@ -132,6 +135,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.spoolSegments, float64(st.Segments))
 		gauge(c.spoolOldest, unixSeconds(st.Oldest))
 		counter(c.spoolQuarantined, st.QuarantinedSegments)
+		counter(c.spoolOrphaned, st.OrphanedSegments)
+		counter(c.spoolSalvaged, st.SalvagedRecords)
 		counter(c.enqueued, st.Appended)
 		reasons := []string{spool.ReasonFull, spool.ReasonExpired, spool.ReasonCorrupt}
 		for r := range st.Dropped {

@@ -31,7 +31,7 @@ func fixedSources() Sources {
 				Records: 1200, Leased: 500, Bytes: 16 << 20, Segments: 3, Oldest: t0,
 				Appended: 10000, Acked: 8700, Retried: 40,
 				Dropped:             map[string]uint64{"expired": 7, "status_400": 3, "sampled_out": 2},
-				QuarantinedSegments: 1,
+				QuarantinedSegments: 1, OrphanedSegments: 1, SalvagedRecords: 2000,
 			}
 		},
 		Sender: func() sender.Stats {

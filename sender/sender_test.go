@@ -34,7 +34,7 @@ func newHarness(t *testing.T, mod func(*Config), script ...reply) *harness {
 	t.Helper()
 	clk := newFakeClock()
 	e := newEndpoint(t, clk, script...)
-	sp, err := spool.Open(context.Background(), t.TempDir(), &spool.Options{Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	sp, err := spool.Open(context.Background(), t.TempDir(), &spool.Options{Clock: clk, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

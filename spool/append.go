@@ -36,14 +36,14 @@ const (
 
 // Append stores records durably, in order. It returns nil only after every
 // record is committed to disk and fsynced: then they survive a crash of the
-// process or of the machine, and will be handed out by Lease until settled.
+// process or of the machine, and will be handed out by [Spool.Lease] until settled.
 //
 // Concurrent calls share one transaction and one fsync (group commit); no
 // call waits on a timer. A call is refused as a whole, with an error naming
-// the record, if one record is empty (ErrEmptyRecord) or larger than
-// MaxRecordBytes (ErrRecordTooLarge); other calls are not affected. When the
-// spool is full, Append returns ErrFull under the RejectNew policy, or
-// evicts the oldest segments under DropOldest.
+// the record, if one record is empty ([ErrEmptyRecord]) or larger than
+// [Options.MaxRecordBytes] ([ErrRecordTooLarge]); other calls are not
+// affected. When the spool is full, Append returns [ErrFull] under the
+// [RejectNew] policy, or evicts the oldest segments under [DropOldest].
 //
 // If ctx ends before the committer takes the call, Append returns ctx.Err()
 // and nothing is stored. If it ends while the commit is under way, Append
@@ -129,6 +129,7 @@ func (s *Spool) commitLoop() {
 			clear(group)
 		case <-tick.C:
 			s.mu.Lock()
+			s.checkNamesLocked()
 			s.maintainLocked()
 			s.mu.Unlock()
 		case <-s.stop:
@@ -152,11 +153,28 @@ func (s *Spool) maintainLocked() {
 			s.log.Warn("scan spool directory", "err", err)
 		}
 	}
+	if !s.closed && time.Since(s.lastSalvage) >= probeInterval {
+		s.lastSalvage = time.Now()
+		s.retryPendingLocked()
+	}
+	if s.active == nil && s.lastAppendErr != nil && !s.closed && time.Since(s.lastProbe) >= probeInterval {
+		// Appends failed and no segment takes them (the disk was full, or
+		// the active segment could not be salvaged): try again, so that
+		// Ready recovers by itself once the cause is gone rather than when
+		// a client happens to append.
+		s.lastProbe = time.Now()
+		if err := s.newActiveLocked(); err != nil {
+			s.lastAppendErr = err
+		} else {
+			s.log.Info("appends possible again: created a new active segment", "segment", s.active.id)
+			s.lastAppendErr = nil
+		}
+	}
 	g := s.active
 	if g == nil {
 		return
 	}
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	if g.size >= s.opts.SegmentMaxBytes || (g.records > 0 && now.Sub(g.created) >= s.opts.SegmentMaxAge) {
 		if err := s.sealLocked(g); err != nil {
 			s.log.Error("seal active segment", "err", err)
@@ -210,39 +228,61 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		pending += r.size
 		admitted = append(admitted, r)
 	}
+	if len(admitted) > 0 {
+		g.appending = true
+	}
 	s.mu.Unlock()
 	if len(admitted) == 0 {
 		return
 	}
 
-	arena, lens := encodeGroup(admitted, s.opts.Now().UnixNano(), &s.arena, &s.lens)
+	arena, lens := encodeGroup(admitted, s.opts.Clock.Now().UnixNano(), &s.arena, &s.lens)
 	release()
 	n, last, err := writeRecords(g, arena, lens)
 
 	s.mu.Lock()
-	s.lastAppendErr = err
-	if err == nil {
+	g.appending = false
+	switch {
+	case err == nil:
+		s.fullAt = 0
 		g.last = last
 		g.records += int64(n)
 		g.size = fileSize(g.path())
 		s.appended += uint64(n)
 		s.commits++
-	} else if errors.Is(err, ErrCorrupt) {
-		// bbolt panicked on our own file: set it aside and start afresh.
-		s.log.Error("active segment failed", "segment", g.id, "err", err)
-		s.active = nil
-		g.active = false
+		if g.damaged != nil {
+			// A reader found the file damaged while this transaction ran:
+			// copy its records, these ones too, before answering.
+			if serr := s.salvageLocked(g, g.damaged); serr != nil {
+				err = fmt.Errorf("active segment %s is damaged (%v) and its records could not be copied to a new segment: %w", g.id, g.damaged, serr)
+			}
+		} else if cause := g.checkName(); cause != nil {
+			// Never acknowledge into a file without a name: after an exit
+			// nothing would keep it. Its records go to a new segment first.
+			if serr := s.orphanLocked(g, cause); serr != nil {
+				err = fmt.Errorf("active segment %s lost its name (%v) and its records could not be moved to a new segment: %w", g.id, cause, serr)
+			}
+		}
+	case errors.Is(err, ErrCorrupt):
+		// bbolt panicked on our own file: its writer lock may be held for
+		// good. Copy out what passes its checksum, set the file aside, and
+		// append to a new one. This group was not written.
 		g.wedged = true
-		s.releaseLocked(g)
-		s.quarantineLocked(g.id+g.ext, g.records, err)
-	} else if isNoSpace(err) && g.live() > 0 {
+		_ = s.damagedLocked(g, err)
+	case g.damaged != nil:
+		// The write failed on a file a reader found damaged meanwhile.
+		_ = s.damagedLocked(g, g.damaged)
+	case isNoSpace(err):
 		// The file cannot grow: seal it, so that it goes as a whole once
-		// drained (removing a file needs no space), and append to a new one
-		// when there is room.
+		// drained (removing a file needs no space; an empty one goes at
+		// once), and append to a new one when there is room
+		// (maintainLocked tries to create it every tick).
+		s.lastProbe = time.Now()
 		if serr := s.sealLocked(g); serr != nil {
 			s.log.Error("seal full active segment", "segment", g.id, "err", serr)
 		}
 	}
+	s.lastAppendErr = err
 	s.mu.Unlock()
 	if err == nil {
 		s.signal()
@@ -261,10 +301,12 @@ func (s *Spool) admitLocked(size int64) error {
 		return nil
 	}
 	if s.opts.Policy == RejectNew {
+		s.fullAt = s.diskBytesLocked()
 		return fmt.Errorf("%w: %d bytes on disk, limit %d (policy %v)", ErrFull, s.diskBytesLocked(), s.opts.MaxBytes, s.opts.Policy)
 	}
 	for over() {
 		if !s.evictOldestLocked() {
+			s.fullAt = s.diskBytesLocked()
 			return fmt.Errorf("%w: %d bytes on disk, limit %d, and no segment can be evicted (the oldest are in use by another process or leased)", ErrFull, s.diskBytesLocked(), s.opts.MaxBytes)
 		}
 	}
@@ -403,8 +445,8 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 }
 
 // isNoSpace reports a write that failed for lack of space: the disk is
-// full (ENOSPC), or the file hit the process's size limit (EFBIG, with
+// full (ENOSPC), a quota is used up (EDQUOT), or the file hit the process's size limit (EFBIG, with
 // SIGXFSZ ignored, as the Go runtime does).
 func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG)
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.EDQUOT)
 }

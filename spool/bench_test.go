@@ -322,3 +322,20 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkCheckName measures the check of the active segment's name that
+// each commit makes before answering (one fstat and one stat), to compare
+// with a commit's fsync in BenchmarkAppendLatency.
+func BenchmarkCheckName(b *testing.B) {
+	s := benchOpen(b, b.TempDir())
+	defer s.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.active
+	b.ResetTimer()
+	for range b.N {
+		if err := g.checkName(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

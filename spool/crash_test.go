@@ -67,8 +67,15 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("runs only as the child of TestCrashKillLoop / TestDiskFull")
 	}
 	base, _ := strconv.ParseUint(os.Getenv(childEnvBase), 10, 64)
-	if os.Getenv(childEnvMode) == "settle-full" {
+	switch os.Getenv(childEnvMode) {
+	case "settle-full":
 		settleFullChild(dir)
+		return
+	case "open-full":
+		openFullChild(dir)
+		return
+	case "orphan-rm-active", "orphan-mv-dir", "orphan-rm-dir":
+		orphanChild(dir, strings.TrimPrefix(os.Getenv(childEnvMode), "orphan-"))
 		return
 	}
 	if os.Getenv(childEnvFSize) != "" {
@@ -506,4 +513,128 @@ func openAtFileSizeLimit(ctx context.Context, dir string, limit uint64) (*Spool,
 		return nil, old, fmt.Errorf("open: %w", err)
 	}
 	return s, old, nil
+}
+
+// openFullChild opens a spool under an RLIMIT_FSIZE smaller than a new
+// segment (the disk is "full" from the start), drains it, then raises the
+// limit ("space returns") and waits for the spool to be ready by itself.
+func openFullChild(dir string) {
+	ctx := context.Background()
+	signal.Ignore(syscall.SIGXFSZ)
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		fmt.Printf("error getrlimit: %v\n", err)
+		return
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 8 << 10, Max: old.Max}); err != nil {
+		fmt.Printf("error setrlimit: %v\n", err)
+		return
+	}
+	s, err := Open(ctx, dir, childOptions())
+	if err != nil {
+		fmt.Printf("error open: %v\n", err)
+		return
+	}
+	defer s.Close()
+	if err := s.Ready(); err == nil || !isNoSpace(err) {
+		fmt.Printf("error Ready at the limit = %v, want the no-space error\n", err)
+	}
+	if err := s.Append(ctx, crashRecord(1<<40)); err == nil || !isNoSpace(err) {
+		fmt.Printf("error Append at the limit = %v, want the no-space error\n", err)
+	}
+	seen := map[uint64]bool{}
+	deferred := 0
+	for range 10_000 {
+		b, err := s.Lease(ctx, 500, 1<<20)
+		if err != nil {
+			fmt.Printf("error lease: %v\n", err)
+			return
+		}
+		if b == nil {
+			break
+		}
+		for _, r := range b.Records {
+			id := binary.BigEndian.Uint64(r.Data)
+			if seen[id] {
+				fmt.Printf("error record %d handed out twice\n", id)
+			}
+			seen[id] = true
+		}
+		switch err := b.Ack(ctx); {
+		case errors.Is(err, ErrSettleDeferred):
+			deferred++
+		case err != nil:
+			fmt.Printf("error ack: %v\n", err)
+			return
+		}
+	}
+	fmt.Printf("acked %d deferred %d\n", len(seen), deferred)
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		fmt.Printf("error setrlimit: %v\n", err)
+		return
+	}
+	start := time.Now()
+	for s.Ready() != nil {
+		if time.Since(start) > 10*time.Second {
+			fmt.Printf("error not ready 10 s after the limit was raised: %v\n", s.Ready())
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Printf("ready after %v\n", time.Since(start).Round(time.Millisecond))
+	if err := s.Append(ctx, crashRecord(1<<40)); err != nil {
+		fmt.Printf("error append once ready: %v\n", err)
+	}
+}
+
+// TestOpenAtFileSizeLimit: under an RLIMIT_FSIZE too small for a new
+// segment, Open succeeds all the same (what exists drains, appends are
+// refused and Ready says why), and the spool is ready again by itself once
+// the limit is raised.
+func TestOpenAtFileSizeLimit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	const n = 3000
+	for part := range 3 { // three producers, three sealed segments or more
+		s, err := Open(context.Background(), dir, childOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := uint64(part * n / 3); id < uint64((part+1)*n/3); id += 50 {
+			recs := make([][]byte, 50)
+			for i := range recs {
+				recs[i] = crashRecord(id + uint64(i))
+			}
+			if err := s.Append(context.Background(), recs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd, sc := startChild(t, dir, 0, childEnvMode+"=open-full")
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v\n%s", err, strings.Join(lines, "\n"))
+	}
+	out := strings.Join(lines, "\n")
+	var acked, deferred int
+	ready := false
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "error"):
+			t.Fatalf("child: %s", out)
+		case strings.HasPrefix(l, "acked "):
+			fmt.Sscanf(l, "acked %d deferred %d", &acked, &deferred)
+		case strings.HasPrefix(l, "ready after "):
+			ready = true
+		}
+	}
+	if acked != n || !ready {
+		t.Fatalf("want %d records drained at the limit and the spool ready again:\n%s", n, out)
+	}
+	t.Logf("%s", out)
 }

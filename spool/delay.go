@@ -58,7 +58,7 @@ func (s *Spool) promoteDueLocked() {
 	if len(s.delays) == 0 {
 		return
 	}
-	now := s.opts.Now()
+	now := s.opts.Clock.Now()
 	var touched []*segment
 	for len(s.delays) > 0 && !s.delays[0].due.After(now) {
 		d := heap.Pop(&s.delays).(delayedRec)
@@ -98,7 +98,7 @@ func (s *Spool) armDelayLocked() {
 		}
 		return
 	}
-	d := max(s.delays[0].due.Sub(s.opts.Now()), 0)
+	d := max(s.delays[0].due.Sub(s.opts.Clock.Now()), 0)
 	if s.delayTimer == nil {
 		s.delayTimer = time.AfterFunc(d, s.signal)
 		return
@@ -123,4 +123,18 @@ func (s *Spool) nextDueLocked() time.Time {
 		heap.Pop(&s.delays) // of a quarantined segment: forgotten
 	}
 	return time.Time{}
+}
+
+// delayedSeqsLocked returns the records of g that wait for a retry delay.
+func (s *Spool) delayedSeqsLocked(g *segment) []uint64 {
+	if g.delayed == 0 {
+		return nil
+	}
+	var seqs []uint64
+	for _, d := range s.delays {
+		if d.g == g {
+			seqs = append(seqs, d.seq)
+		}
+	}
+	return seqs
 }

@@ -32,7 +32,7 @@ func (c *manualClock) add(d time.Duration) {
 // in Stats.Delayed, not Stats.Leased.
 func TestRetryDelayHoldsBackOnlyTheRecord(t *testing.T) {
 	clk := &manualClock{t: time.Now()}
-	s := openTest(t, t.TempDir(), &Options{Now: clk.Now})
+	s := openTest(t, t.TempDir(), &Options{Clock: clk})
 	ctx := context.Background()
 	for i := range 6 {
 		mustAppend(t, s, rec(i))

@@ -99,7 +99,8 @@ func listSegments(dir string) ([]segmentFile, error) {
 
 // prepareDir creates dir (0700) if it does not exist, and refuses one that
 // is unsafe to hold telemetry: a symlink, not a directory, owned by another
-// user, or writable by group or others. The error says how to fix it.
+// user, writable by group or others, or under a directory that others can
+// write (checkParents). The error says how to fix it.
 func prepareDir(dir string) error {
 	info, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -116,6 +117,9 @@ func prepareDir(dir string) error {
 		return fmt.Errorf("spool: stat directory %s: %w", dir, err)
 	}
 	if err := checkDirInfo(dir, info); err != nil {
+		return err
+	}
+	if err := checkParents(dir); err != nil {
 		return err
 	}
 	q := filepath.Join(dir, quarantineDir)
@@ -142,6 +146,36 @@ func checkDirInfo(dir string, info fs.FileInfo) error {
 		return fmt.Errorf("%w: %s has mode %04o and is writable by group or others; fix it with: chmod 700 %s", ErrUnsafeDir, dir, perm, dir)
 	}
 	return nil
+}
+
+// checkParents refuses a spool directory that others can move or delete
+// from under the spool: one whose parent directory, or any directory above
+// it, is writable by group or others without the sticky bit (with it, as
+// on /tmp, only an entry's owner can rename or remove it). Such a parent
+// lets another user rename the spool directory away and put their own in
+// its place.
+func checkParents(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("spool: directory %s: %w", dir, err)
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
+		return fmt.Errorf("spool: parent of directory %s: %w", dir, err)
+	}
+	for p := parent; ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("spool: parent of directory %s: %w", dir, err)
+		}
+		if mode := info.Mode(); mode.Perm()&0o022 != 0 && mode&fs.ModeSticky == 0 {
+			return fmt.Errorf("%w: %s, above the spool directory %s, has mode %04o: group or others can move or delete the spool directory and put another in its place; fix it with: chmod go-w %s (or chmod +t %s), or choose another place",
+				ErrUnsafeDir, p, dir, mode.Perm(), p, p)
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 // syncDir fsyncs a directory so that creates, renames and removals in it

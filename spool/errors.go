@@ -7,31 +7,37 @@ import (
 
 // Sentinel errors. Callers branch on them with errors.Is.
 var (
-	// ErrClosed is returned by every method called after Close.
+	// ErrInvalidConfig is wrapped by the error [Open] returns for invalid
+	// [Options] (or an empty directory path); the message lists every
+	// problem.
+	ErrInvalidConfig = errors.New("spool: invalid config")
+
+	// ErrClosed is returned by every method called after [Spool.Close].
 	ErrClosed = errors.New("spool: closed")
 
-	// ErrFull is returned by Append when the spool holds MaxBytes and the
+	// ErrFull is returned by [Spool.Append] when the spool holds
+	// [Options.MaxBytes] and the
 	// policy is RejectNew, or when no space can be freed (for example the
 	// oldest segments are leased by another process).
 	ErrFull = errors.New("spool: full")
 
-	// ErrEmptyRecord is returned by Append for a zero-length record.
+	// ErrEmptyRecord is returned by [Spool.Append] for a zero-length record.
 	ErrEmptyRecord = errors.New("spool: empty record")
 
-	// ErrRecordTooLarge is returned by Append for a record larger than
-	// Options.MaxRecordBytes.
+	// ErrRecordTooLarge is returned by [Spool.Append] for a record larger
+	// than [Options.MaxRecordBytes].
 	ErrRecordTooLarge = errors.New("spool: record too large")
 
-	// ErrLocked is returned by Open when the segment it must open is held
+	// ErrLocked is returned by [Open] when the segment it must open is held
 	// by another process or another Spool in this process.
 	ErrLocked = errors.New("spool: segment locked by another opener")
 
-	// ErrUnsafeDir is returned by Open when the spool directory is a
+	// ErrUnsafeDir is returned by [Open] when the spool directory is a
 	// symlink, is not owned by the current user, or is writable by group or
 	// others. The wrapped message says which and how to fix it.
 	ErrUnsafeDir = errors.New("spool: unsafe directory")
 
-	// ErrStaleBatch is returned by Settle for a batch that was already
+	// ErrStaleBatch is returned by [Batch.Settle] for a batch that was already
 	// settled, or that belongs to another Spool.
 	ErrStaleBatch = errors.New("spool: batch already settled or not from this spool")
 
@@ -40,7 +46,7 @@ var (
 	// queue, so callers normally only see it in logs and Stats.
 	ErrCorrupt = errors.New("spool: corrupt data")
 
-	// ErrSettleDeferred is returned by Batch.Settle when the outcome holds
+	// ErrSettleDeferred is returned by [Batch.Settle] when the outcome holds
 	// in this process (acknowledged and dropped records are never handed out
 	// again, retried ones are) but could not be written to the segment, as
 	// when the disk is full. The outcome is written with the next settle of

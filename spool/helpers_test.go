@@ -2,6 +2,7 @@ package spool
 
 import (
 	"os"
+	"time"
 
 	"pgregory.net/rapid"
 )
@@ -15,3 +16,8 @@ func tempDir(t *rapid.T) string {
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir + "/s"
 }
+
+// clockFunc makes a func a [Clock].
+type clockFunc func() time.Time
+
+func (f clockFunc) Now() time.Time { return f() }

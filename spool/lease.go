@@ -22,7 +22,7 @@ type Record struct {
 	// Time is when the record was appended.
 	Time time.Time
 	// Attempts counts how many times the record was released for another
-	// try (Nack, or Outcome.Retry) before this lease.
+	// try ([Batch.Nack], or [Outcome.Retry]) before this lease.
 	Attempts int
 }
 
@@ -63,14 +63,14 @@ func (b *Batch) release() {
 }
 
 // Outcome tells Settle what became of each record of a batch, by index into
-// Batch.Records. Every index that is neither retried nor dropped is
+// [Batch].Records. Every index that is neither retried nor dropped is
 // acknowledged: deleted for good.
 type Outcome struct {
 	// Retry lists records to keep and hand out again; their attempt count
 	// is incremented.
 	Retry []int
 	// Dropped lists records to delete undelivered, by reason; each is
-	// counted in Stats.Dropped under its reason.
+	// counted in [Stats].Dropped under its reason.
 	Dropped map[string][]int
 	// RetryDelay, if not empty, holds for each record of Retry (at the same
 	// position) how long it waits before it is handed out again; 0 hands
@@ -107,7 +107,7 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 	}
 	s.promoteDueLocked()
 	if time.Since(s.lastScan) >= scanInterval {
-		if err := s.scanLocked(); err != nil {
+		if err := s.scanContextLocked(ctx); err != nil {
 			return nil, err
 		}
 	} else {
@@ -120,7 +120,7 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 		// window) before saying so, for as long as that takes over
 		// something.
 		claims := s.claims
-		if err := s.scanLocked(); err != nil {
+		if err := s.scanContextLocked(ctx); err != nil {
 			return nil, err
 		}
 		if s.claims == claims {
@@ -134,12 +134,15 @@ func (s *Spool) Lease(ctx context.Context, maxRecords, maxBytes int) (*Batch, er
 func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 	for i := 0; i < len(s.segs); i++ {
 		g := s.segs[i]
-		if !g.available() && !g.active && g.outstanding == 0 && g.live() > 0 {
+		if g.damaged != nil || g.db == nil {
+			continue // waits for its salvage
+		}
+		if !g.available() && g.outstanding == 0 && g.live() > 0 && !g.appending {
 			// Everything was handed out and settled, yet the count says
-			// records are left: the tree lost them. Count them and set
-			// the file aside rather than keep it forever.
-			s.dropSegmentLocked(g, fmt.Errorf("%w: %d records counted but not found in the tree", ErrCorrupt, g.live()))
-			i--
+			// records are left: the tree lost them. Copy out what can be
+			// found and set the file aside rather than keep it forever.
+			_ = s.damagedLocked(g, fmt.Errorf("%w: %d records counted but not found in the tree", ErrCorrupt, g.live()))
+			i = -1
 			continue
 		}
 		if !g.available() {
@@ -158,8 +161,10 @@ func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 		}
 		b, err := s.readLocked(g, maxRecords, maxBytes)
 		if errors.Is(err, ErrCorrupt) {
-			s.dropSegmentLocked(g, err)
-			i--
+			// Records are unreadable in place: copy out every one that
+			// passes its checksum, and set the file aside.
+			_ = s.damagedLocked(g, err)
+			i = -1
 			continue
 		}
 		if err != nil {
@@ -179,29 +184,6 @@ func (s *Spool) leaseLocked(maxRecords, maxBytes int) (*Batch, error) {
 	return nil, nil
 }
 
-// dropSegmentLocked quarantines a segment that failed while in use.
-func (s *Spool) dropSegmentLocked(g *segment, cause error) {
-	if g == s.active {
-		s.active = nil
-	}
-	g.active = false
-	lost := g.live()
-	name := g.id + g.ext
-	if g.db != nil && !g.wedged {
-		// Close waits for a transaction in progress on another goroutine
-		// (a settle, an append), which on a damaged file may never end
-		// (see closeDBLocked): do not wait for it holding mu.
-		go func(db *bolt.DB) { _ = db.Close() }(g.db)
-	}
-	g.db = nil
-	g.dropped = true
-	s.forgetDelaysLocked(g)
-	s.leased -= int64(g.outstanding)
-	g.outstanding = 0
-	s.segs = removeSeg(s.segs, g)
-	s.quarantineLocked(name, lost, cause)
-}
-
 func removeSeg(segs []*segment, g *segment) []*segment {
 	for i, x := range segs {
 		if x == g {
@@ -214,7 +196,7 @@ func removeSeg(segs []*segment, g *segment) []*segment {
 // readLocked reads the next batch of g. It returns (nil, nil) if every
 // available record was expired or corrupt (and is now dropped).
 func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err error) {
-	cutoff := s.opts.Now().Add(-s.opts.MaxAge)
+	cutoff := s.opts.Clock.Now().Add(-s.opts.MaxAge)
 	type bad struct {
 		seq uint64
 		raw []byte
@@ -275,7 +257,11 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		for retryUsed < len(g.retry) {
 			seq := g.retry[retryUsed]
 			val := recs.Get(putKey(key[:], seq))
-			if val != nil && !take(seq, key[:], val) {
+			if val == nil {
+				// Released for a retry, so never deleted: the tree lost it.
+				return fmt.Errorf("%w: segment %s lost record %d (released for a retry) from its tree", ErrCorrupt, g.id, seq)
+			}
+			if !take(seq, key[:], val) {
 				break
 			}
 			retryUsed++
@@ -283,22 +269,44 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		if retryUsed == len(g.retry) {
 			c := recs.Cursor()
 			k, v := firstLive(c, g.marks, next)
+			// In a segment this process created, the records from next
+			// to last are all in the tree, in sequence: a gap is damage
+			// (a lost or misdirected page), not records deleted.
+			expect := uint64(0)
+			if g.dense {
+				expect = next
+			}
 			for {
 				if k == nil {
-					next = max(next, g.last+1) // the rest is gone
+					if next <= g.last && !g.marks.contains(g.last) {
+						// The last record was appended and not handed out,
+						// so not deleted: the tree lost it.
+						return fmt.Errorf("%w: segment %s lost records from %d to its last, %d, from its tree", ErrCorrupt, g.id, next, g.last)
+					}
+					next = max(next, g.last+1) // the rest is marked
 					break
 				}
 				seq, ok := keySeq(k)
-				if !ok {
+				switch {
+				case !ok:
 					return fmt.Errorf("%w: segment %s has a malformed key", ErrCorrupt, g.id)
+				case seq < next:
+					return fmt.Errorf("%w: segment %s: its tree gives record %d after %d", ErrCorrupt, g.id, seq, next)
+				case expect != 0 && expect <= g.last && seq != expect:
+					return fmt.Errorf("%w: segment %s lost record %d from its tree (found %d instead)", ErrCorrupt, g.id, expect, seq)
+				case seq > g.last && !g.active && !g.appending:
+					// Nothing appends to it: no record can be past its last.
+					return fmt.Errorf("%w: segment %s holds record %d past its last, %d", ErrCorrupt, g.id, seq, g.last)
 				}
 				if seq > g.last {
+					// Appended by a commit not counted yet.
 					next = max(next, g.last+1)
 					break
 				}
 				if g.marks.contains(seq) {
 					// Settled and marked (met after a reopen).
 					k, v = firstLive(c, g.marks, seq)
+					expect = 0
 					continue
 				}
 				if !take(seq, k, v) {
@@ -306,6 +314,9 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 					break
 				}
 				next = seq + 1
+				if expect != 0 {
+					expect = next
+				}
 				k, v = c.Next()
 			}
 		}
@@ -360,6 +371,10 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 	}
 	g.outstanding += len(b.seqs)
 	s.leased += int64(len(b.seqs))
+	if g.batches == nil {
+		g.batches = make(map[*Batch]struct{})
+	}
+	g.batches[b] = struct{}{}
 	return b, nil
 }
 
@@ -379,13 +394,13 @@ func (b *Batch) Nack(ctx context.Context) error {
 // Settle applies an outcome to the batch in one atomic, synced
 // transaction: acknowledged and dropped records leave the spool, retried
 // ones are released with their attempt count incremented. A batch is
-// settled once; later calls return ErrStaleBatch.
+// settled once; later calls return [ErrStaleBatch].
 //
 // The outcome holds in this process from the moment Settle is called:
 // settled records are never handed out again by it. If the transaction
 // cannot be written (a full disk, an I/O error, the spool closed while the
 // settle waited to write), Settle returns an error
-// wrapping ErrSettleDeferred and the outcome is written by the segment's
+// wrapping [ErrSettleDeferred] and the outcome is written by the segment's
 // next transaction; only a restart before that hands the records out
 // again.
 func (b *Batch) Settle(ctx context.Context, o Outcome) error {
@@ -436,11 +451,12 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s, g := b.s, b.g
+	s := b.s
 	if s == nil {
 		return ErrStaleBatch
 	}
 	s.mu.Lock()
+	g := b.g // a salvage moves a batch to the segment that took its records
 	switch {
 	case s.closed:
 		s.mu.Unlock()
@@ -517,13 +533,14 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	if g.dropped {
 		// Quarantined while this settle ran: its records were counted
 		// with the segment, and no longer as leased.
-		return fmt.Errorf("%w: its segment was quarantined", ErrStaleBatch)
+		return fmt.Errorf("%w: its segment was quarantined or salvaged", ErrStaleBatch)
 	}
 	g.outstanding -= n
 	s.leased -= int64(n)
+	delete(g.batches, b)
 	if len(retries) > 0 && g.db != nil {
 		seqs := make([]uint64, 0, len(retries))
-		now := s.opts.Now()
+		now := s.opts.Clock.Now()
 		for _, r := range retries {
 			if r.delay > 0 {
 				g.outstanding++ // waits, still held (see delay.go)

@@ -15,7 +15,7 @@ const (
 	// to make room, counting them as dropped with reason "full". It is the
 	// default: for telemetry, fresh data is worth more than stale data.
 	DropOldest FullPolicy = iota
-	// RejectNew makes Append return ErrFull and keeps what is stored.
+	// RejectNew makes [Spool.Append] return [ErrFull] and keeps what is stored.
 	RejectNew
 )
 
@@ -29,7 +29,7 @@ func (p FullPolicy) String() string {
 	return fmt.Sprintf("FullPolicy(%d)", int(p))
 }
 
-// Drop reasons counted in Stats.Dropped. Settle accepts any reason string;
+// Drop reasons counted in [Stats].Dropped. [Batch.Settle] accepts any reason string;
 // these are the ones the spool itself uses or documents.
 const (
 	ReasonFull     = "full"     // evicted by the DropOldest policy
@@ -71,13 +71,26 @@ type Options struct {
 	// Logger receives the spool's few log lines (never record contents).
 	// Default: slog.Default().
 	Logger *slog.Logger
-	// Now is the wall clock used for record times and MaxAge. Default
-	// time.Now. Tests inject their own.
-	Now func() time.Time
+	// Clock is the wall clock used for record times, MaxAge and
+	// SegmentMaxAge. Default: the system clock. Tests inject their own.
+	Clock Clock
 }
 
+// Clock tells the time. It is the subset of the project's clock
+// abstraction that the spool needs (the spool imports no other package of
+// the project): any clock with a Now method, such as a fake clock of a
+// test, satisfies it.
+type Clock interface {
+	Now() time.Time
+}
+
+// systemClock is the default [Clock]: [time.Now].
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
 // withDefaults returns a copy of o with defaults filled in, or an error
-// naming every invalid field.
+// wrapping [ErrInvalidConfig] that lists every invalid field.
 func (o *Options) withDefaults() (Options, error) {
 	var c Options
 	if o != nil {
@@ -102,29 +115,31 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.Policy != DropOldest && c.Policy != RejectNew {
 		errs = append(errs, fmt.Errorf("option Policy %v is unknown", c.Policy))
 	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("spool: invalid options: %w", errors.Join(errs...))
-	}
-	if c.MaxBytes == 0 {
+	if c.MaxBytes <= 0 {
 		c.MaxBytes = DefaultMaxBytes
 	}
-	if c.MaxAge == 0 {
+	if c.MaxAge <= 0 {
 		c.MaxAge = DefaultMaxAge
 	}
-	if c.SegmentMaxBytes == 0 {
+	if c.SegmentMaxBytes <= 0 {
 		c.SegmentMaxBytes = min(DefaultSegmentMaxBytes, c.MaxBytes/4)
 	}
 	if c.SegmentMaxBytes < minSegmentBytes {
 		c.SegmentMaxBytes = minSegmentBytes
 	}
-	if c.MaxRecordBytes == 0 {
+	if c.MaxRecordBytes <= 0 {
 		c.MaxRecordBytes = int(min(int64(DefaultMaxRecordBytes), c.SegmentMaxBytes/2))
 	}
+	// The relations between sizes are checked once the negative ones are
+	// replaced by defaults: each problem is named once.
 	if c.MaxBytes < 2*c.SegmentMaxBytes {
-		return c, fmt.Errorf("spool: invalid options: MaxBytes %d must be at least twice SegmentMaxBytes %d", c.MaxBytes, c.SegmentMaxBytes)
+		errs = append(errs, fmt.Errorf("option MaxBytes %d must be at least twice SegmentMaxBytes %d", c.MaxBytes, c.SegmentMaxBytes))
 	}
 	if int64(c.MaxRecordBytes) > c.SegmentMaxBytes/2 {
-		return c, fmt.Errorf("spool: invalid options: MaxRecordBytes %d must be at most half of SegmentMaxBytes %d", c.MaxRecordBytes, c.SegmentMaxBytes)
+		errs = append(errs, fmt.Errorf("option MaxRecordBytes %d must be at most half of SegmentMaxBytes %d", c.MaxRecordBytes, c.SegmentMaxBytes))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 	}
 	if c.SegmentMaxAge == 0 {
 		c.SegmentMaxAge = DefaultSegmentMaxAge
@@ -132,8 +147,8 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = systemClock{}
 	}
 	return c, nil
 }

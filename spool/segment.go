@@ -51,6 +51,9 @@ type segment struct {
 	ext     string // current state: extActive or extSealed
 	created time.Time
 	db      *bolt.DB
+	// file is db's file, for checkName, in a segment this process created;
+	// nil in one it took over. Valid while db is open.
+	file *os.File
 
 	active      bool     // this process appends to it
 	next        uint64   // first sequence never handed out by Lease
@@ -82,6 +85,21 @@ type segment struct {
 	// wedged is set when bbolt panicked in a write transaction on the
 	// file: its writer lock may be held for good (see closeDBLocked).
 	wedged bool
+	// orphan is set when the segment's file lost its name while open
+	// (see checkName): it takes no appends, and its records wait to be
+	// salvaged into a new segment.
+	orphan bool
+	// damaged is why the segment's tree cannot be trusted (see
+	// damagedLocked): nothing is appended to it or leased from it, and
+	// its records wait to be salvaged.
+	damaged error
+	// dense is set in a segment this process created: the records from
+	// next to last are all in its tree, in sequence, so a gap is damage.
+	dense bool
+	// appending is set while the committer writes to the segment.
+	appending bool
+	// batches are its batches leased and not yet settled (for a salvage).
+	batches map[*Batch]struct{}
 }
 
 // live is the number of records still to be delivered: those the file
@@ -96,6 +114,9 @@ func (g *segment) path() string { return filepath.Join(g.dir, g.id+g.ext) }
 
 // available reports whether Lease can hand out records from g.
 func (g *segment) available() bool { return len(g.retry) > 0 || g.next <= g.last }
+
+// setAside reports whether g waits to be salvaged (see salvageLocked).
+func (g *segment) setAside() bool { return g.orphan || g.damaged != nil }
 
 // drained reports whether g is sealed and holds nothing, so it can go.
 func (g *segment) drained() bool { return !g.active && g.live() <= 0 && g.outstanding == 0 }
@@ -119,10 +140,21 @@ func boltOptions() *bolt.Options {
 // a .tmp name and renamed only once bbolt has written and synced its meta
 // pages, so that a crash during initialisation never leaves a half-made
 // .active file behind.
-func createSegment(dir string, now time.Time, segMax int64) (*segment, error) {
-	g := &segment{dir: dir, id: newSegmentID(now), ext: extTmp, created: now, active: true, next: 1}
+func createSegment(dir string, now time.Time) (*segment, error) {
+	return createSegmentID(dir, newSegmentID(now), now)
+}
+
+// createSegmentID is createSegment with the segment's id given.
+func createSegmentID(dir, id string, now time.Time) (*segment, error) {
+	g := &segment{dir: dir, id: id, ext: extTmp, created: now, active: true, next: 1, dense: true}
 	tmp := g.path()
-	db, err := bolt.Open(tmp, 0o600, boltOptions())
+	o := boltOptions()
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		g.file = f // bbolt's own: for checkName while the db is open
+		return f, err
+	}
+	db, err := bolt.Open(tmp, 0o600, o)
 	if err != nil {
 		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("spool: create segment %s: %w", tmp, err)
@@ -167,6 +199,10 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 		if r := recover(); r != nil {
 			if g.db != nil {
 				_ = g.db.Close()
+			} else if g.file != nil {
+				// bbolt panicked inside Open: its file, and the flock on
+				// it, would stay held until the process exits.
+				_ = g.file.Close()
 			}
 			g, err = nil, fmt.Errorf("%w: segment %s: bbolt panicked: %v", ErrCorrupt, f.name(), r)
 		}
@@ -178,7 +214,11 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 	o := boltOptions()
 	// The file may have gone since it was listed (drained and removed by
 	// another drainer): never create it anew.
-	o.OpenFile = openNoCreate
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := openNoCreate(name, flag, perm)
+		g.file = f // bbolt's own: for checkName while the db is open
+		return f, err
+	}
 	db, err := bolt.Open(path, 0o600, o)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
@@ -266,9 +306,25 @@ func peekRecordCount(path string, size int64) (n int64, err error) {
 			n, err = 0, fmt.Errorf("%w: %s: bbolt panicked: %v", ErrCorrupt, filepath.Base(path), r)
 		}
 	}()
+	var file *os.File
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				// bbolt panicked inside Open: its file, and the lock on
+				// it, would stay held until the process exits.
+				_ = file.Close()
+			}
+			panic(r) // to the recover above
+		}
+	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	o := boltOptions()
 	o.ReadOnly = true
+	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
 	db, err := bolt.Open(path, 0o600, o)
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):

@@ -82,7 +82,7 @@ var errInjected = errors.New("injected")
 
 func (m *settleMachine) open() {
 	s, err := Open(context.Background(), m.dir, &Options{
-		SegmentMaxBytes: minSegmentBytes, MaxBytes: 1 << 30, MaxAge: settleModelMaxAge, Now: m.clock.now,
+		SegmentMaxBytes: minSegmentBytes, MaxBytes: 1 << 30, MaxAge: settleModelMaxAge, Clock: clockFunc(m.clock.now),
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -26,22 +25,9 @@ const (
 	// maxGroupBytes bounds one group commit; appends beyond it wait for the
 	// next transaction.
 	maxGroupBytes = 4 << 20
-	// scanInterval rate-limits directory scans for segments of other
-	// processes.
-	scanInterval = 500 * time.Millisecond
-	// drainWindow bounds the sealed segments a drainer holds open with
-	// records left to hand out. bbolt mmaps each open file, and what it
-	// touches of one (a few hundred KiB) stays resident until the segment
-	// is drained and removed: holding every sealed segment of a large
-	// backlog cost 38 MiB of RSS for 164 segments in the 1M-envelope ship
-	// benchmark. A few are plenty to keep the sender busy (a batch comes
-	// from one segment, oldest first); the next ones are taken over, oldest
-	// first, as these drain, and the records of those waiting are still
-	// counted in Stats.Records (read from their meta buckets).
-	drainWindow = 8
-	// staleTmpAge is how old an unlocked .tmp file must be before a scan
-	// removes it.
-	staleTmpAge = time.Minute
+	// probeInterval spaces the attempts to create an active segment after
+	// appends failed for lack of space (see maintainLocked).
+	probeInterval = 500 * time.Millisecond
 )
 
 // Spool is a durable FIFO of opaque records kept in a directory of bbolt
@@ -85,7 +71,10 @@ type Spool struct {
 	// its error: tests of ErrSettleDeferred without filling a disk.
 	failPersist error
 
-	lastAppendErr            error // the last group commit's failure; nil after a success
+	lastAppendErr            error     // the last group commit's failure; nil after a success
+	lastProbe                time.Time // when maintainLocked last tried to create an active segment after a failure
+	lastSalvage              time.Time // when maintainLocked last tried to salvage segments set aside
+	fullAt                   int64     // bytes on disk when an append was last refused with ErrFull; 0 after a success
 	appended, acked, retried uint64
 	commits                  uint64 // successful group commits (transactions)
 	leased                   int64
@@ -94,22 +83,35 @@ type Spool struct {
 	delayTimer               *time.Timer // wakes Notify when the earliest delay is due
 	dropped                  map[string]uint64
 	quarantined              uint64
+	orphaned                 uint64 // active segments whose file lost its name (see checkName)
+	salvagedRecs             uint64 // records moved out of segments set aside (see salvageLocked)
 }
 
 // Open opens (creating if needed) the spool in dir and starts a new active
-// segment for this process. It refuses an unsafe directory (ErrUnsafeDir).
-// Open does not read the existing segments: that happens lazily, when the
-// spool is first drained, so opening is fast whatever the spool holds.
+// segment for this process. It refuses an unsafe directory ([ErrUnsafeDir])
+// and invalid options ([ErrInvalidConfig]). Open does not read the existing
+// segments: that happens lazily, when the spool is first drained, so
+// opening is fast whatever the spool holds.
+//
+// Open checks ctx before each step and each segment file it looks at: if
+// ctx ends first, it returns an error wrapping ctx.Err() and leaves nothing
+// open (and no new segment behind).
 func Open(ctx context.Context, dir string, opts *Options) (*Spool, error) {
 	o, err := opts.withDefaults()
+	if dir == "" {
+		err = errors.Join(err, fmt.Errorf("%w: empty directory path", ErrInvalidConfig))
+	}
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	canceled := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("spool: open %s: %w", dir, err)
+		}
+		return nil
 	}
-	if dir == "" {
-		return nil, errors.New("spool: empty directory path")
+	if err := canceled(); err != nil {
+		return nil, err
 	}
 	dir = filepath.Clean(dir)
 	if err := prepareDir(dir); err != nil {
@@ -127,13 +129,29 @@ func Open(ctx context.Context, dir string, opts *Options) (*Spool, error) {
 		counts:  make(map[string]fileCount),
 	}
 	s.mu.Lock()
-	err = s.newActiveLocked()
+	err = canceled()
 	if err == nil {
-		err = s.scanLocked()
+		err = s.scanContextLocked(ctx)
+	}
+	if err == nil {
+		err = canceled()
+	}
+	if err == nil {
+		if err = s.newActiveLocked(); err != nil && isNoSpace(err) {
+			// A full disk at start: open what exists, so that it drains
+			// (space comes back as drained segments are deleted). Appends
+			// fail, and Ready says so, until a segment can be created:
+			// maintainLocked tries again every tick.
+			s.log.Warn("spool opened on a full disk: appends are refused until space returns", "err", err)
+			s.lastAppendErr, s.lastProbe = err, time.Now()
+			err = nil
+		}
+	}
+	if err != nil {
+		s.closeSegments()
 	}
 	s.mu.Unlock()
 	if err != nil {
-		s.closeSegments()
 		return nil, err
 	}
 	go s.commitLoop()
@@ -141,11 +159,17 @@ func Open(ctx context.Context, dir string, opts *Options) (*Spool, error) {
 }
 
 // Ready reports whether the spool can take appends now: it is open, its
-// directory is writable, and the last append did not fail (a full disk
-// makes it unready until an append succeeds again).
+// directory is writable, the last append did not fail, and it is not
+// refusing appends for being full ([ErrFull]: from the refusal until
+// segments are drained, under [RejectNew] or when nothing can be evicted).
+// A full disk
+// makes it unready until space returns: the spool then tries to create a
+// new active segment about once a second, by itself, and is ready again
+// once that succeeds (or once an append does).
 func (s *Spool) Ready() error {
 	s.mu.Lock()
 	closed, last := s.closed, s.lastAppendErr
+	disk, fullAt := s.diskBytesLocked(), s.fullAt
 	s.mu.Unlock()
 	s.closeMu.RLock()
 	closing := s.closing
@@ -155,6 +179,8 @@ func (s *Spool) Ready() error {
 		return ErrClosed
 	case last != nil:
 		return fmt.Errorf("spool: last append failed: %w", last)
+	case fullAt > 0 && disk >= fullAt:
+		return fmt.Errorf("%w: %d bytes on disk, limit %d: appends are refused until draining frees space", ErrFull, disk, s.opts.MaxBytes)
 	}
 	if err := syscall.Access(s.dir, 2 /* W_OK */); err != nil {
 		return fmt.Errorf("spool: directory %s is not writable: %w", s.dir, err)
@@ -178,10 +204,10 @@ func (s *Spool) signal() {
 }
 
 // Close stops appends, writes settles that could not be written before
-// (ErrSettleDeferred), seals this process's active segment (deleting it if
+// ([ErrSettleDeferred]), seals this process's active segment (deleting it if
 // empty), and releases every segment. Records leased and not settled stay in
 // the spool and are handed out again after the next Open. Calls after Close
-// return ErrClosed; Close itself is idempotent.
+// return [ErrClosed]; Close itself is idempotent.
 func (s *Spool) Close() error {
 	s.closeMu.Lock()
 	if s.closing {
@@ -214,9 +240,16 @@ func (s *Spool) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.armDelayLocked() // stops the timer; delays are forgotten
-	var err error
+	// An active segment whose file lost its name is salvaged rather than
+	// sealed (the rename would fail, and its records go with the process).
+	err := s.checkActiveLocked()
+	for _, g := range slices.Clone(s.segs) {
+		if g.setAside() && g.db != nil {
+			err = errors.Join(err, s.salvageLocked(g, errors.New("close")))
+		}
+	}
 	if g := s.active; g != nil {
-		err = s.sealLocked(g)
+		err = errors.Join(err, s.sealLocked(g))
 	}
 	s.closeSegments()
 	return err
@@ -233,7 +266,7 @@ func (s *Spool) closeSegments() {
 
 // newActiveLocked creates this process's next active segment.
 func (s *Spool) newActiveLocked() error {
-	g, err := createSegment(s.dir, s.opts.Now(), s.opts.SegmentMaxBytes)
+	g, err := createSegment(s.dir, s.opts.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -294,7 +327,7 @@ func (s *Spool) closeDBLocked(g *segment) {
 			s.log.Warn("close segment", "segment", g.id, "err", err)
 		}
 	}
-	g.db = nil
+	g.db, g.file = nil, nil
 }
 
 // releaseLocked closes g and forgets it without deleting the file.
@@ -312,6 +345,9 @@ func (s *Spool) removeLocked(g *segment) error {
 	path := g.path()
 	s.closeDBLocked(g)
 	s.segs = slices.DeleteFunc(s.segs, func(x *segment) bool { return x == g })
+	if g.orphan {
+		return nil // its name is gone, or another file's
+	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("spool: remove drained segment: %w", err)
 	}
@@ -345,255 +381,6 @@ func (s *Spool) quarantineRecord(g *segment, seq uint64, raw []byte, cause error
 		s.log.Error("write quarantined record", "segment", g.id, "seq", seq, "err", err)
 	}
 	s.log.Error("record quarantined", "segment", g.id, "seq", seq, "cause", cause)
-}
-
-// scanLocked lists the directory: a drainer takes over sealed segments and
-// those of dead processes, oldest first, while fewer than drainWindow of
-// the segments it holds have records to hand out, and looks at the others
-// (peekLocked); everyone refreshes the sizes used for MaxBytes.
-func (s *Spool) scanLocked() error {
-	files, err := listSegments(s.dir)
-	if err != nil {
-		return err
-	}
-	s.lastScan = time.Now()
-	known := make(map[string]bool, len(s.segs))
-	for _, g := range s.segs {
-		known[g.id] = true
-	}
-	window := s.windowLocked()
-	s.others = s.others[:0]
-	for _, f := range files {
-		if known[f.id] {
-			continue
-		}
-		if f.ext == extTmp {
-			s.removeStaleTmp(f)
-			continue
-		}
-		if !s.reader {
-			s.others = append(s.others, f)
-			continue
-		}
-		if window >= drainWindow {
-			s.others = append(s.others, s.peekLocked(f))
-			continue
-		}
-		g, err := s.claimLocked(f)
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, fs.ErrNotExist) {
-				s.others = append(s.others, f)
-			}
-			continue
-		}
-		s.insertLocked(g)
-		if g.available() {
-			window++
-		}
-	}
-	if s.reader {
-		s.trimLocked("")
-		for id := range s.counts {
-			if _, found := slices.BinarySearchFunc(s.others, id, cmpFileID); !found {
-				delete(s.counts, id)
-			}
-		}
-	}
-	return nil
-}
-
-func cmpFileID(f segmentFile, id string) int { return strings.Compare(f.id, id) }
-
-// windowLocked counts the sealed segments this process holds open that
-// have records to hand out: what drainWindow bounds. A segment whose
-// records are all leased out does not count (it goes once its batches are
-// settled), so that a drainer with many batches in flight still takes over
-// the next segment rather than idle.
-func (s *Spool) windowLocked() int {
-	n := 0
-	for _, g := range s.segs {
-		if !g.active && g.available() {
-			n++
-		}
-	}
-	return n
-}
-
-// fillWindowLocked takes over free files seen at the last scan, oldest
-// first, while the window has room: the next segments to drain, without
-// waiting for a scan.
-func (s *Spool) fillWindowLocked() {
-	window := s.windowLocked()
-	for i := 0; i < len(s.others) && window < drainWindow; {
-		if !s.others[i].free {
-			i++
-			continue
-		}
-		g, ok := s.takeOtherLocked(i)
-		if !ok {
-			if i < len(s.others) && !s.others[i].free {
-				i++ // held now; otherwise the entry is gone
-			}
-			continue
-		}
-		if g.available() {
-			window++
-		}
-	}
-}
-
-// takeOlderLocked takes over the oldest free file seen at the last scan if
-// it is older than segment id, and reports whether it did. Lease calls it
-// before handing out records of id, so that records come out oldest first
-// even when the window is full: a file older than those held that became
-// free since they were taken (its holder exited) goes first. To make room,
-// the newest segment held that is newer than id and can be closed is
-// closed; if none can, the window exceeds drainWindow until a scan trims it.
-func (s *Spool) takeOlderLocked(id string) bool {
-	for i := 0; i < len(s.others) && s.others[i].id < id; {
-		if !s.others[i].free {
-			i++
-			continue
-		}
-		if _, ok := s.takeOtherLocked(i); ok {
-			s.trimLocked(id)
-			return true
-		}
-		if i < len(s.others) && !s.others[i].free {
-			i++
-		}
-	}
-	return false
-}
-
-// takeOtherLocked claims s.others[i], a file found free. On success it is
-// moved to s.segs; if another process took it meanwhile it stays, marked
-// held; if it is gone or corrupt (quarantined), its entry goes.
-func (s *Spool) takeOtherLocked(i int) (*segment, bool) {
-	f := s.others[i]
-	g, err := s.claimLocked(f)
-	switch {
-	case err == nil:
-		s.others = slices.Delete(s.others, i, i+1)
-		delete(s.counts, f.id)
-		s.insertLocked(g)
-		return g, true
-	case errors.Is(err, ErrCorrupt), errors.Is(err, fs.ErrNotExist):
-		s.others = slices.Delete(s.others, i, i+1)
-		delete(s.counts, f.id)
-	default:
-		s.others[i].free, s.others[i].records = false, 0
-	}
-	return nil, false
-}
-
-// trimLocked closes the newest sealed segments (newer than segment after)
-// that make the window exceed drainWindow: segments this process sealed
-// itself while draining, or took over to keep FIFO order. Only a segment
-// that can be reopened later without losing anything goes: none of its
-// records leased, waiting for a retry, or settled but not yet deleted from
-// the file. It stays listed, free, with its records counted, and is taken
-// over again in turn.
-func (s *Spool) trimLocked(after string) {
-	over := s.windowLocked() - drainWindow
-	trimmed := false
-	for i := len(s.segs) - 1; i >= 0 && over > 0 && s.segs[i].id > after; i-- {
-		g := s.segs[i]
-		if g.active || g.db == nil || g.wedged || !g.available() || g.outstanding > 0 || len(g.retry) > 0 || g.dirty() || g.writing > 0 {
-			continue
-		}
-		f := segmentFile{id: g.id, ext: g.ext, size: g.size, free: true, records: g.live()}
-		s.closeDBLocked(g)
-		s.segs = slices.Delete(s.segs, i, i+1)
-		if info, err := os.Stat(g.path()); err == nil {
-			f.size, f.mod = info.Size(), info.ModTime()
-			s.counts[f.id] = fileCount{ext: f.ext, size: f.size, mod: f.mod, records: f.records}
-		}
-		s.others = append(s.others, f)
-		trimmed = true
-		over--
-	}
-	if trimmed {
-		slices.SortFunc(s.others, func(a, b segmentFile) int { return strings.Compare(a.id, b.id) })
-	}
-}
-
-// fileCount is a cached count of a file's live records, valid while the
-// file's name, size and modification time stay the same.
-type fileCount struct {
-	ext     string
-	size    int64
-	mod     time.Time
-	records int64
-}
-
-// peekLocked looks at a file that a drainer does not take over now:
-// whether another process holds it and, if not, how many live records it
-// holds, read from its meta bucket through a brief read-only open (a
-// shared lock) and cached while the file does not change.
-func (s *Spool) peekLocked(f segmentFile) segmentFile {
-	path := filepath.Join(s.dir, f.name())
-	if c, ok := s.counts[f.id]; ok && c.ext == f.ext && c.size == f.size && c.mod.Equal(f.mod) {
-		if locked, err := isLocked(path); err == nil && !locked {
-			f.free, f.records = true, c.records
-		}
-		return f
-	}
-	n, err := peekRecordCount(path, f.size)
-	switch {
-	case err == nil:
-		f.free, f.records = true, n
-	case errors.Is(err, ErrCorrupt):
-		// Free, but unreadable: quarantined when its turn comes.
-		f.free, n = true, 0
-	default:
-		return f // held by another process, or gone
-	}
-	s.counts[f.id] = fileCount{ext: f.ext, size: f.size, mod: f.mod, records: n}
-	return f
-}
-
-// claimLocked opens a segment file of another (or a dead) process. A
-// corrupt file is quarantined; a locked one is left to its owner.
-func (s *Spool) claimLocked(f segmentFile) (*segment, error) {
-	g, err := openSegment(s.dir, f, s.opts.SegmentMaxBytes)
-	switch {
-	case errors.Is(err, ErrCorrupt):
-		s.claims++
-		s.quarantineLocked(f.name(), 0, err)
-		return nil, err
-	case err != nil:
-		if !errors.Is(err, ErrLocked) && !errors.Is(err, fs.ErrNotExist) {
-			s.log.Warn("cannot open segment", "segment", f.name(), "err", err)
-		}
-		return nil, err
-	}
-	s.claims++
-	if g.ext == extActive {
-		// Its owner died: the segment is sealed from now on.
-		old := g.path()
-		g.ext = extSealed
-		if err := os.Rename(old, g.path()); err != nil {
-			g.ext = extActive
-			s.log.Warn("seal segment of a dead process", "segment", f.name(), "err", err)
-		} else {
-			_ = syncDir(s.dir)
-		}
-	}
-	return g, nil
-}
-
-func (s *Spool) removeStaleTmp(f segmentFile) {
-	if time.Since(f.mod) < staleTmpAge {
-		return
-	}
-	path := filepath.Join(s.dir, f.name())
-	if locked, err := isLocked(path); err != nil || locked {
-		return
-	}
-	if err := os.Remove(path); err == nil {
-		s.log.Info("removed stale segment left by an interrupted creation", "segment", f.name())
-	}
 }
 
 // diskBytesLocked is the bytes on disk of every segment file known.
@@ -650,6 +437,14 @@ type Stats struct {
 	Dropped map[string]uint64
 	// QuarantinedSegments counts segment files moved to quarantine/.
 	QuarantinedSegments uint64
+	// OrphanedSegments counts active segments whose file lost its name
+	// while open: deleted, moved, or its directory moved or removed. Their
+	// records are salvaged into a new segment (SalvagedRecords) before any
+	// append into them is acknowledged.
+	OrphanedSegments uint64
+	// SalvagedRecords counts records copied out of segments that were set
+	// aside (orphaned, or damaged) into new segments.
+	SalvagedRecords uint64
 }
 
 // Stats returns a snapshot. It is cheap (no scan of the records) and safe to
@@ -669,6 +464,8 @@ func (s *Spool) Stats() Stats {
 		Retried:             s.retried,
 		Dropped:             maps.Clone(s.dropped),
 		QuarantinedSegments: s.quarantined,
+		OrphanedSegments:    s.orphaned,
+		SalvagedRecords:     s.salvagedRecs,
 	}
 	for _, g := range s.segs {
 		st.Records += g.live()

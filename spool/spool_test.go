@@ -214,7 +214,7 @@ func TestExpiredRecordsDropped(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := openTest(t, t.TempDir(), &Options{MaxAge: time.Hour, Now: clock})
+	s := openTest(t, t.TempDir(), &Options{MaxAge: time.Hour, Clock: clockFunc(clock)})
 	mustAppend(t, s, rec(1), rec(2))
 	mu.Lock()
 	now = now.Add(2 * time.Hour)
@@ -397,6 +397,35 @@ func TestRejectNewWhenFull(t *testing.T) {
 	if s.Stats().Dropped[ReasonFull] != 0 {
 		t.Fatal("RejectNew dropped records")
 	}
+}
+
+// Under RejectNew a full spool is not ready from the refusal on, and ready
+// again by itself once draining freed space, without an append.
+func TestRejectNewReadyAgainAfterDrain(t *testing.T) {
+	o := &Options{SegmentMaxBytes: minSegmentBytes, MaxBytes: 4 * minSegmentBytes, Policy: RejectNew, SegmentMaxAge: time.Hour}
+	s := openTest(t, t.TempDir(), o)
+	payload := bytes.Repeat([]byte("q"), 4000)
+	appended := 0
+	for range 1000 {
+		if err := s.Append(context.Background(), payload); err != nil {
+			if !errors.Is(err, ErrFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+		appended++
+	}
+	if err := s.Ready(); !errors.Is(err, ErrFull) {
+		t.Fatalf("Ready of a full spool under RejectNew = %v, want ErrFull", err)
+	}
+	drained := len(drainAll(t, s))
+	if drained != appended {
+		t.Fatalf("drained %d of %d", drained, appended)
+	}
+	if err := s.Ready(); err != nil {
+		t.Fatalf("Ready after the drain = %v", err)
+	}
+	mustAppend(t, s, payload)
 }
 
 func TestInvalidOptions(t *testing.T) {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/pflag"
 
 	"github.com/aispool/aispool/internal/daemon"
 	"github.com/aispool/aispool/sender"
+	"github.com/aispool/aispool/spool"
 )
 
 // daemonFlags are the flags of run, drain and validate, mapped onto
@@ -19,7 +22,8 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	fs.StringVar(&f.cfg.SpoolDir, "spool-dir", "", "spool directory (required)")
 	fs.StringVar(&f.cfg.ConnectionString, "connection-string", "", "Application Insights connection string (default: $APPLICATIONINSIGHTS_CONNECTION_STRING); visible to every user in ps: prefer --connection-string-file or the variable")
 	fs.StringVar(&f.cfg.ConnectionStringFile, "connection-string-file", "", "file holding the connection string (its content, trimmed), instead of --connection-string")
-	fs.Int64Var(&f.cfg.MaxSpoolBytes, "max-spool-bytes", d.MaxSpoolBytes, "maximum bytes on disk of the spool; past it the oldest records are dropped")
+	fs.Int64Var(&f.cfg.MaxSpoolBytes, "max-spool-bytes", d.MaxSpoolBytes, "maximum bytes on disk of the spool; past it --overflow applies")
+	fs.Var((*overflowFlag)(&f.cfg.Overflow), "overflow", "when the spool holds --max-spool-bytes: reject (answer 503 with Retry-After, evict nothing) or drop-oldest (evict the oldest records, counted)")
 	fs.DurationVar(&f.cfg.MaxAge, "max-age", d.MaxAge, "records older than this are dropped")
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "how long requests in flight may finish at shutdown")
 	fs.IntVar(&f.cfg.Sender.MaxInFlight, "max-in-flight", sender.DefaultMaxInFlight, "concurrent requests to the ingestion service")
@@ -48,6 +52,30 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 			"slowest a request body may arrive, bytes per second after 5 s (e.g. 4KiB): a slower body is cut with 408")
 	}
 }
+
+// overflowFlag is --overflow: drop-oldest or reject.
+type overflowFlag spool.FullPolicy
+
+func (o *overflowFlag) String() string {
+	if spool.FullPolicy(*o) == spool.RejectNew {
+		return "reject"
+	}
+	return spool.FullPolicy(*o).String()
+}
+
+func (o *overflowFlag) Set(v string) error {
+	switch v {
+	case "reject", "reject-new":
+		*o = overflowFlag(spool.RejectNew)
+	case "drop-oldest":
+		*o = overflowFlag(spool.DropOldest)
+	default:
+		return fmt.Errorf("want reject or drop-oldest, not %q", v)
+	}
+	return nil
+}
+
+func (*overflowFlag) Type() string { return "policy" }
 
 // config returns the configuration with the command's environment and
 // logger.

@@ -25,6 +25,7 @@ import (
 // subprocess tests (run, SIGTERM, SIGKILL).
 func TestMain(m *testing.M) {
 	if os.Getenv("AISPOOL_TEST_MAIN") == "1" {
+		limitFileSize()
 		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

@@ -52,6 +52,11 @@ type Config struct {
 	// MaxSpoolBytes and MaxAge bound the spool (see spool.Options).
 	MaxSpoolBytes int64
 	MaxAge        time.Duration
+	// Overflow is what the local ingestion endpoint does when the spool
+	// holds MaxSpoolBytes: spool.RejectNew (the default) answers 503 with
+	// Retry-After and evicts nothing; spool.DropOldest evicts the oldest
+	// segments, acknowledged data, counted as dropped "full".
+	Overflow spool.FullPolicy
 	// ShutdownTimeout bounds the graceful part of a shutdown: requests in
 	// flight to the ingestion service finish or are abandoned by then (their
 	// records stay in the spool). Default 10 s.
@@ -113,6 +118,7 @@ func DefaultConfig() Config {
 		AdminListen:     DefaultAdminListen,
 		MaxSpoolBytes:   spool.DefaultMaxBytes,
 		MaxAge:          spool.DefaultMaxAge,
+		Overflow:        spool.RejectNew,
 		ShutdownTimeout: 10 * time.Second,
 		Logger:          slog.Default(),
 		MemoryLimit:     DefaultMemoryLimit,
@@ -165,6 +171,9 @@ func (c Config) Validate() error {
 	if c.MaxAge < 0 {
 		add("--max-age %v: negative", c.MaxAge)
 	}
+	if c.Overflow != spool.DropOldest && c.Overflow != spool.RejectNew {
+		add("--overflow %v: want drop-oldest or reject", c.Overflow)
+	}
 	if c.ShutdownTimeout < 0 {
 		add("--shutdown-timeout %v: negative", c.ShutdownTimeout)
 	}
@@ -181,7 +190,7 @@ func (c Config) Validate() error {
 }
 
 func (c Config) spoolOptions() *spool.Options {
-	return &spool.Options{MaxBytes: c.MaxSpoolBytes, MaxAge: c.MaxAge, Logger: c.Logger}
+	return &spool.Options{MaxBytes: c.MaxSpoolBytes, MaxAge: c.MaxAge, Policy: c.Overflow, Logger: c.Logger}
 }
 
 func (c Config) senderConfig(sp *spool.Spool) sender.Config {
