@@ -155,7 +155,9 @@ func TestIntakeMemoryBoundedUnderInflatingBodies(t *testing.T) {
 	wg.Wait()
 
 	for _, a := range attacks {
-		if a != "413" && a != "503" && a != "400" {
+		// 408: on a loaded machine the test's own upload can fall under
+		// the minimum body rate; the daemon refusing it is fine.
+		if a != "413" && a != "503" && a != "400" && a != "408" {
 			t.Errorf("inflating body answered %s", a)
 		}
 	}
