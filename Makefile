@@ -10,7 +10,7 @@ BENCH                 ?= .
 BENCHTIME             ?= 1s
 PKG                   ?= ./...
 
-.PHONY: all help test lint fuzz bench benchmarks demo docs
+.PHONY: all help test lint fuzz bench benchmarks demo docs man
 
 all: lint test
 
@@ -22,6 +22,7 @@ help:
 	@echo 'make benchmarks  the whole-system runs (go run ./benchmarks), written to benchmarks/REPORT.md'
 	@echo 'make demo        the whole path on this machine against an embedded endpoint'
 	@echo 'make docs        check that every link in README.md, CHANGELOG.md and docs/ resolves'
+	@echo 'make man         the manual pages of every command, written to MANDIR (default build/man)'
 
 # The test command of the README; CI runs exactly this (with a -timeout).
 test:
@@ -57,3 +58,8 @@ demo:
 
 docs:
 	$(GO) test -count=1 ./internal/doclinks
+
+# Manual pages, generated from the commands' help text (not committed).
+MANDIR ?= build/man
+man:
+	$(GO) run ./cmd/aispool man --dir $(MANDIR)

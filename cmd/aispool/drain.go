@@ -50,7 +50,7 @@ periodic lines otherwise.`,
 	f.register(cmd.Flags(), false)
 	cmd.Flags().DurationVar(&interval, "progress-interval", 2*time.Second, "how often to report progress")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit; Ctrl-C also stops)")
-	return cmd
+	return withConfig(g, cmd)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -28,7 +28,7 @@ holds are listed as in use.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
-				return usageError{fmt.Errorf("--spool-dir is required")}
+				return configError("--spool-dir: required")
 			}
 			if peek < 0 {
 				return usageError{fmt.Errorf("--peek %d: must not be negative", peek)}
@@ -48,7 +48,7 @@ holds are listed as in use.`,
 	cmd.Flags().StringVar(&dir, "spool-dir", "", "spool directory (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the documented contract for scripts)")
 	cmd.Flags().IntVar(&peek, "peek", 0, "show the first N envelopes")
-	return cmd
+	return withConfig(g, cmd)
 }
 
 // inspectOutput is the JSON contract of `aispool inspect --json`.
