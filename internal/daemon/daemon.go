@@ -207,10 +207,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.adm != nil {
 		_ = d.adm.Shutdown(sctx)
 	}
+	// Read the spool's figures before closing it: a closed spool holds
+	// nothing open, and would say that nothing is left.
+	st := d.sp.Stats()
 	if err := d.sp.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	st := d.sp.Stats()
 	d.log.Info("stopped", "sent", d.snd.Stats().Sent, "records_left", st.Records)
 	return runErr
 }
