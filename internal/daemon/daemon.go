@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		return fail(err)
 	}
 	if cfg.AdminListen != "" {
-		d.adm = newServer(adminHandler(reg, d.sp.Ready))
+		d.adm = newServer(adminHandler(reg, d.sp.Ready, d.sp))
 		if d.admLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return fail(fmt.Errorf("--admin-listen %s: %w", cfg.AdminListen, err))
 		}
@@ -181,6 +181,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopSender()
 	sndDone := make(chan error, 1)
 	go func() { sndDone <- d.snd.Run(runCtx) }()
+	if d.adm != nil {
+		// Tell aispool inspect where to ask for an exact report.
+		if err := d.writeAdminFile(); err != nil {
+			d.log.Warn("write the admin address file; aispool inspect cannot ask this daemon", "file", AdminFile, "err", err)
+		}
+		defer d.removeAdminFile()
+	}
 	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", connstring.RedactURL(d.snd.Endpoint()),
 		"listen", d.IngestURL(), "auth", d.authSummary(), "admin", d.AdminURL())
 
