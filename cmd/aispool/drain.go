@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +44,11 @@ periodic lines otherwise.`,
 			if tty {
 				fmt.Fprintln(g.stderr)
 			}
-			printSummary(g.stdout, sum)
+			if err == nil || errors.Is(err, daemon.ErrUndelivered) {
+				// A summary only of a drain that ran: a configuration
+				// error or a spool that cannot be opened sent nothing.
+				printSummary(g.stdout, sum)
+			}
 			return err
 		},
 	}

@@ -89,6 +89,7 @@ func TestCLIContract(t *testing.T) {
 		{"missing spool dir", nil, []string{"validate", "--connection-string", goodCS}, 78, "", "--spool-dir: required", ""},
 		{"every problem at once", nil, []string{"validate", "--listen", "nope", "--tls-cert", "/x"}, 78, "", "--listen", ""},
 		{"run with bad config", nil, []string{"run", "--spool-dir", dir}, 78, "", "--connection-string", ""},
+		{"drain with bad config", nil, []string{"drain", "--spool-dir", dir}, 78, "", "--connection-string", ""},
 		{"inspect without dir", nil, []string{"inspect"}, 78, "", "--spool-dir: required", ""},
 		{"run without dir", nil, []string{"run", "--connection-string", goodCS}, 78, "", "--spool-dir: required", ""},
 		{"drain without dir", nil, []string{"drain", "--connection-string", goodCS}, 78, "", "--spool-dir: required", ""},
@@ -229,7 +230,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: %d %s %s", code, out, errOut)
 	}
-	for _, want := range []string{"spans generated", "500", "lost                             0"} {
+	for _, want := range []string{"spans generated", "500", "lost                                 0", "dropped (refused for good, counted)  0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
