@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -92,4 +93,32 @@ func shellWords(s string) []string {
 		words = append(words, strings.Trim(f, `"'`))
 	}
 	return words
+}
+
+// TestDocsNameTheNodeExporterVersion: the docs tell users the Node.js
+// exporter version the tests run (npm's latest tag is an old preview that
+// rejects connection strings).
+func TestDocsNameTheNodeExporterVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(nodeClientDir, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	const name = "@azure/monitor-opentelemetry-exporter"
+	v := pkg.Dependencies[name]
+	if v == "" {
+		t.Fatalf("package.json has no %s", name)
+	}
+	ops, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "npm install " + name + "@" + v; !strings.Contains(string(ops), want) {
+		t.Errorf("docs/operations.md does not say %q", want)
+	}
 }
