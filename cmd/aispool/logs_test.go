@@ -68,3 +68,18 @@ func TestSIGTERMLogsJSONAndWhatIsLeft(t *testing.T) {
 		t.Fatalf("signal %v, shutting down %v, back-off %v, stopped %v\n%s", sawSignal, sawShutdown, sawBackoff, sawStopped, d.logs)
 	}
 }
+
+// TestJSONLogEndsInJSON: with --log-format json, the error a command ends
+// with is a JSON record too.
+func TestJSONLogEndsInJSON(t *testing.T) {
+	code, _, errOut := cli(t, nil, "run", "--log-format", "json", "--spool-dir", t.TempDir()+"/spool")
+	var rec struct {
+		Level    string `json:"level"`
+		Msg      string `json:"msg"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(errOut), &rec); err != nil || code != exitConfig || rec.Level != "ERROR" || rec.ExitCode != exitConfig ||
+		!strings.Contains(rec.Msg, "--connection-string") {
+		t.Fatalf("exit %d, stderr %q (%v)", code, errOut, err)
+	}
+}

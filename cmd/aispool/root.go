@@ -134,10 +134,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
+	code := exitCode(err)
+	switch {
+	case err == nil:
+	case g.logFormat == "json":
+		// A JSON log stays JSON to its last line.
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error(err.Error(), "exit_code", code)
+	default:
 		fmt.Fprintln(stderr, "aispool:", err)
 	}
-	return exitCode(err)
+	return code
 }
 
 func newRootCommand(g *globals) *cobra.Command {
