@@ -10,22 +10,36 @@ BENCH                 ?= .
 BENCHTIME             ?= 1s
 PKG                   ?= ./...
 
-.PHONY: all help test lint fuzz bench benchmarks demo docs
+.PHONY: all help test node-client lint fuzz bench benchmarks demo docs man
 
 all: lint test
 
 help:
-	@echo 'make test        the tests, exactly as the README and CI run them'
+	@echo 'make test        the tests, exactly as the README and CI run them (npm ci for the Node.js client test first)'
 	@echo 'make lint        go vet, gofmt, staticcheck, golangci-lint (.golangci.yml)'
 	@echo 'make fuzz        every fuzz target of the module, one after another, FUZZTIME each (default 60s)'
 	@echo 'make bench       package benchmarks: BENCH=regexp PKG=./spool BENCHTIME=1s'
 	@echo 'make benchmarks  the whole-system runs (go run ./benchmarks), written to benchmarks/REPORT.md'
 	@echo 'make demo        the whole path on this machine against an embedded endpoint'
 	@echo 'make docs        check that every link in README.md, CHANGELOG.md and docs/ resolves'
+	@echo 'make man         the manual pages of every command, written to MANDIR (default build/man)'
 
-# The test command of the README; CI runs exactly this (with a -timeout).
-test:
-	go test -race -count=1 ./...
+# The test command of the README; CI (.ci/run) runs exactly this. First the
+# Node.js exporter fixture of the real-client test (npm ci, pinned by its lock
+# file); without npm that test is skipped, and said so here, since go test
+# shows skips only with -v (with CI=true it fails instead).
+NODE_CLIENT := cmd/aispool/testdata/node-client
+test: node-client
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+node-client:
+	@if [ -d $(NODE_CLIENT)/node_modules/@azure/monitor-opentelemetry-exporter ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "== npm ci in $(NODE_CLIENT) (the Node.js exporter of the real-client test)"; \
+		cd $(NODE_CLIENT) && npm ci --no-audit --no-fund; \
+	else \
+		echo "NOTICE: npm is not installed: the real Node.js client test (cmd/aispool TestNodeExporter*) will be SKIPPED" >&2; \
+	fi
 
 lint:
 	$(GO) vet ./...
@@ -57,3 +71,8 @@ demo:
 
 docs:
 	$(GO) test -count=1 ./internal/doclinks
+
+# Manual pages, generated from the commands' help text (not committed).
+MANDIR ?= build/man
+man:
+	$(GO) run ./cmd/aispool man --dir $(MANDIR)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -481,7 +483,7 @@ func (s *Sender) apply(ctx context.Context, recs []spool.Record, idx []int, ex e
 			attrs = append(attrs, slog.Duration("retry_after", v.RetryAfter))
 		}
 		if v.Err != nil {
-			attrs = append(attrs, slog.String("err", v.Err.Error()))
+			attrs = append(attrs, slog.String("err", errWithoutURL(v.Err, endpointKey(ex.url))))
 		}
 		if v.WrongEndpoint {
 			// A configuration mistake (a wrong host or path, a proxy): it
@@ -654,4 +656,16 @@ func (s *Sender) settle(ctx context.Context, b Batch, n int, out *outcome) {
 		}
 		s.log.LogAttrs(ctx, slog.LevelWarn, "sender: items dropped", slog.Int("items", ndrop), slog.Any("by_reason", slog.GroupValue(attrs...)))
 	}
+}
+
+// errWithoutURL is err's message without the URL that the transport and
+// net/http put in front ("sender: POST https://host: Post \"https://host/v2.1/track\": ")
+// when the log line names the endpoint already.
+func errWithoutURL(err error, endpoint string) string {
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		msg = strings.Replace(msg, fmt.Sprintf("%s %q: ", ue.Op, ue.URL), "", 1)
+	}
+	return strings.TrimPrefix(msg, "sender: POST "+endpoint+": ")
 }

@@ -66,6 +66,12 @@ type Report struct {
 // segment only for the moment it reads it (a shared lock, which a drainer
 // waiting for it treats as busy).
 func Inspect(ctx context.Context, dir string, peek int) (*Report, error) {
+	return inspectDir(ctx, dir, peek, nil)
+}
+
+// inspectDir is Inspect, with the segments the calling process holds open
+// (held, by id) described by it instead of read from their files.
+func inspectDir(ctx context.Context, dir string, peek int, held map[string]heldSegment) (*Report, error) {
 	info, err := os.Lstat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spool: inspect: %w", err)
@@ -92,7 +98,10 @@ func Inspect(ctx context.Context, dir string, peek int) (*Report, error) {
 			si.State = "initialising"
 		}
 		r.Bytes += f.size
-		if f.ext != extTmp {
+		if h, ok := held[f.id]; ok {
+			si.Records, si.Oldest, si.Newest = h.records, h.oldest, h.newest
+			r.Peek = append(r.Peek, h.peek[:min(len(h.peek), max(0, peek-len(r.Peek)))]...)
+		} else if f.ext != extTmp {
 			want := max(0, peek-len(r.Peek))
 			recs, err := inspectSegment(filepath.Join(dir, f.name()), &si, want)
 			switch {

@@ -24,6 +24,7 @@ Profiles: ` + strings.Join(fakeingest.ProfileNames(), ", ") + `, or a JSON profi
 chaos/fakeingest package's documentation for its schema).`,
 	}
 	cmd.AddCommand(newChaosRunCommand(g), newChaosServeCommand(g))
+	groupCommand(cmd)
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aispool/aispool/chaos"
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/sender"
 )
 
 // errChaosFailed is returned when a scenario ran and some check failed.
@@ -40,6 +41,9 @@ reason, that duplicates have an explanation, that no request came before a Retry
 that no more requests were in flight than allowed, and that the shipper's Prometheus counters agree
 with what the endpoint saw. It prints a summary and the verdict; the exit code is 0 when every check
 passed, 1 when one failed.
+
+The shipper's settings default to values that make faults show within a short run, not to run's:
+--max-batch-items 100 (run: 5000) and --request-timeout 2s (run: 30s).
 
 By default the shipper runs in this process: spans from the OpenTelemetry SDK through the exporter,
 a spool and the sender. With --daemon (implied by --kill-every, --corrupt-after and --file-size-limit)
@@ -125,9 +129,15 @@ SIGKILLs and restarts it at random moments.`,
 	f.DurationVar(&sc.CorruptAfter, "corrupt-after", 0, "kill the daemon once after this long, corrupt a spool segment, restart it")
 	f.Int64Var(&fileSize, "file-size-limit", 0, "the daemon's RLIMIT_FSIZE in bytes: a full disk")
 	f.IntVar(&sc.MaxInFlight, "max-in-flight", chaos.DefaultScenarioInFlight, "the shipper's concurrent requests")
-	f.IntVar(&sc.BatchItems, "max-batch-items", chaos.DefaultScenarioBatch, "envelopes per request")
-	f.DurationVar(&sc.RequestTimeout, "request-timeout", chaos.DefaultRequestTimeout, "the shipper's request timeout (the profile's hangs are shortened to just past it)")
-	f.StringVar(&sc.Dir, "dir", "", "working directory for the spool (default: a temporary one, removed at the end)")
+	f.IntVar(&sc.BatchItems, "max-batch-items", chaos.DefaultScenarioBatch,
+		fmt.Sprintf("envelopes per request (fewer than run's %d: many small requests give the profile's faults more chances to show)",
+			sender.DefaultMaxBatchItems))
+	f.DurationVar(&sc.RequestTimeout, "request-timeout", chaos.DefaultRequestTimeout,
+		fmt.Sprintf("the shipper's request timeout (shorter than run's %v, so that a hang costs seconds; the profile's hangs are shortened to just past it)",
+			sender.DefaultRequestTimeout))
+	f.StringVar(&sc.Dir, "spool-dir", "", "working directory for the spool (default: a temporary one, removed at the end)")
+	f.StringVar(&sc.Dir, "dir", "", "the former name of --spool-dir")
+	_ = f.MarkDeprecated("dir", "use --spool-dir")
 	f.DurationVar(&sc.Timeout, "timeout", chaos.DefaultScenarioTimeout, "give up after this long")
 	f.StringVar(&reportHTML, "report", "", "write a self-contained HTML report with plots to this file")
 	f.StringVar(&reportJSON, "json", "", "write the full result as JSON to this file")

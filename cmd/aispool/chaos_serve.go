@@ -45,7 +45,7 @@ property chaos.id, else data.baseData.id.`,
 			cfg.Logger = log
 			// Catch signals before saying where the endpoint is: a caller
 			// may stop it as soon as it has read the address.
-			ctx, stop := signalContext(cmd.Context())
+			ctx, stop := signalContext(cmd.Context(), log)
 			defer stop()
 			ep, err := fakeingest.New(cfg)
 			if err != nil {
@@ -102,6 +102,6 @@ func printEndpointReport(out io.Writer, r *fakeingest.Report) {
 	}
 	row("answers lost", r.LostAnswers)
 	row("Retry-After violations", fmt.Sprintf("%d (%d races)", r.RetryAfterViolations, r.RetryAfterRaces))
-	row("time", r.Elapsed)
+	row("time", roundDuration(r.Elapsed))
 	_ = w.Flush()
 }

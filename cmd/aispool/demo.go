@@ -24,8 +24,10 @@ the aispool exporter, a real spool and the sender, and prints what happened: gen
 delivered, retried, dropped and lost (which must be 0). No Azure account is needed.
 
 With --faults PROFILE the endpoint is flaky (profiles: healthy, flaky, throttled, partial, outage,
-hostile), so you can watch retries happen and nothing get lost. Envelopes the endpoint refuses
-permanently (a 400 for an item, or "sampled out") are dropped and counted, as with the real service.`,
+hostile), so you can watch retries happen and nothing get lost. A profile with outage or throttling
+windows (outage, throttled, hostile) has the spans spread over its first windows, a few seconds, so
+that they happen during the run. Envelopes the endpoint refuses permanently (a 400 for an item, or
+"sampled out") are dropped and counted, as with the real service.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Spans <= 0 {
@@ -75,13 +77,17 @@ func printDemo(g *globals, r *demo.Result) {
 	row("envelopes spooled (durable)", r.Spooled)
 	row("delivered", r.Delivered)
 	row("retried (attempts)", r.Retried)
+	row("dropped (refused for good, counted)", r.DroppedTotal())
 	for _, k := range slices.Sorted(maps.Keys(r.Dropped)) {
-		row("dropped: "+k, r.Dropped[k])
+		row("  dropped: "+k, r.Dropped[k])
 	}
 	row("duplicates (after lost answers)", r.Dups)
 	row("lost", len(r.Lost))
 	row("time", r.Elapsed.Round(time.Millisecond))
 	row("rate", fmt.Sprintf("%.0f spans/s", float64(r.Generated)/r.Elapsed.Seconds()))
+	if r.Paced > 0 {
+		row("spans spread over", fmt.Sprintf("%v (the profile's fault windows fall in the run)", r.Paced))
+	}
 	_ = w.Flush()
 	if len(r.Requests) > 1 {
 		fmt.Fprint(g.stdout, "endpoint answers:")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,14 +44,18 @@ periodic lines otherwise.`,
 			if tty {
 				fmt.Fprintln(g.stderr)
 			}
-			printSummary(g.stdout, sum)
+			if err == nil || errors.Is(err, daemon.ErrUndelivered) {
+				// A summary only of a drain that ran: a configuration
+				// error or a spool that cannot be opened sent nothing.
+				printSummary(g.stdout, sum)
+			}
 			return err
 		},
 	}
 	f.register(cmd.Flags(), false)
 	cmd.Flags().DurationVar(&interval, "progress-interval", 2*time.Second, "how often to report progress")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (0: no limit; Ctrl-C also stops)")
-	return cmd
+	return withConfig(g, cmd)
 }
 
 func isTerminal(w io.Writer) bool {

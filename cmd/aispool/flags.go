@@ -33,7 +33,7 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	fs.DurationVar(&f.cfg.Sender.BackoffMax, "backoff-max", sender.DefaultBackoffMax, "longest back-off interval (a Retry-After may ask for more)")
 	if listeners {
 		fs.StringVar(&f.cfg.Listen, "listen", d.Listen, "address of the local ingestion endpoint (empty: off)")
-		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz and /readyz (empty: off)")
+		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz, /readyz and /spool (empty: off)")
 		fs.StringVar(&f.cfg.TLSCert, "tls-cert", "", "certificate file: serve the local ingestion endpoint over HTTPS")
 		fs.StringVar(&f.cfg.TLSKey, "tls-key", "", "private key file for --tls-cert")
 		registerExposureFlags(fs, &f.cfg.Exposure)

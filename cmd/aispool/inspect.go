@@ -1,141 +1,165 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
+	"net/http"
+	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aispool/aispool/internal/daemon"
 	"github.com/aispool/aispool/spool"
 )
+
+// inspectOutput is the JSON contract of `aispool inspect --json`.
+type inspectOutput = daemon.InspectReport
 
 func newInspectCommand(g *globals) *cobra.Command {
 	var (
 		dir    string
 		asJSON bool
 		peek   int
+		admin  string
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show what a spool holds (read-only, safe while a daemon runs)",
 		Long: `inspect lists a spool's segments, records, bytes, oldest record and quarantine. With --peek N it
-shows the first N envelopes' type, time and name. It changes nothing; segments that another process
-holds are listed as in use.`,
+shows the first N envelopes' type, time and name. It changes nothing.
+
+Segments that a running process holds cannot be read from their files. When that process is the aispool
+daemon, inspect asks it instead, through its admin endpoint (the address is in the spool directory's
+aispool-daemon.json, or --admin), so the report is exact while the daemon runs. Segments that another
+process holds (an application's exporter) are listed as in use, their records not counted.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
-				return usageError{fmt.Errorf("--spool-dir is required")}
+				return configError("--spool-dir: required")
 			}
 			if peek < 0 {
 				return usageError{fmt.Errorf("--peek %d: must not be negative", peek)}
 			}
-			r, err := spool.Inspect(cmd.Context(), dir, peek)
+			r, note, err := inspectSpool(cmd.Context(), dir, peek, admin)
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(inspectJSON(r))
+				return enc.Encode(r)
 			}
-			return printInspect(g, r)
+			return printInspect(g, r, note, peek)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "spool-dir", "", "spool directory (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the documented contract for scripts)")
 	cmd.Flags().IntVar(&peek, "peek", 0, "show the first N envelopes")
-	return cmd
+	cmd.Flags().StringVar(&admin, "admin", "", "the daemon's admin endpoint (host:port or URL) to ask when segments are in use (default: from the spool directory's "+daemon.AdminFile+")")
+	return withConfig(g, cmd)
 }
 
-// inspectOutput is the JSON contract of `aispool inspect --json`.
-type inspectOutput struct {
-	Dir             string            `json:"dir"`
-	Records         int64             `json:"records"`
-	RecordsExact    bool              `json:"records_exact"`
-	Bytes           int64             `json:"bytes"`
-	Oldest          *time.Time        `json:"oldest,omitempty"`
-	Segments        []segmentOutput   `json:"segments"`
-	Quarantine      []string          `json:"quarantine"`
-	QuarantineBytes int64             `json:"quarantine_bytes"`
-	Dropped         map[string]uint64 `json:"dropped"`
-	Peek            []envelopeOutput  `json:"peek,omitempty"`
+// inspectSpool reads the spool's directory, and when some segment is held
+// by a process, asks the daemon. note says why the report is not exact
+// when the daemon could not be asked.
+func inspectSpool(ctx context.Context, dir string, peek int, admin string) (r inspectOutput, note string, err error) {
+	rep, err := spool.Inspect(ctx, dir, peek)
+	if err != nil {
+		return r, "", err
+	}
+	r = daemon.NewInspectReport(rep, "files")
+	if rep.RecordsExact && admin == "" {
+		return r, "", nil
+	}
+	url, pid := admin, 0
+	if url == "" {
+		ai, err := daemon.ReadAdminInfo(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return r, "no aispool daemon serves this spool with an admin endpoint (" + daemon.AdminFile + " is absent): the segments in use belong to another process", nil
+		case err != nil:
+			return r, fmt.Sprintf("cannot read %s: %v", daemon.AdminFile, err), nil
+		}
+		url, pid = ai.AdminURL, ai.PID
+	}
+	if !strings.Contains(url, "://") {
+		url = "http://" + url
+	}
+	fromDaemon, err := askDaemon(ctx, url, peek)
+	if err != nil {
+		return r, fmt.Sprintf("the daemon (pid %d) did not answer at %s: %v", pid, url, err), nil
+	}
+	if !sameDir(fromDaemon.Dir, dir) {
+		return r, fmt.Sprintf("the daemon at %s serves the spool %s, not this one", url, fromDaemon.Dir), nil
+	}
+	fromDaemon.Dir = r.Dir
+	return fromDaemon, "", nil
 }
 
-type segmentOutput struct {
-	Name    string `json:"name"`
-	State   string `json:"state"`
-	Bytes   int64  `json:"bytes"`
-	InUse   bool   `json:"in_use"`
-	Records int64  `json:"records"` // -1: unknown (in use or unreadable)
-	Error   string `json:"error,omitempty"`
+// askDaemon gets GET /spool of a daemon's admin endpoint.
+func askDaemon(ctx context.Context, base string, peek int) (inspectOutput, error) {
+	var r inspectOutput
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/spool?peek=%d", strings.TrimRight(base, "/"), peek), nil)
+	if err != nil {
+		return r, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return r, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return r, fmt.Errorf("not an inspect report: %w", err)
+	}
+	return r, nil
 }
 
-type envelopeOutput struct {
-	Segment  string    `json:"segment"`
-	Seq      uint64    `json:"seq"`
-	Spooled  time.Time `json:"spooled"`
-	Attempts int       `json:"attempts"`
-	Type     string    `json:"type"`
-	Time     string    `json:"time"`
-	Name     string    `json:"name"`
+// sameDir reports whether two paths name the same directory.
+func sameDir(a, b string) bool {
+	ea, err1 := filepath.EvalSymlinks(a)
+	eb, err2 := filepath.EvalSymlinks(b)
+	if err1 != nil || err2 != nil {
+		return filepath.Clean(a) == filepath.Clean(b)
+	}
+	aa, _ := filepath.Abs(ea)
+	ab, _ := filepath.Abs(eb)
+	return aa == ab
 }
 
-func inspectJSON(r *spool.Report) inspectOutput {
-	out := inspectOutput{Dir: r.Dir, Records: r.Records, RecordsExact: r.RecordsExact, Bytes: r.Bytes,
-		Quarantine: r.Quarantine, QuarantineBytes: r.QuarantineBytes, Segments: []segmentOutput{}, Dropped: r.Dropped}
-	if out.Quarantine == nil {
-		out.Quarantine = []string{}
-	}
-	if !r.Oldest.IsZero() {
-		out.Oldest = &r.Oldest
-	}
-	for _, s := range r.Segments {
-		out.Segments = append(out.Segments, segmentOutput{s.Name, s.State, s.Bytes, s.InUse, s.Records, s.Error})
-	}
-	for _, p := range r.Peek {
-		typ, at, name := describeEnvelope(p.Data)
-		out.Peek = append(out.Peek, envelopeOutput{p.Segment, p.Seq, p.Time, p.Attempts, typ, at, name})
-	}
-	return out
-}
-
-// describeEnvelope extracts an envelope's type, time and name for display.
-func describeEnvelope(raw []byte) (typ, at, name string) {
-	var e struct {
-		Time string `json:"time"`
-		Data struct {
-			BaseType string `json:"baseType"`
-			BaseData struct {
-				Name    string `json:"name"`
-				Message string `json:"message"`
-			} `json:"baseData"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return "?", "?", "(not JSON)"
-	}
-	name = e.Data.BaseData.Name
-	if name == "" {
-		name = e.Data.BaseData.Message
-	}
-	if len(name) > 60 {
-		name = name[:57] + "..."
-	}
-	return e.Data.BaseType, e.Time, name
-}
-
-func printInspect(g *globals, r *spool.Report) error {
-	o := inspectJSON(r)
+func printInspect(g *globals, o inspectOutput, note string, peek int) error {
 	w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	records := fmt.Sprint(o.Records)
+	inUse := 0
+	for _, s := range o.Segments {
+		if s.InUse {
+			inUse++
+		}
+	}
 	if !o.RecordsExact {
-		records += "+ (some segments in use by another process)"
+		records += fmt.Sprintf("+ (at least: %d segments in use by another process are not counted)", inUse)
 	}
 	fmt.Fprintf(w, "spool\t%s\n", o.Dir)
+	if o.Source == "daemon" {
+		fmt.Fprintf(w, "read by\tthe aispool daemon holding it (pid %d)\n", o.PID)
+	}
 	fmt.Fprintf(w, "records\t%s\n", records)
 	fmt.Fprintf(w, "bytes on disk\t%d\n", o.Bytes)
 	if o.Oldest != nil {
@@ -161,5 +185,18 @@ func printInspect(g *globals, r *spool.Report) error {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", p.Type, p.Time, p.Name, p.Attempts)
 		}
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if peek > 0 && len(o.Peek) < peek {
+		why := "the spool holds no more"
+		if inUse > 0 {
+			why = fmt.Sprintf("the records of the %d segments in use by another process cannot be read", inUse)
+		}
+		fmt.Fprintf(g.stdout, "\npeek: %d of %d envelopes shown: %s\n", len(o.Peek), peek, why)
+	}
+	if note != "" && !o.RecordsExact {
+		fmt.Fprintf(g.stdout, "\nnote: %s\n", note)
+	}
+	return nil
 }

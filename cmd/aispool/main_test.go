@@ -36,14 +36,30 @@ const goodCS = "InstrumentationKey=11111111-2222-3333-4444-555555555555;Ingestio
 // cli runs the CLI in process with the given environment.
 func cli(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return cliContext(context.Background(), t, env, args...)
+}
+
+// cliContext is cli with a context.
+func cliContext(ctx context.Context, t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	code = run(context.Background(), args, &out, &errb, lookup)
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	code = run(ctx, args, &out, &errb, environ)
 	return code, out.String(), errb.String()
 }
 
 func TestCLIContract(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
+	unsafeDir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(unsafeDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(unsafeDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		env     map[string]string
@@ -54,7 +70,14 @@ func TestCLIContract(t *testing.T) {
 		notEcho string // must not appear in stderr (a secret, or what a rejected command must not start)
 	}{
 		{"version", nil, []string{"version"}, 0, "aispool ", "", ""},
-		{"unknown command", nil, []string{"frobnicate"}, 1, "", "unknown command", ""},
+		{"version flag", nil, []string{"--version"}, 0, "aispool ", "", ""},
+		{"version short flag", nil, []string{"-v"}, 0, "aispool ", "", ""},
+		{"no command", nil, nil, 0, "Available Commands", "", ""},
+		{"unknown command", nil, []string{"frobnicate"}, 2, "", "unknown command", ""},
+		{"unknown subcommand", nil, []string{"chaos", "frobnicate"}, 2, "", `unknown command "frobnicate" for "aispool chaos"`, ""},
+		{"misspelt command", nil, []string{"inspekt"}, 2, "", "did you mean inspect?", ""},
+		{"bad flag value", nil, []string{"validate", "--max-in-flight", "many"}, 2, "", "--max-in-flight", ""},
+		{"bad log level", nil, []string{"version", "--log-level", "loud"}, 2, "", "--log-level", ""},
 		{"unknown flag", nil, []string{"validate", "--nope"}, 2, "", "unknown flag: --nope", ""},
 		{"positional args", nil, []string{"version", "extra"}, 2, "", "takes no arguments", ""},
 		{"bad log format", nil, []string{"validate", "--log-format", "xml", "--spool-dir", dir, "--connection-string", goodCS}, 2, "", "--log-format", ""},
@@ -66,7 +89,15 @@ func TestCLIContract(t *testing.T) {
 		{"missing spool dir", nil, []string{"validate", "--connection-string", goodCS}, 78, "", "--spool-dir: required", ""},
 		{"every problem at once", nil, []string{"validate", "--listen", "nope", "--tls-cert", "/x"}, 78, "", "--listen", ""},
 		{"run with bad config", nil, []string{"run", "--spool-dir", dir}, 78, "", "--connection-string", ""},
-		{"inspect without dir", nil, []string{"inspect"}, 2, "", "--spool-dir is required", ""},
+		{"drain with bad config", nil, []string{"drain", "--spool-dir", dir}, 78, "", "--connection-string", ""},
+		{"inspect without dir", nil, []string{"inspect"}, 78, "", "--spool-dir: required", ""},
+		{"run without dir", nil, []string{"run", "--connection-string", goodCS}, 78, "", "--spool-dir: required", ""},
+		{"drain without dir", nil, []string{"drain", "--connection-string", goodCS}, 78, "", "--spool-dir: required", ""},
+		{"validate unsafe dir", nil, []string{"validate", "--spool-dir", unsafeDir, "--connection-string", goodCS}, 78, "", "writable by group or others", ""},
+		{"run unsafe dir", nil, []string{"run", "--spool-dir", unsafeDir, "--connection-string", goodCS}, 78, "", "writable by group or others", ""},
+		{"drain unsafe dir", nil, []string{"drain", "--spool-dir", unsafeDir, "--connection-string", goodCS}, 78, "", "writable by group or others", ""},
+		{"inspect unsafe dir", nil, []string{"inspect", "--spool-dir", unsafeDir}, 78, "", "writable by group or others", ""},
+		{"inspect bad peek", nil, []string{"inspect", "--spool-dir", dir, "--peek", "-1"}, 2, "", "--peek", ""},
 		{"inspect missing dir", nil, []string{"inspect", "--spool-dir", filepath.Join(dir, "nope")}, 1, "", "no such file", ""},
 		{"demo bad spans", nil, []string{"demo", "--spans", "-1"}, 2, "", "--spans", ""},
 		{"demo bad profile", nil, []string{"demo", "--faults", "nosuch"}, 2, "", `--faults "nosuch": want one of flaky, healthy, hostile, outage, partial, throttled`, "sending"},
@@ -199,7 +230,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: %d %s %s", code, out, errOut)
 	}
-	for _, want := range []string{"spans generated", "500", "lost                             0"} {
+	for _, want := range []string{"spans generated", "500", "lost                                 0", "dropped (refused for good, counted)  0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

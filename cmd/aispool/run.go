@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,7 +42,7 @@ configuration error (such as a missing or bad connection string).`,
 			limit, source := daemon.ApplyMemoryLimit(cfg, g.lookupEnv)
 			cfg.Logger.Info("memory limits", "go_memory_limit", limit, "source", source,
 				"intake_memory", cfg.IntakeBudget())
-			ctx, stop := signalContext(cmd.Context())
+			ctx, stop := signalContext(cmd.Context(), cfg.Logger)
 			defer stop()
 			d, err := daemon.New(ctx, cfg)
 			if err != nil {
@@ -52,12 +52,13 @@ configuration error (such as a missing or bad connection string).`,
 		},
 	}
 	f.register(cmd.Flags(), true)
-	return cmd
+	return withConfig(g, cmd)
 }
 
 // signalContext is cancelled by the first SIGTERM or SIGINT; a second one
-// exits the process at once.
-func signalContext(parent context.Context) (context.Context, func()) {
+// exits the process at once. Both are logged through log, so that a JSON
+// log stays JSON.
+func signalContext(parent context.Context, log *slog.Logger) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -67,13 +68,13 @@ func signalContext(parent context.Context) (context.Context, func()) {
 			if !ok {
 				return
 			}
-			fmt.Fprintf(os.Stderr, "aispool: %v: shutting down (again to exit at once)\n", s)
+			log.Info("signal received: shutting down (send it again to exit at once)", "signal", s.String())
 			cancel()
 		case <-ctx.Done():
 			return
 		}
 		if s, ok := <-sig; ok {
-			fmt.Fprintf(os.Stderr, "aispool: %v: exiting now\n", s)
+			log.Warn("second signal received: exiting now; what was not delivered stays in the spool", "signal", s.String())
 			os.Exit(exitFailed)
 		}
 	}()

@@ -7,9 +7,9 @@
 //	APPLICATIONINSIGHTS_CONNECTION_STRING='InstrumentationKey=…' go run ./examples/allsignals
 //
 // With a connection string in the environment, the in-process sender
-// delivers before the program exits (bounded by -flush). Without one, a
+// delivers before the program exits (bounded by --flush). Without one, a
 // demo key is used and the program only spools; deliver later with
-// `aispool drain -spool <dir>`.
+// `aispool drain --spool-dir <dir>`.
 package main
 
 import (
@@ -38,7 +38,7 @@ import (
 const demoConnectionString = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:1/"
 
 func main() {
-	dir := flag.String("spool", "", "spool directory (default: under the user cache directory)")
+	dir := flag.String("spool-dir", "", "spool directory (default: under the user cache directory)")
 	n := flag.Int("requests", 100, "requests to serve")
 	flush := flag.Duration("flush", 30*time.Second, "how long to wait for delivery at exit (with a connection string)")
 	flag.Parse()

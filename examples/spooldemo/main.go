@@ -3,7 +3,7 @@
 // acknowledges them, sometimes asking for a retry. At the end it checks that
 // every acknowledged append was delivered, and prints the figures.
 //
-//	go run ./examples/spooldemo -records 200000 -producers 8
+//	go run ./examples/spooldemo --records 200000 --producers 8
 package main
 
 import (
@@ -25,7 +25,7 @@ func main() {
 	producers := flag.Int("producers", 8, "concurrent appenders")
 	batch := flag.Int("batch", 64, "records per Append call")
 	size := flag.Int("size", 1024, "bytes per record")
-	dir := flag.String("dir", "", "spool directory (default: a new temporary directory, removed at exit)")
+	dir := flag.String("spool-dir", "", "spool directory (default: a new temporary directory, removed at exit)")
 	flag.Parse()
 	if err := run(*dir, *records, *producers, *batch, *size); err != nil {
 		fmt.Fprintln(os.Stderr, "spooldemo:", err)

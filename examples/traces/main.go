@@ -3,7 +3,7 @@
 // durable spool on disk. Run a sender or `aispool drain` on the spool to
 // deliver them.
 //
-//	APPLICATIONINSIGHTS_CONNECTION_STRING='InstrumentationKey=…' go run ./examples/traces -spool /tmp/aispool-traces
+//	APPLICATIONINSIGHTS_CONNECTION_STRING='InstrumentationKey=…' go run ./examples/traces --spool-dir /tmp/aispool-traces
 package main
 
 import (
@@ -24,7 +24,7 @@ import (
 const demoConnectionString = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:1/"
 
 func main() {
-	dir := flag.String("spool", "", "spool directory (default: under the user cache directory)")
+	dir := flag.String("spool-dir", "", "spool directory (default: under the user cache directory)")
 	n := flag.Int("spans", 1000, "requests to trace, each with one database call")
 	flag.Parse()
 	if err := run(*dir, *n); err != nil {

@@ -7,13 +7,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aispool/aispool/metrics"
+	"github.com/aispool/aispool/spool"
 )
 
-// adminHandler serves /metrics, /healthz (the process is alive) and
+// adminHandler serves /metrics, /healthz (the process is alive),
 // /readyz (the spool is open and writable; it does not depend on Azure
-// being reachable: an unreachable endpoint is what the spool is for).
-func adminHandler(reg *prometheus.Registry, ready func() error) http.Handler {
+// being reachable: an unreachable endpoint is what the spool is for) and
+// /spool (what the spool holds, for aispool inspect).
+func adminHandler(reg *prometheus.Registry, ready func() error, sp *spool.Spool) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /spool", spoolHandler(sp))
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -2,11 +2,14 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +113,8 @@ func (c Config) IntakeBudget() int64 {
 }
 
 // DefaultConfig returns the defaults: loopback listeners, a 1 GiB spool
-// kept at most 48 h, a 10 s shutdown.
+// kept at most 48 h, a 10 s shutdown, the sender's defaults for the
+// settings that have a flag (Validate refuses a zero there).
 func DefaultConfig() Config {
 	return Config{
 		LookupEnv:       os.LookupEnv,
@@ -124,18 +128,30 @@ func DefaultConfig() Config {
 		MemoryLimit:     DefaultMemoryLimit,
 		MaxConnections:  ingest.DefaultMaxConnections,
 		MinBodyRate:     ingest.DefaultMinBodyRate,
+		Sender: sender.Config{
+			MaxInFlight:    sender.DefaultMaxInFlight,
+			MaxBatchItems:  sender.DefaultMaxBatchItems,
+			RequestTimeout: sender.DefaultRequestTimeout,
+			BackoffInitial: sender.DefaultBackoffInitial,
+			BackoffMax:     sender.DefaultBackoffMax,
+		},
 	}
 }
 
 // Validate checks the whole configuration and returns every problem at
-// once, each naming its field (or flag), wrapped in [ErrInvalidConfig]. It reads
-// the files it names (secrets, certificates) but touches neither the spool
-// nor the network.
+// once, each naming its flag, wrapped in [ErrInvalidConfig]. It makes
+// every check [New] makes before it opens the spool and binds the
+// listeners, so that a configuration Validate accepts fails only for
+// what can change in between (an address in use, a disk full). It reads
+// the files it names (secrets, certificates) and looks at the spool
+// directory without creating or changing it, and touches no network.
 func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if c.SpoolDir == "" {
 		add("--spool-dir: required")
+	} else if err := spool.CheckDir(c.SpoolDir); err != nil {
+		add("--spool-dir: %w", err)
 	}
 	lookup := c.LookupEnv
 	if lookup == nil {
@@ -146,8 +162,8 @@ func (c Config) Validate() error {
 		if l.addr == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(l.addr); err != nil {
-			add("%s %q: not host:port: %w", l.flag, l.addr, err)
+		if err := checkAddr(l.addr); err != nil {
+			add("%s %q: %w", l.flag, l.addr, err)
 		}
 	}
 	if c.Listen != "" && c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
@@ -156,38 +172,153 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		add("--tls-cert and --tls-key: give both or neither")
 	}
-	for _, f := range []struct{ flag, path string }{{"--tls-cert", c.TLSCert}, {"--tls-key", c.TLSKey}} {
-		if f.path == "" {
-			continue
+	if c.TLSCert != "" && c.TLSKey != "" {
+		// What New loads: a file that is not a certificate, or a key that
+		// does not match it, is a configuration error before the start.
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			add("--tls-cert/--tls-key: %w", err)
 		}
-		if _, err := os.Stat(f.path); err != nil {
-			add("%s: %w", f.flag, err)
+	} else {
+		for _, f := range []struct{ flag, path string }{{"--tls-cert", c.TLSCert}, {"--tls-key", c.TLSKey}} {
+			if f.path == "" {
+				continue
+			}
+			if _, err := os.Stat(f.path); err != nil {
+				add("%s: %w", f.flag, err)
+			}
 		}
 	}
 	errs = append(errs, c.validateExposure()...)
-	if c.MaxSpoolBytes < 0 {
+	switch {
+	case c.MaxSpoolBytes < 0:
 		add("--max-spool-bytes %d: negative", c.MaxSpoolBytes)
+	case c.MaxSpoolBytes == 0:
+		add("--max-spool-bytes 0: must be positive")
 	}
-	if c.MaxAge < 0 {
+	switch {
+	case c.MaxAge < 0:
 		add("--max-age %v: negative", c.MaxAge)
+	case c.MaxAge == 0:
+		add("--max-age 0s: must be positive")
 	}
 	if c.Overflow != spool.DropOldest && c.Overflow != spool.RejectNew {
 		add("--overflow %v: want drop-oldest or reject", c.Overflow)
+	}
+	if c.MaxSpoolBytes > 0 && c.MaxAge > 0 {
+		// The spool's own checks (sizes against its segment size).
+		if err := c.spoolOptions().Validate(); err != nil {
+			errs = append(errs, flagNames(err, "spool: invalid config: "))
+		}
 	}
 	if c.ShutdownTimeout < 0 {
 		add("--shutdown-timeout %v: negative", c.ShutdownTimeout)
 	}
 	errs = append(errs, c.validateIntake()...)
-	sc := c.Sender
-	sc.Queue = nopQueue{} // the daemon provides the queue
-	if err := sc.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.validateSender()...)
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
 }
+
+// checkAddr checks a listen address as net.Listen would take it: host:port
+// with a port from 0 to 65535 (or a service name).
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("not host:port: %w", err)
+	}
+	if port == "" {
+		return errors.New("no port")
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d not in 0..65535", n)
+		}
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is neither a number nor a known service", port)
+	}
+	return nil
+}
+
+// validateSender checks the sender's settings. A zero that the sender
+// would replace with its default is refused: the flags say 1 and up, and
+// a user who wrote 0 did not mean 2.
+func (c Config) validateSender() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	sc := c.Sender
+	if sc.MaxInFlight == 0 {
+		add("--max-in-flight 0: must be 1 to 64")
+	}
+	if sc.MaxBatchItems == 0 {
+		add("--max-batch-items 0: must be 1 to 64000")
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--request-timeout", sc.RequestTimeout}, {"--backoff-initial", sc.BackoffInitial}, {"--backoff-max", sc.BackoffMax}} {
+		if d.v == 0 {
+			add("%s 0s: must be positive", d.flag)
+		}
+	}
+	sc.Queue = nopQueue{} // the daemon provides the queue
+	if err := sc.Validate(); err != nil {
+		errs = append(errs, flagNames(err, "sender: invalid config: "))
+	}
+	return errs
+}
+
+// fieldFlags names, for the fields of sender.Config and spool.Options that
+// a flag sets, the flag, so that an error of their Validate names what the
+// user typed. Fields no flag sets keep the daemon's default and cannot be
+// wrong.
+var fieldFlags = map[string]string{
+	// sender.Config
+	"MaxInFlight":    "--max-in-flight",
+	"MaxBatchItems":  "--max-batch-items",
+	"RequestTimeout": "--request-timeout",
+	"BackoffInitial": "--backoff-initial",
+	"BackoffMax":     "--backoff-max",
+	"PoisonAttempts": "--poison-attempts",
+	// spool.Options
+	"MaxBytes":        "--max-spool-bytes",
+	"MaxAge":          "--max-age",
+	"Policy":          "--overflow",
+	"SegmentMaxBytes": "the segment size",
+}
+
+var fieldName = regexp.MustCompile(`\b[A-Z][A-Za-z]+\b`)
+
+// flagNames rewrites the errors of a package's Validate (one per line,
+// each starting with prefix) to name flags instead of Go fields. The
+// result wraps err.
+func flagNames(err error, prefix string) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, msg := range lines {
+		msg = strings.TrimPrefix(msg, prefix)
+		msg = strings.TrimPrefix(msg, "option ")
+		lines[i] = fieldName.ReplaceAllStringFunc(msg, func(w string) string {
+			if f, ok := fieldFlags[w]; ok {
+				return f
+			}
+			return w
+		})
+	}
+	return fieldErrors{err, strings.Join(lines, "\n")}
+}
+
+// fieldErrors shows the errors of another package's Validate with flag
+// names; it wraps them.
+type fieldErrors struct {
+	err error
+	msg string
+}
+
+func (e fieldErrors) Error() string { return e.msg }
+func (e fieldErrors) Unwrap() error { return e.err }
 
 func (c Config) spoolOptions() *spool.Options {
 	return &spool.Options{MaxBytes: c.MaxSpoolBytes, MaxAge: c.MaxAge, Policy: c.Overflow, Logger: c.Logger}

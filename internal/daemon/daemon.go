@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		return fail(err)
 	}
 	if cfg.AdminListen != "" {
-		d.adm = newServer(adminHandler(reg, d.sp.Ready))
+		d.adm = newServer(adminHandler(reg, d.sp.Ready, d.sp))
 		if d.admLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return fail(fmt.Errorf("--admin-listen %s: %w", cfg.AdminListen, err))
 		}
@@ -181,6 +181,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopSender()
 	sndDone := make(chan error, 1)
 	go func() { sndDone <- d.snd.Run(runCtx) }()
+	if d.adm != nil {
+		// Tell aispool inspect where to ask for an exact report.
+		if err := d.writeAdminFile(); err != nil {
+			d.log.Warn("write the admin address file; aispool inspect cannot ask this daemon", "file", AdminFile, "err", err)
+		}
+		defer d.removeAdminFile()
+	}
 	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", connstring.RedactURL(d.snd.Endpoint()),
 		"listen", d.IngestURL(), "auth", d.authSummary(), "admin", d.AdminURL())
 
@@ -207,10 +214,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.adm != nil {
 		_ = d.adm.Shutdown(sctx)
 	}
+	// Read the spool's figures before closing it: a closed spool holds
+	// nothing open, and would say that nothing is left.
+	st := d.sp.Stats()
 	if err := d.sp.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
-	st := d.sp.Stats()
 	d.log.Info("stopped", "sent", d.snd.Stats().Sent, "records_left", st.Records)
 	return runErr
 }

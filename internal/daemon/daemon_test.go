@@ -57,7 +57,7 @@ func TestValidate(t *testing.T) {
 		{"cert without key", func(c *Config) { c.TLSCert = file }, []string{"give both or neither"}},
 		{"missing key file", func(c *Config) { c.TLSCert, c.TLSKey = file, "/nonexistent/key.pem" }, []string{"--tls-key"}},
 		{"negative limits", func(c *Config) { c.MaxSpoolBytes, c.MaxAge = -1, -time.Second }, []string{"--max-spool-bytes", "--max-age"}},
-		{"bad sender setting", func(c *Config) { c.Sender.MaxInFlight = -3 }, []string{"MaxInFlight"}},
+		{"bad sender setting", func(c *Config) { c.Sender.MaxInFlight = -3 }, []string{"--max-in-flight: -3 not in 1..64"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t, cs)

@@ -48,6 +48,23 @@ type Result struct {
 	Dups      int               // spans delivered more than once (after lost answers)
 	Requests  map[string]int    // endpoint's requests by outcome
 	Elapsed   time.Duration
+	// Paced is how long the spans were spread over so that the profile's
+	// fault windows happen during the run (0: as fast as possible).
+	Paced time.Duration
+}
+
+// faultHorizon is when the first occurrence of a profile's last fault
+// window ends, plus a margin: spans offered until then meet every kind of
+// window the profile has. 0 for a profile without windows.
+func faultHorizon(p *fakeingest.Profile) time.Duration {
+	var end time.Duration
+	for _, w := range p.Windows {
+		end = max(end, w.Start.D()+w.Duration.D())
+	}
+	if end == 0 {
+		return 0
+	}
+	return end + 500*time.Millisecond
 }
 
 // Run generates the spans and waits until the sender has delivered (or
@@ -114,7 +131,20 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	)
 	tr := tp.Tracer("aispool/demo")
 	ids := make([]string, 0, cfg.Spans)
+	// Outages and throttling windows come at set times after the
+	// endpoint starts: spread the spans over them, or the run would end
+	// before the first one and show no fault at all.
+	paced := faultHorizon(prof)
 	for i := range cfg.Spans {
+		if paced > 0 && i%50 == 0 {
+			due := start.Add(time.Duration(float64(paced) * float64(i) / float64(cfg.Spans)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+				}
+			}
+		}
 		_, span := tr.Start(ctx, "GET /orders/{id}", trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(
 				attribute.String("http.request.method", "GET"),
@@ -139,7 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{
 		Profile: prof.Name, Seed: rep.Seed, Generated: cfg.Spans, Spooled: spst.Appended,
 		Retried: sst.Retried, Dropped: maps.Clone(spst.Dropped), Dups: rep.Duplicates,
-		Requests: rep.ByOutcome, Elapsed: time.Since(start),
+		Requests: rep.ByOutcome, Elapsed: time.Since(start), Paced: paced,
 	}
 	for _, id := range ids {
 		if rep.IDs[id].Accepted > 0 {

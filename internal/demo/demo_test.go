@@ -31,3 +31,23 @@ func TestUnknownProfile(t *testing.T) {
 		t.Fatal("unknown profile accepted")
 	}
 }
+
+// TestDemoShowsTheOutage: the outage profile's windows start 500 ms after
+// the endpoint; the demo spreads its spans over them, so the run meets
+// refused connections and 503s, retries, and loses nothing.
+func TestDemoShowsTheOutage(t *testing.T) {
+	res, err := Run(context.Background(), Config{Spans: 2000, Profile: "outage", Seed: 3, Timeout: time.Minute})
+	if err != nil {
+		t.Fatalf("Run: %v (result %+v)", err, res)
+	}
+	if res.Paced < 4*time.Second || res.Elapsed < res.Paced {
+		t.Fatalf("not spread over the outage windows: paced %v, elapsed %v", res.Paced, res.Elapsed)
+	}
+	t.Logf("retried %d, endpoint answers %v, paced %v, elapsed %v", res.Retried, res.Requests, res.Paced, res.Elapsed)
+	if res.Retried == 0 || len(res.Requests) < 2 {
+		t.Fatalf("no fault met: retried %d, endpoint answers %v", res.Retried, res.Requests)
+	}
+	if len(res.Lost) != 0 || res.Delivered != 2000 {
+		t.Fatalf("result %+v", res)
+	}
+}
