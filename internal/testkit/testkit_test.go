@@ -69,8 +69,12 @@ func TestBodies(t *testing.T) {
 	if err := json.Unmarshal(JSONArray(items...), &arr); err != nil || len(arr) != 3 || string(arr[2]) != "[]" {
 		t.Errorf("JSONArray: %v %q", err, arr)
 	}
-	if string(JSONArray()) != "[]" {
-		t.Errorf("empty JSONArray %q", JSONArray())
+	if string(JSONArray[[]byte]()) != "[]" {
+		t.Errorf("empty JSONArray %q", JSONArray[[]byte]())
+	}
+	strs := []string{`{"a":1}`, `{"b":"x y"}`, `[]`}
+	if !bytes.Equal(NDJSON(strs...), NDJSON(items...)) || !bytes.Equal(JSONArray(strs...), JSONArray(items...)) {
+		t.Errorf("strings join unlike bytes: %q, %q", NDJSON(strs...), JSONArray(strs...))
 	}
 	raw := bytes.Repeat(NDJSON(items...), 100)
 	z := Gzip(raw)
@@ -79,6 +83,9 @@ func TestBodies(t *testing.T) {
 	}
 	if got := Gunzip(t, z); !bytes.Equal(got, raw) {
 		t.Errorf("Gunzip(Gzip(b)) differs from b")
+	}
+	if got := Gunzip(t, Gzip(string(raw))); !bytes.Equal(got, raw) {
+		t.Errorf("Gunzip(Gzip(s)) differs from s")
 	}
 }
 
