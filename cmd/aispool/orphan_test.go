@@ -52,15 +52,7 @@ func TestRunSalvagesDeletedActiveSegment(t *testing.T) {
 		t.Fatalf("the daemon did not say loudly that its segment was deleted:\n%s", d.logs)
 	}
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := fakeingest.StartForTest(t, fakeingest.Config{Seed: 1, Addr: addr}) // healthy
 	d2 := startDaemon(t, dir, cs)
 	defer func() {
 		_ = d2.cmd.Process.Signal(syscall.SIGTERM)

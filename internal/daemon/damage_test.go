@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -96,27 +95,9 @@ func damagedActiveDaemon(t *testing.T, seed uint64) {
 	f.Close()
 	after := post("after", 1000)
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := startUpstreamOn(t, addr)
 	start := time.Now()
-	var st spool.Stats
-	for {
-		st = d.Spool().Stats()
-		if st.Records == 0 && st.Leased == 0 {
-			break
-		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("the drain stalled with %d records left: %+v", st.Records, st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	st := waitDrained(t, d, 30*time.Second)
 	rep := up.Report()
 	lostAfter := rep.Unaccounted(after)
 	lost := len(rep.Unaccounted(before)) + len(lostAfter)

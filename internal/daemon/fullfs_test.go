@@ -134,15 +134,7 @@ func TestDaemonStartsOnFullFilesystem(t *testing.T) {
 		t.Fatalf("/readyz on a full disk: %d %s", code, body)
 	}
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := startUpstreamOn(t, addr)
 	start := time.Now()
 	waitDelivered(t, up, ids)
 	drained := time.Since(start)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -105,26 +104,9 @@ func overflowRun(t *testing.T, policy spool.FullPolicy) {
 		}
 	}
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := startUpstreamOn(t, addr)
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st = d.Spool().Stats()
-		if st.Records == 0 && st.Leased == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not drained: %+v", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	st = waitDrained(t, d, time.Until(deadline))
 	rep := up.Report()
 	lost := len(rep.Unaccounted(acked))
 	t.Logf("%v: %d envelopes acknowledged, %d posts refused with 503, %d evicted (counted full), %d of the acknowledged not delivered",
