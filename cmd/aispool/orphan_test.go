@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // TestRunSalvagesDeletedActiveSegment: the daemon's active segment file is
@@ -21,12 +21,7 @@ func TestRunSalvagesDeletedActiveSegment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a child process")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the upstream is down until started on addr
+	addr := testkit.FreeAddr(t) // the upstream is down until started on addr
 	cs := "InstrumentationKey=" + fakeingest.DefaultIKey + ";IngestionEndpoint=http://" + addr
 	dir := filepath.Join(t.TempDir(), "spool")
 	d := startDaemon(t, dir, cs)

@@ -2,16 +2,15 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -39,24 +38,12 @@ func TestOverflowPolicy(t *testing.T) {
 }
 
 func overflowRun(t *testing.T, policy spool.FullPolicy) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the upstream is down until started on addr
+	addr := testkit.FreeAddr(t) // the upstream is down until started on addr
 	cfg := testConfig(t, "InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint=http://"+addr)
 	cfg.MaxSpoolBytes = 1 << 20
 	cfg.Overflow = policy
 	cfg.Sender.BackoffInitial, cfg.Sender.BackoffMax = 20*time.Millisecond, 200*time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	d := startDaemon(t, cfg) // Run must return nil when the test ends
 
 	var acked []string
 	refused := 0
@@ -127,9 +114,5 @@ func overflowRun(t *testing.T, policy spool.FullPolicy) {
 		}
 	} else if uint64(lost) != st.Dropped[spool.ReasonFull] {
 		t.Fatalf("drop-oldest: %d acknowledged envelopes not delivered, %d counted as evicted", lost, st.Dropped[spool.ReasonFull])
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v", err)
 	}
 }

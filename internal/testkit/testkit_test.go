@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -152,4 +155,14 @@ func TestAllocated(t *testing.T) {
 		t.Fatalf("Allocated = %d, want at least 1 MiB", n)
 	}
 	sink = nil
+}
+
+// TestSmallFS fills the small file system: writing past its size fails
+// with ENOSPC.
+func TestSmallFS(t *testing.T) {
+	dir := SmallFS(t, "1m")
+	err := os.WriteFile(filepath.Join(dir, "big"), make([]byte, 2<<20), 0o600)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("writing 2 MiB into a 1 MiB tmpfs: %v, want ENOSPC", err)
+	}
 }
