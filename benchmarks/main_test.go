@@ -155,14 +155,8 @@ Showing nodes accounting for 850ms, 100% of 850ms total
 // it accepted.
 func lineCount(t *testing.T, s string) int64 {
 	t.Helper()
-	ep, err := fakeingest.New(fakeingest.Config{Bodies: fakeingest.CountBodies, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer ep.Close()
+	ep := fakeingest.StartForTest(t, fakeingest.Config{Bodies: fakeingest.CountBodies, Logger: slog.New(slog.DiscardHandler)})
+	defer ep.Close() // before the next one starts
 	resp, err := http.Post(ep.URL()+"/v2.1/track", "application/x-json-stream", strings.NewReader(s))
 	if err != nil {
 		t.Fatal(err)

@@ -66,15 +66,7 @@ func startEndpoint(t *testing.T, profile string) (*fakeingest.Endpoint, *receive
 		t.Fatal(err)
 	}
 	rec := &received{envs: map[string]map[string]any{}}
-	ep, err := fakeingest.New(fakeingest.Config{Profile: prof, Seed: 14, ID: rec.idFunc, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ep.Close() })
-	return ep, rec
+	return fakeingest.StartForTest(t, fakeingest.Config{Profile: prof, Seed: 14, ID: rec.idFunc, Logger: quietLogger()}), rec
 }
 
 // fastSender retries quickly, for tests against a flaky endpoint.

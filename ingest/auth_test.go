@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // TestGuard runs the guard in front of a real intake over HTTP on
@@ -15,7 +17,7 @@ import (
 func TestGuard(t *testing.T) {
 	const secret = "0123456789abcdef-secret"
 	const token = "tokentokentoken.42"
-	body := ndjson(envs("guard", 1))
+	body := string(testkit.NDJSON(envs("guard", 1)...))
 	loopback := netip.MustParsePrefix("127.0.0.0/8")
 	elsewhere := netip.MustParsePrefix("192.0.2.0/24")
 	for _, tc := range []struct {

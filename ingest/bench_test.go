@@ -5,13 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // BenchmarkHandler serves requests of 512 envelopes (gzip NDJSON) with an
 // in-memory appender (decode, validate, answer) and with a real spool
 // (plus the fsynced append).
 func BenchmarkHandler(b *testing.B) {
-	body := gzipped(b, ndjson(envs("bench", 512)))
+	body := testkit.Gzip(testkit.NDJSON(envs("bench", 512)...))
 	for _, real := range []bool{false, true} {
 		name := "memory"
 		var app Appender = discardAppender{}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 func TestMemBudget(t *testing.T) {
@@ -161,7 +163,7 @@ func bigBody(t testing.TB, n, size int) []byte {
 		b.WriteString(item)
 	}
 	b.WriteString(",garbage")
-	return gzipped(t, b.String())
+	return testkit.Gzip(b.String())
 }
 
 // TestMemoryBudgetBoundsConcurrentRequests: ten requests whose bodies
@@ -207,7 +209,7 @@ func TestMemoryBudgetBoundsConcurrentRequests(t *testing.T) {
 	var acked []string
 	for i := range 20 {
 		items := envs(fmt.Sprint("normal-", i), 5)
-		r := post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader(ndjson(items)), nil)
+		r := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(testkit.NDJSON(items...)), nil)
 		normal = append(normal, r)
 		if r.Status == 200 {
 			acked = append(acked, records(items)...)
@@ -259,7 +261,7 @@ func TestMemoryBudgetServesLargeBodyAlone(t *testing.T) {
 	h := newHandler(t, Config{Spool: sp, MemoryBudget: 8 << 20})
 	srv := startHTTP(t, h)
 	items := envs(strings.Repeat("x", 3000), 1000) // about 3.2 MB decoded
-	r := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(gzipped(t, ndjson(items))), map[string]string{"Content-Encoding": "gzip"})
+	r := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(testkit.Gzip(testkit.NDJSON(items...))), map[string]string{"Content-Encoding": "gzip"})
 	if r.Status != http.StatusOK || r.Body.ItemsAccepted != 1000 {
 		t.Fatalf("answer %d %.200s", r.Status, r.Raw)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aispool/aispool/exporter/envelope"
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // memAppender keeps appended records in memory.
@@ -38,7 +39,7 @@ func (m *memAppender) Append(_ context.Context, records ...[]byte) error {
 func FuzzHandler(f *testing.F) {
 	good := envs("fuzz", 2)
 	for _, s := range []string{
-		ndjson(good), array(good), good[0],
+		string(testkit.NDJSON(good...)), string(testkit.JSONArray(good...)), good[0],
 		good[0] + "\n{x}\n[1]\n" + good[1],
 		"[" + good[0] + ",{},2]",
 		"{}", "", "[]", "x",
@@ -59,7 +60,7 @@ func FuzzHandler(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, "/v2.1/track", nil)
 		switch mode % 3 {
 		case 1:
-			send = gzipped(t, string(body))
+			send = testkit.Gzip(body)
 			req.Header.Set("Content-Encoding", "gzip")
 		case 2:
 			req.Header.Set("Content-Encoding", "gzip")

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // halfClosePost sends one complete HTTP/1.1 request over a raw TCP
@@ -54,7 +57,7 @@ func TestHalfClosedClient(t *testing.T) {
 		var want []string
 		for i := range 20 {
 			items := envs(fmt.Sprint("half-", i), 3)
-			r := halfClosePost(t, addr, ndjson(items))
+			r := halfClosePost(t, addr, string(testkit.NDJSON(items...)))
 			if r.Status != http.StatusOK || !strings.Contains(r.Raw, `"itemsAccepted":3`) {
 				t.Fatalf("post %d: answer %d %s, want 200", i, r.Status, r.Raw)
 			}
@@ -81,7 +84,7 @@ func TestHalfClosedClient(t *testing.T) {
 		blocker := envs("blocker", 1)
 		done := make(chan int, 1)
 		go func() {
-			resp, err := http.Post(srv.URL+"/v2.1/track", "application/json", strings.NewReader(ndjson(blocker)))
+			resp, err := http.Post(srv.URL+"/v2.1/track", "application/json", bytes.NewReader(testkit.NDJSON(blocker...)))
 			if err != nil {
 				done <- 0
 				return
@@ -95,7 +98,7 @@ func TestHalfClosedClient(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 			close(release)
 		}()
-		r := halfClosePost(t, addr, ndjson(items))
+		r := halfClosePost(t, addr, string(testkit.NDJSON(items...)))
 		if r.Status != http.StatusOK || !strings.Contains(r.Raw, `"itemsAccepted":2`) {
 			t.Fatalf("answer %d %q, want 200 accepting 2", r.Status, r.Raw)
 		}

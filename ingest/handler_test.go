@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -32,20 +33,20 @@ func TestBodyForms(t *testing.T) {
 		gzip       bool
 		hdr        map[string]string
 	}{
-		{"array plain", array(items), false, map[string]string{"Content-Type": "application/json"}},
+		{"array plain", string(testkit.JSONArray(items...)), false, map[string]string{"Content-Type": "application/json"}},
 		{"array pretty", pretty, false, nil},
-		{"array gzip", array(items), true, map[string]string{"Content-Encoding": "gzip"}},
-		{"ndjson plain", ndjson(items), false, map[string]string{"Content-Type": "application/x-json-stream"}},
+		{"array gzip", string(testkit.JSONArray(items...)), true, map[string]string{"Content-Encoding": "gzip"}},
+		{"ndjson plain", string(testkit.NDJSON(items...)), false, map[string]string{"Content-Type": "application/x-json-stream"}},
 		{"ndjson crlf", strings.Join(items, "\r\n") + "\r\n\r\n", false, nil},
-		{"ndjson gzip", ndjson(items), true, map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/x-json-stream"}},
-		{"ndjson gzip sniffed", ndjson(items), true, map[string]string{"Content-Type": "text/plain"}},
+		{"ndjson gzip", string(testkit.NDJSON(items...)), true, map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/x-json-stream"}},
+		{"ndjson gzip sniffed", string(testkit.NDJSON(items...)), true, map[string]string{"Content-Type": "text/plain"}},
 	}
 	for _, path := range []string{"/v2/track", "/v2.1/track", "//v2.1/track", "//v2/track?x=1"} {
 		for _, f := range forms {
 			t.Run(path+" "+f.name, func(t *testing.T) {
 				body := []byte(f.body)
 				if f.gzip {
-					body = gzipped(t, f.body)
+					body = testkit.Gzip(f.body)
 				}
 				r := post(t, srv.Client(), srv.URL+path, bytes.NewReader(body), f.hdr)
 				want := `{"itemsReceived":3,"itemsAccepted":3,"errors":[]}` + "\n"
@@ -116,7 +117,7 @@ func TestErrorAnswers(t *testing.T) {
 	sp := openSpool(t, nil)
 	h := newHandler(t, Config{Spool: sp, Limits: breeze.Limits{MaxBodyBytes: 4096, MaxDecodedBytes: 8192, MaxItems: 10}})
 	srv := startHTTP(t, h)
-	good := array(envs("err", 2))
+	good := string(testkit.JSONArray(envs("err", 2)...))
 	tests := []struct {
 		name, method, path string
 		body               []byte
@@ -140,11 +141,11 @@ func TestErrorAnswers(t *testing.T) {
 		{"broken array", "POST", "/v2.1/track", []byte(good[:len(good)-1]), nil, 400, "", "body ends"},
 		{"array trailing data", "POST", "/v2.1/track", []byte(good + "{}"), nil, 400, "", "data after the array's closing ']'"},
 		{"bad gzip", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "gzip"}, 400, "", "not gzip data"},
-		{"truncated gzip", "POST", "/v2.1/track", gzipped(t, good)[:40], map[string]string{"Content-Encoding": "gzip"}, 400, "", "invalid gzip data"},
+		{"truncated gzip", "POST", "/v2.1/track", testkit.Gzip(good)[:40], map[string]string{"Content-Encoding": "gzip"}, 400, "", "invalid gzip data"},
 		{"body over limit", "POST", "/v2.1/track", []byte("[" + strings.Repeat(" ", 5000) + good[1:]), nil, 413, "", "Content-Length 5"},
-		{"decoded over limit", "POST", "/v2.1/track", gzipped(t, "["+strings.Repeat(" ", 9000)+good[1:]),
+		{"decoded over limit", "POST", "/v2.1/track", testkit.Gzip("[" + strings.Repeat(" ", 9000) + good[1:]),
 			map[string]string{"Content-Encoding": "gzip"}, 413, "", "after decompression"},
-		{"too many items", "POST", "/v2.1/track", []byte(ndjson(envs("many", 11))[:0] + strings.Repeat("{}\n", 11)), nil, 413, "", "more than 10 items"},
+		{"too many items", "POST", "/v2.1/track", []byte(strings.Repeat("{}\n", 11)), nil, 413, "", "more than 10 items"},
 		{"brotli", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "br"}, 415, "", `"br" (only gzip and identity are supported)`},
 		{"deflate", "POST", "/v2.1/track", []byte(good), map[string]string{"Content-Encoding": "deflate"}, 415, "", `"deflate"`},
 	}
@@ -187,11 +188,11 @@ func TestErrorAnswers(t *testing.T) {
 func TestAnswerMessages(t *testing.T) {
 	srv := startHTTP(t, newHandler(t, Config{}))
 	good := envs("msg", 2)
-	r := post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader(ndjson(good)), nil)
+	r := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(testkit.NDJSON(good...)), nil)
 	if r.Status != 200 || strings.Contains(r.Raw, "message") {
 		t.Fatalf("200 answer %d %s carries a message", r.Status, r.Raw)
 	}
-	r = post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader(ndjson([]string{good[0], "{x}"})), nil)
+	r = post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(testkit.NDJSON(good[0], "{x}")), nil)
 	if r.Status != 206 || r.Body.Message != "" {
 		t.Fatalf("206 answer %d %s", r.Status, r.Raw)
 	}
@@ -200,7 +201,7 @@ func TestAnswerMessages(t *testing.T) {
 		t.Fatalf("400 answer %d %s", r.Status, r.Raw)
 	}
 	down := startHTTP(t, newHandler(t, Config{Spool: &fakeAppender{err: func(int, [][]byte) error { return spool.ErrFull }}}))
-	r = post(t, down.Client(), down.URL+"/v2.1/track", strings.NewReader(ndjson(good)), nil)
+	r = post(t, down.Client(), down.URL+"/v2.1/track", bytes.NewReader(testkit.NDJSON(good...)), nil)
 	if r.Status != 503 || r.RetryAfter == "" || !strings.Contains(r.Body.Message, "spool could not take the items") ||
 		!strings.Contains(r.Body.Message, spool.ErrFull.Error()) {
 		t.Fatalf("503 answer %d %s", r.Status, r.Raw)
@@ -254,10 +255,10 @@ func TestPartial(t *testing.T) {
 		sp := openSpool(t, nil)
 		h := newHandler(t, Config{Spool: sp})
 		srv := startHTTP(t, h)
-		body := []byte(ndjson(lines))
+		body := testkit.NDJSON(lines...)
 		hdr := map[string]string{}
 		if gz {
-			body, hdr["Content-Encoding"] = gzipped(t, string(body)), "gzip"
+			body, hdr["Content-Encoding"] = testkit.Gzip(body), "gzip"
 		}
 		r := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(body), hdr)
 		if r.Status != http.StatusPartialContent || r.Body.ItemsReceived != 10 || r.Body.ItemsAccepted != 3 {
@@ -341,7 +342,7 @@ func TestInvalidUTF8(t *testing.T) {
 // unchanged.
 func TestSpoolFailure(t *testing.T) {
 	items := envs("fail", 5)
-	body := ndjson(items)
+	body := string(testkit.NDJSON(items...))
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, sp *spool.Spool) Appender
@@ -401,7 +402,7 @@ func TestSpoolRejectNew(t *testing.T) {
 			t.Fatal("the spool never filled up")
 		}
 		items := envs(fmt.Sprintf("fill%d-%s", i, strings.Repeat("p", 4000)), 20)
-		r := post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader(ndjson(items)), nil)
+		r := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(testkit.NDJSON(items...)), nil)
 		if r.Status == 503 {
 			if r.RetryAfter != "10" || r.Body.ItemsAccepted != 0 {
 				t.Fatalf("answer %s, Retry-After %q", r.Raw, r.RetryAfter)
@@ -425,7 +426,7 @@ func TestRecordTooLargeForSpool(t *testing.T) {
 	srv := startHTTP(t, newHandler(t, Config{Spool: sp}))
 	small := envs("small", 2)
 	big := env(strings.Repeat("b", 2000))
-	r := post(t, srv.Client(), srv.URL+"/v2.1/track", strings.NewReader(ndjson([]string{small[0], big, small[1], big})), nil)
+	r := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(testkit.NDJSON(small[0], big, small[1], big)), nil)
 	if r.Status != 206 || r.Body.ItemsAccepted != 2 || len(r.Body.Errors) != 2 ||
 		r.Body.Errors[0].Index != 1 || r.Body.Errors[1].Index != 3 || !strings.Contains(r.Body.Errors[0].Message, "refused by the spool") {
 		t.Fatalf("answer %d %s", r.Status, r.Raw)
@@ -466,9 +467,9 @@ func TestConcurrentClients(t *testing.T) {
 			defer wg.Done()
 			for r := range requests {
 				items := envs(fmt.Sprintf("c%d-r%d", c, r), perRequest)
-				body, hdr := []byte(ndjson(items)), map[string]string{}
+				body, hdr := testkit.NDJSON(items...), map[string]string{}
 				if r%2 == 0 {
-					body, hdr["Content-Encoding"] = gzipped(t, array(items)), "gzip"
+					body, hdr["Content-Encoding"] = testkit.Gzip(testkit.JSONArray(items...)), "gzip"
 				}
 				resp := post(t, srv.Client(), srv.URL+"/v2.1/track", bytes.NewReader(body), hdr)
 				mu.Lock()

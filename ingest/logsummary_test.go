@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // captureHandler records log records.
@@ -169,7 +171,7 @@ func TestErrorLogBoundsKinds(t *testing.T) {
 // TestServePlainHTTPToHTTPS: plain-HTTP connections to the HTTPS port
 // write one warning, not one each, and HTTPS clients are served meanwhile.
 func TestServePlainHTTPToHTTPS(t *testing.T) {
-	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	certFile, keyFile, pool := testkit.SelfSignedCert(t, t.TempDir())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // startServe serves h with Serve on loopback HTTP and returns its address.
@@ -100,7 +103,7 @@ func TestSlowBodiesDoNotHoldSlots(t *testing.T) {
 	for i := range 10 {
 		items := envs(fmt.Sprint("normal-", i), 3)
 		start := time.Now()
-		r := post(t, client, "http://"+addr+"/v2.1/track", strings.NewReader(ndjson(items)), nil)
+		r := post(t, client, "http://"+addr+"/v2.1/track", bytes.NewReader(testkit.NDJSON(items...)), nil)
 		if d := time.Since(start); r.Status != 200 || d > 2*time.Second {
 			t.Fatalf("normal post %d with 50 slow bodies open: %d after %v, want 200 within 2 s", i, r.Status, d)
 		}
@@ -148,7 +151,7 @@ func TestMinBodyRate(t *testing.T) {
 	sp := openSpool(t, nil)
 	h := newHandler(t, Config{Spool: sp, MinBodyRate: 1000, BodyRateGrace: 300 * time.Millisecond})
 	items := envs("rate", 2)
-	body := []byte(ndjson(items))
+	body := testkit.NDJSON(items...)
 	for _, h2 := range []bool{false, true} {
 		base, client := startHTTPS(t, h, h2)
 		t.Run(fmt.Sprintf("h2=%v slow", h2), func(t *testing.T) {

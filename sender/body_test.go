@@ -1,10 +1,8 @@
 package sender
 
 import (
-	"bytes"
 	"compress/gzip"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 
 	kgzip "github.com/klauspost/compress/gzip"
 
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -52,19 +51,6 @@ func makeRecords(n, size int) []spool.Record {
 	return recs
 }
 
-func gunzip(t testing.TB, b []byte) []byte {
-	t.Helper()
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestBodyEncode(t *testing.T) {
 	pool, err := newBodyPool(gzip.BestSpeed)
 	if err != nil {
@@ -88,7 +74,7 @@ func TestBodyEncode(t *testing.T) {
 			if err := b.encode(recs, tc.idx); err != nil {
 				t.Fatal(err)
 			}
-			if got := string(gunzip(t, b.bytes())); got != tc.want {
+			if got := string(testkit.Gunzip(t, b.bytes())); got != tc.want {
 				t.Errorf("body = %q, want %q", got, tc.want)
 			}
 			if b.raw != len(tc.want) {
@@ -102,7 +88,7 @@ func TestBodyEncode(t *testing.T) {
 		if err := b.encode(recs, []int{0}); err != nil {
 			t.Fatal(err)
 		}
-		if got := string(gunzip(t, b.bytes())); got != "{\"a\":1}\n" {
+		if got := string(testkit.Gunzip(t, b.bytes())); got != "{\"a\":1}\n" {
 			t.Fatalf("reused body = %q", got)
 		}
 	}

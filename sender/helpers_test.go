@@ -2,7 +2,6 @@ package sender
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/aispool/aispool/internal/breeze/breezetest"
 	"github.com/aispool/aispool/internal/clock"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -104,29 +104,19 @@ func (c *fakeClock) pending() []time.Time {
 // or after at, and returns its deadline.
 func (c *fakeClock) waitTimer(t *testing.T, at time.Time) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var due time.Time
+	if !testkit.Poll(10*time.Second, time.Millisecond, func() bool {
 		for _, p := range c.pending() {
 			if !p.Before(at) {
-				return p
+				due = p
+				return true
 			}
 		}
-		time.Sleep(time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("no timer at or after %v; pending %v", at.Sub(testEpoch), c.pending())
 	}
-	t.Fatalf("no timer at or after %v; pending %v", at.Sub(testEpoch), c.pending())
-	return time.Time{}
-}
-
-// eventually polls cond in real time, bounded.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	return due
 }
 
 // reply is one scripted answer of the test endpoint.
@@ -258,25 +248,8 @@ func routeTo(t *testing.T, rawURL string) http.RoundTripper {
 	return routeAll{target: u, rt: http.DefaultTransport.(*http.Transport).Clone()}
 }
 
-// logBuffer collects a sender's logs for inspection.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
+// testLogger logs everything, debug included, as text into l.
+func testLogger(l *testkit.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -288,12 +261,12 @@ func (nopQueue) Lease(context.Context, int, int) (Batch, error) { return nil, ni
 func (nopQueue) Notify() <-chan struct{}                        { return nil }
 
 // testConfig returns a Config for fast tests against e.
-func testConfig(e *endpoint, clk *fakeClock, logs *logBuffer) Config {
+func testConfig(e *endpoint, clk *fakeClock, logs *testkit.SyncBuffer) Config {
 	return Config{
 		Queue:              nopQueue{},
 		ConnectionString:   e.connString(),
 		Clock:              clk,
-		Logger:             logs.logger(),
+		Logger:             testLogger(logs),
 		TransportRetryWait: time.Millisecond,
 		RequestTimeout:     5 * time.Second,
 	}

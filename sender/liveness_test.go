@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // Liveness: the pipe keeps flowing under steady partial throttling, poison
@@ -50,7 +51,7 @@ func TestSteadyPartialSuccessKeepsFlowing(t *testing.T) {
 	var want []string
 	for round := range 40 {
 		want = append(want, h.add(100, 60)...)
-		eventually(t, fmt.Sprintf("round %d's request", round), func() bool {
+		testkit.Eventually(t, 10*time.Second, fmt.Sprintf("round %d's request", round), func() bool {
 			st := h.s.Stats()
 			return len(h.e.requests()) > round && st.InFlight == 0 && st.Sent+uint64(h.sp.Stats().Delayed) >= uint64(len(want))
 		})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -25,7 +26,7 @@ type harness struct {
 	sp     *spool.Spool
 	s      *Sender
 	rt     *countingRT
-	logs   *logBuffer
+	logs   *testkit.SyncBuffer
 	runErr chan error
 	next   int
 }
@@ -39,7 +40,7 @@ func newHarness(t *testing.T, mod func(*Config), script ...reply) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sp.Close() })
-	h := &harness{t: t, clk: clk, e: e, sp: sp, logs: &logBuffer{}, runErr: make(chan error, 1)}
+	h := &harness{t: t, clk: clk, e: e, sp: sp, logs: &testkit.SyncBuffer{}, runErr: make(chan error, 1)}
 	h.rt = &countingRT{rt: http.DefaultTransport.(*http.Transport).Clone()}
 	cfg := testConfig(e, clk, h.logs)
 	cfg.Queue = SpoolQueue(sp)
@@ -510,7 +511,7 @@ func TestFlushAndCloseHonourContexts(t *testing.T) {
 		h := newHarness(t, nil, reply{hang: true})
 		h.add(3, 40)
 		h.run()
-		eventually(t, "the request", func() bool { return len(h.e.requests()) == 1 })
+		testkit.Eventually(t, 10*time.Second, "the request", func() bool { return len(h.e.requests()) == 1 })
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -555,7 +556,7 @@ func TestFlushAndCloseHonourContexts(t *testing.T) {
 	t.Run("run twice", func(t *testing.T) {
 		h := newHarness(t, nil)
 		h.run()
-		eventually(t, "Run to start", func() bool {
+		testkit.Eventually(t, 10*time.Second, "Run to start", func() bool {
 			h.s.mu.Lock()
 			defer h.s.mu.Unlock()
 			return h.s.started
@@ -570,7 +571,7 @@ func TestFlushAndCloseHonourContexts(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
 		go func() { errc <- h.s.Run(ctx) }()
-		eventually(t, "the request", func() bool { return len(h.e.requests()) == 1 })
+		testkit.Eventually(t, 10*time.Second, "the request", func() bool { return len(h.e.requests()) == 1 })
 		cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Errorf("Run = %v", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/internal/breeze"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 const azureCS = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westus2-0.in.applicationinsights.azure.com/"
@@ -31,7 +32,7 @@ func (c *countingTokens) Token(_ context.Context, scope string) (AccessToken, er
 func TestRequestHeadersAndBody(t *testing.T) {
 	clk := newFakeClock()
 	e := newEndpoint(t, clk)
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	cfg := testConfig(e, clk, logs)
 	cfg.UserAgent = "aispool-test/1"
 	s := mustNew(t, cfg)
@@ -64,7 +65,7 @@ func TestRequestHeadersAndBody(t *testing.T) {
 func TestBearerToken(t *testing.T) {
 	clk := newFakeClock()
 	e := newEndpoint(t, clk)
-	logs := &logBuffer{}
+	logs := &testkit.SyncBuffer{}
 	cfg := testConfig(e, clk, logs)
 	cfg.ConnectionString = azureCS + ";Authorization=AAD;AADAudience=https://monitor.azure.us/"
 	cfg.Transport = routeTo(t, e.URL())
@@ -191,7 +192,7 @@ func TestRedirects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newFakeClock()
 			e := newEndpoint(t, clk, tc.script...)
-			logs := &logBuffer{}
+			logs := &testkit.SyncBuffer{}
 			cfg := testConfig(e, clk, logs)
 			cfg.ConnectionString = azureCS
 			cfg.Transport = routeTo(t, e.URL())
@@ -247,7 +248,7 @@ func TestRedirectLoopBounded(t *testing.T) {
 		script = append(script, reply{status: 307, header: map[string]string{"Location": "/v2.1/track"}})
 	}
 	e := newEndpoint(t, clk, script...)
-	s := mustNew(t, testConfig(e, clk, &logBuffer{}))
+	s := mustNew(t, testConfig(e, clk, &testkit.SyncBuffer{}))
 	out := s.send(context.Background(), lines(2))
 	if n := len(e.requests()); n != 1+DefaultMaxRedirects {
 		t.Errorf("%d requests, want %d", n, 1+DefaultMaxRedirects)
@@ -261,7 +262,7 @@ func TestTransportRetryLayer(t *testing.T) {
 	t.Run("connection reset before a response is retried quickly", func(t *testing.T) {
 		clk := newFakeClock()
 		e := newEndpoint(t, clk, reply{reset: true})
-		s := mustNew(t, testConfig(e, clk, &logBuffer{}))
+		s := mustNew(t, testConfig(e, clk, &testkit.SyncBuffer{}))
 		out := s.send(context.Background(), lines(2))
 		if len(out.retry) != 0 {
 			t.Fatalf("kept %v", out.retry)
@@ -277,7 +278,7 @@ func TestTransportRetryLayer(t *testing.T) {
 		for _, status := range []int{429, 439, 500, 503} {
 			clk := newFakeClock()
 			e := newEndpoint(t, clk, reply{status: status, header: map[string]string{"Retry-After": "1"}})
-			s := mustNew(t, testConfig(e, clk, &logBuffer{}))
+			s := mustNew(t, testConfig(e, clk, &testkit.SyncBuffer{}))
 			s.send(context.Background(), lines(1))
 			if n := len(e.requests()); n != 1 || s.Stats().TransportRetries != 0 {
 				t.Errorf("status %d: %d requests", status, n)
@@ -287,7 +288,7 @@ func TestTransportRetryLayer(t *testing.T) {
 	t.Run("retries are bounded", func(t *testing.T) {
 		clk := newFakeClock()
 		e := newEndpoint(t, clk, reply{reset: true}, reply{reset: true}, reply{reset: true}, reply{reset: true})
-		s := mustNew(t, testConfig(e, clk, &logBuffer{}))
+		s := mustNew(t, testConfig(e, clk, &testkit.SyncBuffer{}))
 		out := s.send(context.Background(), lines(1))
 		if n := len(e.requests()); n != 1+DefaultTransportRetries || len(out.retry) != 1 {
 			t.Errorf("%d attempts, kept %v", n, out.retry)
@@ -355,7 +356,7 @@ func TestRedirectWaitsForTargetGate(t *testing.T) {
 	e := newEndpoint(t, clk,
 		reply{status: 307, header: map[string]string{"Location": target, "Cache-Control": "max-age=0"}},
 		reply{status: 200, body: `{"itemsReceived":1,"itemsAccepted":1}`})
-	cfg := testConfig(e, clk, &logBuffer{})
+	cfg := testConfig(e, clk, &testkit.SyncBuffer{})
 	cfg.ConnectionString = azureCS
 	cfg.Transport = routeTo(t, e.URL())
 	s := mustNew(t, cfg)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/internal/breeze/breezetest"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // TestResponseVectorsEndToEnd replays every vector through the real sending
@@ -34,7 +35,7 @@ func TestResponseVectorsEndToEnd(t *testing.T) {
 				script = append(script, first, ok, ok, first, ok, ok)
 			}
 			e := newEndpoint(t, clk, script...)
-			logs := &logBuffer{}
+			logs := &testkit.SyncBuffer{}
 			cfg := testConfig(e, clk, logs)
 			switch tc.TransportError {
 			case "connection refused":

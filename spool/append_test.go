@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // stallCommitter makes the committer take an Append and then wait for the
@@ -28,17 +30,6 @@ func stallCommitter(t *testing.T, s *Spool, first []byte) (unlock func(), firstE
 	return unlock, errc
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // Concurrent appenders share one transaction (group commit).
 func TestGroupCommitSharesOneTransaction(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "s"), nil)
@@ -49,7 +40,7 @@ func TestGroupCommitSharesOneTransaction(t *testing.T) {
 	for i := 1; i <= appenders; i++ {
 		wg.Go(func() { errs <- s.Append(context.Background(), rec(i)) })
 	}
-	waitFor(t, func() bool { return len(s.reqs) >= appenders })
+	testkit.Eventually(t, 5*time.Second, "the appends to queue for the committer", func() bool { return len(s.reqs) >= appenders })
 	unlock()
 	wg.Wait()
 	close(errs)
@@ -81,7 +72,7 @@ func TestAppendAbandonedBeforeCommitStoresNothing(t *testing.T) {
 	buf := []byte("abandoned")
 	errc := make(chan error, 1)
 	go func() { errc <- s.Append(ctx, buf) }()
-	waitFor(t, func() bool { return len(s.reqs) >= 1 })
+	testkit.Eventually(t, 5*time.Second, "the append to queue for the committer", func() bool { return len(s.reqs) >= 1 })
 	cancel()
 	want := "[first second]"
 	var err error

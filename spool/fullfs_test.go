@@ -7,25 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// mountSmallFS mounts a tmpfs of size bytes and returns its path; it skips
-// the test where mounting is not allowed (not root, no CAP_SYS_ADMIN).
-func mountSmallFS(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
+	"github.com/aispool/aispool/internal/testkit"
+)
 
 // TestSettleOnFullFilesystem fills a real file system (a 1 MiB tmpfs) to
 // ENOSPC, then drains the spool while it is full: settles that cannot be
@@ -33,7 +19,7 @@ func mountSmallFS(t *testing.T, size string) string {
 // out again (no resend storm), the drained file is removed, which gives the
 // space back, and appends work again.
 func TestSettleOnFullFilesystem(t *testing.T) {
-	root := mountSmallFS(t, "1m")
+	root := testkit.SmallFS(t, "1m")
 	dir := filepath.Join(root, "spool")
 	ctx := context.Background()
 	s, err := Open(ctx, dir, &Options{MaxBytes: 64 << 20, SegmentMaxBytes: 32 << 20, Logger: slog.New(slog.DiscardHandler)})
@@ -132,7 +118,7 @@ func fillFileSystem(t *testing.T, path string) {
 // segments gives space back), and becomes ready again by itself, without
 // an append, once a segment can be created.
 func TestOpenOnFullFilesystem(t *testing.T) {
-	root := mountSmallFS(t, "1m")
+	root := testkit.SmallFS(t, "1m")
 	dir := filepath.Join(root, "spool")
 	ctx := context.Background()
 	o := &Options{MaxBytes: 64 << 20, SegmentMaxBytes: 32 << 20, Logger: slog.New(slog.DiscardHandler)}

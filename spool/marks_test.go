@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 func TestSeqRangesWith(t *testing.T) {
@@ -440,19 +442,11 @@ func TestWedgedSegmentBlocksNeitherSettleNorClose(t *testing.T) {
 	<-held
 	aDone := make(chan error, 1)
 	go func() { aDone <- a.Ack(ctx) }() // takes the segment's writer lock, then waits for bbolt's
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.Eventually(t, 5*time.Second, "the first settle to start its transaction", func() bool {
 		s.mu.Lock()
-		writing := g.writing
-		s.mu.Unlock()
-		if writing > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first settle never started its transaction")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer s.mu.Unlock()
+		return g.writing > 0
+	})
 	s.mu.Lock()
 	g.wedged = true // what a panicking transaction leaves
 	s.mu.Unlock()

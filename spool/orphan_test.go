@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // orphanChild appends 1,000 records, then takes its active segment away
@@ -143,12 +145,8 @@ func TestOrphanedSealedSegmentSalvaged(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, sealed)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().OrphanedSegments == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted sealed segment was never noticed")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testkit.Poll(10*time.Second, 10*time.Millisecond, func() bool { return s.Stats().OrphanedSegments > 0 }) {
+		t.Fatal("the deleted sealed segment was never noticed")
 	}
 	if st := s.Stats(); st.SalvagedRecords != 100 || st.Leased != 20 || st.Records != 100 {
 		t.Fatalf("after the salvage: %+v; want 100 salvaged, 20 leased, 100 records", st)

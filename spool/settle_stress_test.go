@@ -80,8 +80,15 @@ func settleStressRound(t *testing.T, round int) {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(round)+99, uint64(w)))
 			var held []*Batch
-			for !stop.Load() || len(held) > 0 {
-				if !stop.Load() && (len(held) == 0 || r.IntN(3) > 0) && len(held) < 4 {
+			for {
+				// One reading of stop per round: read twice, it could turn
+				// true in between with nothing held, and the settle
+				// branch below would pick from an empty held.
+				stopping := stop.Load()
+				if stopping && len(held) == 0 {
+					break
+				}
+				if !stopping && (len(held) == 0 || r.IntN(3) > 0) && len(held) < 4 {
 					b, err := s.Lease(ctx, 1+r.IntN(60), 1<<20)
 					if err != nil {
 						if errors.Is(err, ErrClosed) {

@@ -109,9 +109,9 @@ func WithEventName(name string) EnvelopeOption { return func(s *envelopeSpec) { 
 
 // Envelope returns a valid synthetic envelope as one line of compact JSON
 // (no trailing newline): a custom event (EventData, named "chaos") whose
-// property "chaos.id" is id, with time now (UTC, 7 fractional digits, as the
-// spec asks), iKey DefaultIKey and envelope name
-// "Microsoft.ApplicationInsights.Event". Scenarios append such envelopes to
+// property "chaos.id" is id, with time now (UTC, 7 fractional digits, as
+// docs/protocol.md's Envelopes section says), iKey DefaultIKey and envelope
+// name "Microsoft.ApplicationInsights.Event". Scenarios append such envelopes to
 // a spool to drive N identifiable items through the shipper without the
 // OpenTelemetry SDK; DefaultID finds the id again.
 func Envelope(id string, opts ...EnvelopeOption) []byte {

@@ -16,26 +16,14 @@ import (
 // discard is a logger that drops everything.
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// startEndpoint starts an endpoint with p and seed, closed at the end of
-// the test.
+// startEndpoint starts an endpoint with cfg (logging nothing unless cfg
+// says otherwise), closed at the end of the test.
 func startEndpoint(t *testing.T, cfg Config) *Endpoint {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = discard()
 	}
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := e.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return e
+	return StartForTest(t, cfg)
 }
 
 // newClient returns an HTTP client of its own (no shared idle

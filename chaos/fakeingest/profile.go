@@ -449,11 +449,11 @@ func (Partial) weight(w *float64) float64 {
 	return *w
 }
 
-// RetriableItemCode reports whether the spec (breeze-protocol, Decisions)
-// asks a client to keep and retry an item refused with this per-item code:
-// 408, 429, 439, 500, 502, 503, 504. The endpoint uses it to label its
-// answers; it is the spec's rule restated, not the sender's code, so that a
-// chaos run checks the sender instead of agreeing with it by construction.
+// RetriableItemCode reports whether the protocol's decisions (docs/protocol.md,
+// Answers) ask a client to keep and retry an item refused with this per-item
+// code: 408, 429, 439, 500, 502, 503, 504. The endpoint uses it to label its
+// answers; it is the rule restated, not the sender's code, so that a chaos
+// run checks the sender instead of agreeing with it by construction.
 func RetriableItemCode(code int) bool {
 	switch code {
 	case 408, 429, 439, 500, 502, 503, 504:

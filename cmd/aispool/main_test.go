@@ -147,15 +147,7 @@ func startEndpoint(t *testing.T, profile string) *fakeingest.Endpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ep.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ep.Close() })
-	return ep
+	return fakeingest.StartForTest(t, fakeingest.Config{Profile: p, Seed: 1})
 }
 
 func TestInspectAndDrain(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // TestRunSalvagesDeletedActiveSegment: the daemon's active segment file is
@@ -21,12 +21,7 @@ func TestRunSalvagesDeletedActiveSegment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a child process")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the upstream is down until started on addr
+	addr := testkit.FreeAddr(t) // the upstream is down until started on addr
 	cs := "InstrumentationKey=" + fakeingest.DefaultIKey + ";IngestionEndpoint=http://" + addr
 	dir := filepath.Join(t.TempDir(), "spool")
 	d := startDaemon(t, dir, cs)
@@ -52,15 +47,7 @@ func TestRunSalvagesDeletedActiveSegment(t *testing.T) {
 		t.Fatalf("the daemon did not say loudly that its segment was deleted:\n%s", d.logs)
 	}
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := fakeingest.StartForTest(t, fakeingest.Config{Seed: 1, Addr: addr}) // healthy
 	d2 := startDaemon(t, dir, cs)
 	defer func() {
 		_ = d2.cmd.Process.Signal(syscall.SIGTERM)

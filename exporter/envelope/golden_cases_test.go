@@ -71,9 +71,10 @@ func event(name string, offset time.Duration, attrs ...attribute.KeyValue) sdktr
 	return sdktrace.Event{Name: name, Time: testStart.Add(offset), Attributes: attrs}
 }
 
-// goldenCases covers the test vectors of the mapping spec's section 8 (T1
-// to T16; T17–T19 are logs, metrics and formatting, tested elsewhere or out
-// of scope), in both semantic-convention generations, and its edge cases.
+// goldenCases covers the reference test vectors of the span → envelope
+// mapping (T1 to T16; T17–T19 are logs, metrics and formatting, tested
+// elsewhere or out of scope), in both semantic-convention generations, and
+// their edge cases.
 func goldenCases() []goldenCase {
 	return []goldenCase{
 		// T1 – HTTP server, error status.
@@ -263,7 +264,7 @@ func goldenCases() []goldenCase {
 				str("exception.stacktrace", "goroutine 1 [running]:\nmain.main()\n\t/app/main.go:12 +0x1d")),
 		))},
 
-		// Edge cases of section 8.
+		// Edge cases of the reference vectors.
 		{name: "edge_root_and_negative_duration", spans: spans(func() tracetest.SpanStub {
 			s := root(stub(server, "backwards clock"))
 			s.EndTime = s.StartTime.Add(-time.Second)

@@ -38,8 +38,8 @@ type logGoldenCase struct {
 	records []logtest.RecordFactory
 }
 
-// logGoldenCases covers T17 of the mapping spec's section 8, each
-// classification branch, each severity range and each body kind.
+// logGoldenCases covers the log test vector (T17) of the envelope mapping,
+// each classification branch, each severity range and each body kind.
 func logGoldenCases() []logGoldenCase {
 	const (
 		warn  = log.SeverityWarn
@@ -68,9 +68,10 @@ func logGoldenCases() []logGoldenCase {
 		{"t17_log_map_body", []logtest.RecordFactory{logRec(attribute.MapValue(
 			str("foo", "bar"), num("n", 1), attribute.Bool("ok", true)), info)}},
 		// T17: FATAL exception with type, message and stack. aispool takes
-		// the message from exception.message (section 7, rule 14) and keeps
-		// the body in the log.body property; the Python exporter puts the
-		// body in the message instead.
+		// the message from exception.message (docs/exporter.md, "How logs
+		// and metrics are mapped") and keeps the body in the log.body
+		// property; the Python exporter puts the body in the message
+		// instead.
 		{"t17_log_exception_fatal", []logtest.RecordFactory{logRec(sv("Test message"), fatal,
 			str("exception.type", "ZeroDivisionError"), str("exception.message", "division by zero"),
 			str("exception.stacktrace", stack), str("other", "kept"))}},

@@ -19,7 +19,7 @@ func mathInf(s int) float64 { return math.Inf(s) }
 // TestGolden converts each case and compares the envelopes semantically
 // (as decoded JSON) with testdata/golden/<case>.json, which holds them
 // pretty-printed for review. Run with -update to rewrite the files, then
-// review the diff against the spec.
+// review the diff against the mapping rules (docs/exporter.md, Conversion).
 func TestGolden(t *testing.T) {
 	seen := map[string]bool{}
 	for _, gc := range goldenCases() {

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Defaults of the mapping spec's test vectors (section 8).
+// Defaults of the envelope mapping's reference test vectors (T1 to T19).
 const (
 	testIKey     = "0b9e5c1d-7a2f-4c3e-9d8b-1f2e3d4c5b6a"
 	testHostName = "testhost"

@@ -1,7 +1,7 @@
 package envelope
 
-// Schema length limits, in characters (UTF-16 code units), from the
-// ingestion schema (breeze protocol spec, section 3.3 and 3.4).
+// Schema length limits, in characters (UTF-16 code units), that the
+// ingestion service applies to envelopes (docs/protocol.md, Envelopes).
 const (
 	maxEnvelopeName    = 1024
 	maxTime            = 64

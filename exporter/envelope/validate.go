@@ -320,41 +320,41 @@ func validateBase(baseType string, bd map[string]any) error {
 	}
 	switch baseType {
 	case "ExceptionData":
-		for i, e := range bd["exceptions"].([]any) {
-			p := prefix + "exceptions[" + strconv.Itoa(i) + "]."
-			d, ok := e.(map[string]any)
-			if !ok {
-				return &FieldError{Field: p[:len(p)-1], Err: ErrMalformed}
-			}
-			if err := checkKeys(p, d, exceptionKeys); err != nil {
-				return err
-			}
-			for _, f := range [...]field{
-				{"message", kindString, true, maxMessage}, {"typeName", kindString, false, maxTypeName},
-				{"stack", kindString, false, maxStack}, {"hasFullStack", kindBool, false, 0},
-			} {
-				if err := checkField(p+f.name, d[f.name], f); err != nil {
-					return err
-				}
-			}
-		}
+		return checkObjects(prefix+"exceptions", bd["exceptions"].([]any), exceptionKeys, exceptionFields[:])
 	case "MetricData":
-		for i, m := range bd["metrics"].([]any) {
-			p := prefix + "metrics[" + strconv.Itoa(i) + "]."
-			d, ok := m.(map[string]any)
-			if !ok {
-				return &FieldError{Field: p[:len(p)-1], Err: ErrMalformed}
-			}
-			if err := checkKeys(p, d, dataPointKeys); err != nil {
+		return checkObjects(prefix+"metrics", bd["metrics"].([]any), dataPointKeys, dataPointFields[:])
+	}
+	return nil
+}
+
+// The fields checked in each element of ExceptionData's exceptions and
+// MetricData's metrics.
+var (
+	exceptionFields = [...]field{
+		{"message", kindString, true, maxMessage}, {"typeName", kindString, false, maxTypeName},
+		{"stack", kindString, false, maxStack}, {"hasFullStack", kindBool, false, 0},
+	}
+	dataPointFields = [...]field{
+		{"name", kindString, true, maxName}, {"ns", kindString, false, 256},
+		{"value", kindNumber, true, 0},
+	}
+)
+
+// checkObjects checks each element of list, the array at path, as an
+// object with keys and fields.
+func checkObjects(path string, list []any, keys []key, fields []field) error {
+	for i, e := range list {
+		p := path + "[" + strconv.Itoa(i) + "]."
+		d, ok := e.(map[string]any)
+		if !ok {
+			return &FieldError{Field: p[:len(p)-1], Err: ErrMalformed}
+		}
+		if err := checkKeys(p, d, keys); err != nil {
+			return err
+		}
+		for _, f := range fields {
+			if err := checkField(p+f.name, d[f.name], f); err != nil {
 				return err
-			}
-			for _, f := range [...]field{
-				{"name", kindString, true, maxName}, {"ns", kindString, false, 256},
-				{"value", kindNumber, true, 0},
-			} {
-				if err := checkField(p+f.name, d[f.name], f); err != nil {
-					return err
-				}
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // BenchmarkDecode decodes a body of 512 envelopes of about 600 bytes (an
@@ -23,7 +25,7 @@ func BenchmarkDecode(b *testing.B) {
 		body := []byte(f.body)
 		enc := ""
 		if f.gzip {
-			body, enc = gz(b, f.body), "gzip"
+			body, enc = testkit.Gzip(f.body), "gzip"
 		}
 		b.Run(f.name, func(b *testing.B) {
 			b.SetBytes(int64(len(f.body)))

@@ -11,22 +11,10 @@ import (
 	"testing/iotest"
 	"unicode/utf8"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // gz compresses s as one gzip member.
-func gz(t testing.TB, s string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := io.WriteString(w, s); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // want describes one expected item: its Raw, or the sentinel its Err wraps
 // and a fragment of its message.
@@ -188,7 +176,7 @@ func TestDecode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			body := []byte(tt.body)
 			if tt.gzip {
-				body = gz(t, tt.body)
+				body = testkit.Gzip(tt.body)
 			}
 			items, err := Decode(bytes.NewReader(body), tt.encoding, tt.lim)
 			if tt.err != nil {
@@ -234,10 +222,10 @@ func checkInvariants(t testing.TB, items []Item, lim Limits) {
 }
 
 func TestDecodeGzipErrors(t *testing.T) {
-	full := gz(t, `[{"a":1},{"b":2}]`)
+	full := testkit.Gzip(`[{"a":1},{"b":2}]`)
 	corrupt := bytes.Clone(full)
 	corrupt[len(corrupt)-6] ^= 0xff // CRC-32 in the trailer
-	member := gz(t, "{\"a\":1}\n")
+	member := testkit.Gzip("{\"a\":1}\n")
 	tests := []struct {
 		name string
 		body []byte
@@ -273,7 +261,7 @@ func TestDecodeReadError(t *testing.T) {
 	for _, enc := range []string{"", "gzip"} {
 		body := []byte("{\"a\":1}\n{\"b\":2}\n")
 		if enc == "gzip" {
-			body = gz(t, string(body))
+			body = testkit.Gzip(body)
 		}
 		r := io.MultiReader(bytes.NewReader(body[:len(body)/2]), iotest.ErrReader(boom))
 		_, err := Decode(r, enc, Limits{})
@@ -368,9 +356,9 @@ func TestDecodeCharged(t *testing.T) {
 		stopAfter       int64 // charge fails once more than this is charged; 0: never
 	}{
 		{"ndjson", nd, "", int64(len(nd)), 0},
-		{"array gzip", string(gz(t, arr)), "gzip", int64(len(arr)), 0},
+		{"array gzip", string(testkit.Gzip(arr)), "gzip", int64(len(arr)), 0},
 		{"ndjson stopped", nd, "", int64(len(nd)), 10},
-		{"array gzip stopped", string(gz(t, arr)), "gzip", int64(len(arr)), int64(len(arr)) + ItemOverhead},
+		{"array gzip stopped", string(testkit.Gzip(arr)), "gzip", int64(len(arr)), int64(len(arr)) + ItemOverhead},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var charged int64

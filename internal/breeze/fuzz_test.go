@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // fuzzLimits are small, so that the fuzzer reaches every limit.
@@ -41,7 +43,7 @@ func FuzzDecode(f *testing.F) {
 		send, enc := body, ""
 		switch mode {
 		case 1:
-			send, enc = gz(t, string(body)), "gzip"
+			send, enc = testkit.Gzip(body), "gzip"
 		case 2:
 			enc = "identity"
 		case 3:

@@ -4,49 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/aispool/aispool/internal/testkit"
 )
-
-// repeatReader yields prefix, then unit n times, without holding the whole
-// stream in memory.
-type repeatReader struct {
-	prefix, unit []byte
-	n            int
-	off          int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	total := 0
-	for len(p) > 0 {
-		var src []byte
-		switch {
-		case len(r.prefix) > 0:
-			src = r.prefix
-		case r.n > 0:
-			src = r.unit[r.off:]
-		default:
-			if total == 0 {
-				return 0, io.EOF
-			}
-			return total, nil
-		}
-		n := copy(p, src)
-		p, total = p[n:], total+n
-		if len(r.prefix) > 0 {
-			r.prefix = r.prefix[n:]
-			continue
-		}
-		if r.off += n; r.off == len(r.unit) {
-			r.off, r.n = 0, r.n-1
-		}
-	}
-	return total, nil
-}
 
 // gzBomb returns a gzip stream of about 1 MiB that inflates to 1 GiB: a
 // first member holding first padded to 1 MiB with fill, then 1023 members of
@@ -54,21 +19,19 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 func gzBomb(t testing.TB, first string, fill byte) (r io.Reader, compressed int) {
 	t.Helper()
 	const mib = 1 << 20
-	head := gz(t, first+strings.Repeat(string(fill), mib-len(first)))
-	member := gz(t, strings.Repeat(string(fill), mib))
-	return &repeatReader{prefix: head, unit: member, n: 1023}, len(head) + 1023*len(member)
+	head := testkit.Gzip(first + strings.Repeat(string(fill), mib-len(first)))
+	member := testkit.Gzip(strings.Repeat(string(fill), mib))
+	return &testkit.RepeatReader{Prefix: head, Unit: member, N: 1023}, len(head) + 1023*len(member)
 }
 
 // measure runs f and returns its duration and the bytes it allocated.
-func measure(f func()) (time.Duration, uint64) {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	f()
-	d := time.Since(start)
-	runtime.ReadMemStats(&after)
-	return d, after.TotalAlloc - before.TotalAlloc
+func measure(f func()) (d time.Duration, alloc uint64) {
+	alloc = testkit.Allocated(func() {
+		start := time.Now()
+		f()
+		d = time.Since(start)
+	})
+	return d, alloc
 }
 
 func TestDecodeGzipBomb(t *testing.T) {
@@ -153,12 +116,12 @@ func TestDecode100MB(t *testing.T) {
 		// One line of 100 MB: the line is discarded past the item cap,
 		// the body refused at MaxBodyBytes; nothing is buffered.
 		{"one line", func() io.Reader {
-			return &repeatReader{prefix: []byte(`{"a":"`), unit: bytes.Repeat([]byte("x"), 1<<20), n: size >> 20}
+			return &testkit.RepeatReader{Prefix: []byte(`{"a":"`), Unit: bytes.Repeat([]byte("x"), 1<<20), N: size >> 20}
 		}, 8 << 20},
 		// 100 MB of valid envelopes: the items read until the limit are
 		// held (the API returns them all), then dropped with the error.
 		{"valid items", func() io.Reader {
-			return &repeatReader{unit: line, n: size/len(line) + 1}
+			return &testkit.RepeatReader{Unit: line, N: size/len(line) + 1}
 		}, 3 * uint64(DefaultMaxBodyBytes)},
 	}
 	for _, tt := range tests {

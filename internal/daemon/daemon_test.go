@@ -62,37 +62,56 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t, cs)
 			tc.edit(&c)
-			err := c.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate = %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("Validate = %v, want ErrInvalidConfig", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			checkValidate(t, c, tc.want)
 		})
 	}
 }
 
 func startUpstream(t *testing.T) *fakeingest.Endpoint {
 	t.Helper()
-	p, _ := fakeingest.ProfileByName("healthy")
-	ep, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
+	return startUpstreamOn(t, "")
+}
+
+// checkValidate checks c.Validate: nil when want is empty, else an error
+// wrapping ErrInvalidConfig whose text holds every string of want.
+func checkValidate(t *testing.T, c Config, want []string) {
+	t.Helper()
+	err := c.Validate()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("Validate = %v", err)
+		}
+		return
 	}
-	if err := ep.Start(); err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Validate = %v, want ErrInvalidConfig", err)
 	}
-	t.Cleanup(func() { _ = ep.Close() })
-	return ep
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+}
+
+// waitDrained waits until d's spool holds no record, leased or not, and
+// returns its stats then; it fails the test after timeout.
+func waitDrained(t *testing.T, d *Daemon, timeout time.Duration) spool.Stats {
+	t.Helper()
+	var st spool.Stats
+	if !testkit.Poll(timeout, 20*time.Millisecond, func() bool {
+		st = d.Spool().Stats()
+		return st.Records == 0 && st.Leased == 0
+	}) {
+		t.Fatalf("the drain stalled with %d records left after %v: %+v", st.Records, timeout, st)
+	}
+	return st
+}
+
+// startUpstreamOn starts a healthy fake ingestion endpoint on addr (a
+// random loopback port if empty) for the test.
+func startUpstreamOn(t *testing.T, addr string) *fakeingest.Endpoint {
+	t.Helper()
+	return fakeingest.StartForTest(t, fakeingest.Config{Seed: 1, Addr: addr, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // TestDaemonEndToEnd: SDK-style posts to the local endpoint reach the

@@ -2,11 +2,8 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -30,22 +28,10 @@ func TestDaemonDamagedActiveSegment(t *testing.T) {
 }
 
 func damagedActiveDaemon(t *testing.T, seed uint64) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the upstream is down until started on addr
+	addr := testkit.FreeAddr(t) // the upstream is down until started on addr
 	cfg := testConfig(t, "InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint=http://"+addr)
 	cfg.Sender.BackoffInitial, cfg.Sender.BackoffMax = 20*time.Millisecond, 200*time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	d := startDaemon(t, cfg) // Run must return nil when the test ends
 
 	post := func(prefix string, n int) (acked []string) {
 		for i := 0; i < n; i += 50 {
@@ -96,27 +82,9 @@ func damagedActiveDaemon(t *testing.T, seed uint64) {
 	f.Close()
 	after := post("after", 1000)
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := startUpstreamOn(t, addr)
 	start := time.Now()
-	var st spool.Stats
-	for {
-		st = d.Spool().Stats()
-		if st.Records == 0 && st.Leased == 0 {
-			break
-		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("the drain stalled with %d records left: %+v", st.Records, st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	st := waitDrained(t, d, 30*time.Second)
 	rep := up.Report()
 	lostAfter := rep.Unaccounted(after)
 	lost := len(rep.Unaccounted(before)) + len(lostAfter)
@@ -130,10 +98,6 @@ func damagedActiveDaemon(t *testing.T, seed uint64) {
 	}
 	if lost > 100 {
 		t.Errorf("%d envelopes lost to 20 × 64 bytes of damage", lost)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v", err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/internal/connstring"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // runDaemon starts a daemon for cfg and stops it at the end of the test,
@@ -124,26 +123,8 @@ func TestIntakeKeysAreCaseSensitive(t *testing.T) {
 	waitDelivered(t, up, []string{"kept"})
 }
 
-// logBuffer collects log output safely across goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // waitLog waits until the log holds want.
-func waitLog(t *testing.T, logs *logBuffer, want string) {
+func waitLog(t *testing.T, logs *testkit.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(logs.String(), want) {
@@ -158,7 +139,7 @@ func waitLog(t *testing.T, logs *logBuffer, want string) {
 // of the IngestionEndpoint appear neither in the start line nor in the
 // sender's errors; the host and path do.
 func TestEndpointCredentialsNotLogged(t *testing.T) {
-	var logs logBuffer
+	var logs testkit.SyncBuffer
 	cfg := testConfig(t, "InstrumentationKey=11111111-2222-3333-4444-555555555555;"+
 		"IngestionEndpoint=http://someone:pa55word@127.0.0.1:1/prefix/?sig=s1gnature&se=2030")
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
@@ -245,7 +226,7 @@ func TestExposureWarnings(t *testing.T) {
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs logBuffer
+			var logs testkit.SyncBuffer
 			cfg := testConfig(t, cs)
 			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			tc.edit(&cfg)
@@ -279,7 +260,7 @@ func TestExposureWarnings(t *testing.T) {
 func TestPathSecret(t *testing.T) {
 	up := startUpstream(t)
 	pki := newTestPKI(t, "path")
-	var logs logBuffer
+	var logs testkit.SyncBuffer
 	cfg := testConfig(t, up.ConnectionString(""))
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.TLSCert, cfg.TLSKey = pki.CertFile, pki.KeyFile
@@ -476,7 +457,7 @@ func TestSecretFileWarnings(t *testing.T) {
 			if err := os.Chmod(secret, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			var logs logBuffer
+			var logs testkit.SyncBuffer
 			cfg := testConfig(t, cs)
 			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			cfg.TLSCert, cfg.TLSKey = pki.CertFile, pki.KeyFile

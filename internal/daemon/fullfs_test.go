@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,23 +16,9 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
-
-// mountSmallFS mounts a tmpfs of size bytes and returns its path; it skips
-// the test where mounting is not allowed (not root, no CAP_SYS_ADMIN).
-func mountSmallFS(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
 
 // fillSpoolToFull appends envelopes to the spool in dir until the file
 // system is full, then fills what is left with another file, and returns
@@ -104,14 +89,9 @@ func getReady(t *testing.T, admin string) (int, string) {
 // appends fail, drains what it holds once the upstream is back, and is
 // ready again by itself (no client posting) once that gave space back.
 func TestDaemonStartsOnFullFilesystem(t *testing.T) {
-	root := mountSmallFS(t, "2m")
+	root := testkit.SmallFS(t, "2m")
 	// The upstream's address, not listening yet: the upstream is down.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t) // the upstream is down until started on addr
 	cfg := testConfig(t, "InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint=http://"+addr)
 	cfg.SpoolDir = filepath.Join(root, "spool")
 	cfg.Sender.BackoffInitial, cfg.Sender.BackoffMax = 20*time.Millisecond, 200*time.Millisecond
@@ -134,15 +114,7 @@ func TestDaemonStartsOnFullFilesystem(t *testing.T) {
 		t.Fatalf("/readyz on a full disk: %d %s", code, body)
 	}
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := startUpstreamOn(t, addr)
 	start := time.Now()
 	waitDelivered(t, up, ids)
 	drained := time.Since(start)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 )
 
 // startDaemon runs a daemon for cfg until the test ends.
@@ -33,24 +34,6 @@ func startDaemon(t *testing.T, cfg Config) *Daemon {
 		}
 	})
 	return d
-}
-
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestDaemonSlowBodies (issue 13, item 2): with 50 connections sending
@@ -115,7 +98,7 @@ func TestDaemonSlowBodies(t *testing.T) {
 func TestDaemonConnectionCap(t *testing.T) {
 	up := startUpstream(t)
 	cfg := testConfig(t, up.ConnectionString(""))
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	cfg.MaxConnections = 2
 	d := startDaemon(t, cfg)

@@ -1,10 +1,8 @@
 package daemon
 
 import (
-	"errors"
 	"math"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,21 +27,7 @@ func TestValidateIntakeLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := testConfig(t, cs)
 			tc.edit(&c)
-			err := c.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate = %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("Validate = %v, want ErrInvalidConfig", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
-			}
+			checkValidate(t, c, tc.want)
 		})
 	}
 }

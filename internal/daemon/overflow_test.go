@@ -2,17 +2,15 @@ package daemon
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
 	"github.com/aispool/aispool/spool"
 )
 
@@ -40,24 +38,12 @@ func TestOverflowPolicy(t *testing.T) {
 }
 
 func overflowRun(t *testing.T, policy spool.FullPolicy) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // the upstream is down until started on addr
+	addr := testkit.FreeAddr(t) // the upstream is down until started on addr
 	cfg := testConfig(t, "InstrumentationKey="+fakeingest.DefaultIKey+";IngestionEndpoint=http://"+addr)
 	cfg.MaxSpoolBytes = 1 << 20
 	cfg.Overflow = policy
 	cfg.Sender.BackoffInitial, cfg.Sender.BackoffMax = 20*time.Millisecond, 200*time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
+	d := startDaemon(t, cfg) // Run must return nil when the test ends
 
 	var acked []string
 	refused := 0
@@ -105,26 +91,9 @@ func overflowRun(t *testing.T, policy spool.FullPolicy) {
 		}
 	}
 
-	p, _ := fakeingest.ProfileByName("healthy")
-	up, err := fakeingest.New(fakeingest.Config{Profile: p, Seed: 1, Addr: addr, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Start(); err != nil {
-		t.Fatalf("start the upstream on %s: %v", addr, err)
-	}
-	defer up.Close()
+	up := startUpstreamOn(t, addr)
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		st = d.Spool().Stats()
-		if st.Records == 0 && st.Leased == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not drained: %+v", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	st = waitDrained(t, d, time.Until(deadline))
 	rep := up.Report()
 	lost := len(rep.Unaccounted(acked))
 	t.Logf("%v: %d envelopes acknowledged, %d posts refused with 503, %d evicted (counted full), %d of the acknowledged not delivered",
@@ -145,9 +114,5 @@ func overflowRun(t *testing.T, policy spool.FullPolicy) {
 		}
 	} else if uint64(lost) != st.Dropped[spool.ReasonFull] {
 		t.Fatalf("drop-oldest: %d acknowledged envelopes not delivered, %d counted as evicted", lost, st.Dropped[spool.ReasonFull])
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run = %v", err)
 	}
 }

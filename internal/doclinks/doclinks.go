@@ -138,14 +138,26 @@ func (c *checker) links(file string) ([]link, error) {
 // lines returns the file's lines with fenced code blocks blanked and code
 // spans removed, so that examples are not taken for links.
 func (c *checker) lines(file string) ([]string, error) {
-	f, err := os.Open(filepath.Join(c.root, filepath.FromSlash(file)))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var out []string
+	err := c.scan(file, func(text string, code bool) {
+		if code {
+			text = ""
+		}
+		out = append(out, stripCodeSpans(text))
+	})
+	return out, err
+}
+
+// scan calls f with each line of file and whether it belongs to a fenced
+// code block (its fences included).
+func (c *checker) scan(file string, f func(text string, code bool)) error {
+	fh, err := os.Open(filepath.Join(c.root, filepath.FromSlash(file)))
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
 	var inFence string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(fh)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		text := sc.Text()
@@ -156,16 +168,12 @@ func (c *checker) lines(file string) ([]string, error) {
 			case strings.HasPrefix(m[1], inFence[:1]) && len(m[1]) >= len(inFence):
 				inFence = ""
 			}
-			out = append(out, "")
+			f(text, true)
 			continue
 		}
-		if inFence != "" {
-			out = append(out, "")
-			continue
-		}
-		out = append(out, stripCodeSpans(text))
+		f(text, inFence != "")
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
 
 // stripCodeSpans replaces `code spans` (opened and closed by backtick runs
@@ -275,35 +283,16 @@ func (c *checker) headingAnchors(file string) ([]string, error) {
 	return anchors, nil
 }
 
+// rawHeadings returns the text of the file's headings, outside code
+// blocks.
 func (c *checker) rawHeadings(file string) ([]string, error) {
-	f, err := os.Open(filepath.Join(c.root, filepath.FromSlash(file)))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var out []string
-	var inFence string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		text := sc.Text()
-		if m := fence.FindStringSubmatch(text); m != nil {
-			switch {
-			case inFence == "":
-				inFence = m[1]
-			case strings.HasPrefix(m[1], inFence[:1]) && len(m[1]) >= len(inFence):
-				inFence = ""
-			}
-			continue
-		}
-		if inFence != "" {
-			continue
-		}
-		if m := heading.FindStringSubmatch(text); m != nil {
+	err := c.scan(file, func(text string, code bool) {
+		if m := heading.FindStringSubmatch(text); m != nil && !code {
 			out = append(out, m[2])
 		}
-	}
-	return out, sc.Err()
+	})
+	return out, err
 }
 
 var mdLink = regexp.MustCompile(`!?\[([^\]]*)\]\([^)]*\)`)

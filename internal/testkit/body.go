@@ -8,20 +8,21 @@ import (
 	"testing"
 )
 
-// NDJSON joins items (JSON values, one line each) into a newline-delimited
-// body: every item followed by a newline.
-func NDJSON(items ...[]byte) []byte {
+// NDJSON joins items (JSON values, one line each, as strings or bytes)
+// into a newline-delimited body: every item followed by a newline.
+func NDJSON[T ~string | ~[]byte](items ...T) []byte {
 	var b bytes.Buffer
 	for _, it := range items {
-		b.Write(it)
+		b.WriteString(string(it))
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
 }
 
-// JSONArray joins items into a JSON array body, one item per line after
-// the first as a pretty-printer would put them ("[a,\n b]").
-func JSONArray(items ...[]byte) []byte {
+// JSONArray joins items (as strings or bytes) into a JSON array body, one
+// item per line after the first as a pretty-printer would put them
+// ("[a,\n b]").
+func JSONArray[T ~string | ~[]byte](items ...T) []byte {
 	parts := make([]string, len(items))
 	for i, it := range items {
 		parts[i] = string(it)
@@ -29,12 +30,12 @@ func JSONArray(items ...[]byte) []byte {
 	return []byte("[" + strings.Join(parts, ",\n ") + "]")
 }
 
-// Gzip compresses b with gzip at the default level, as a request body
-// with Content-Encoding: gzip.
-func Gzip(b []byte) []byte {
+// Gzip compresses b (a string or bytes) with gzip at the default level, as
+// a request body with Content-Encoding: gzip.
+func Gzip[T ~string | ~[]byte](b T) []byte {
 	var out bytes.Buffer
 	zw := gzip.NewWriter(&out)
-	_, _ = zw.Write(b) // into a bytes.Buffer: cannot fail
+	_, _ = zw.Write([]byte(b)) // into a bytes.Buffer: cannot fail
 	_ = zw.Close()
 	return out.Bytes()
 }

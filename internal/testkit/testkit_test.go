@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -69,8 +72,12 @@ func TestBodies(t *testing.T) {
 	if err := json.Unmarshal(JSONArray(items...), &arr); err != nil || len(arr) != 3 || string(arr[2]) != "[]" {
 		t.Errorf("JSONArray: %v %q", err, arr)
 	}
-	if string(JSONArray()) != "[]" {
-		t.Errorf("empty JSONArray %q", JSONArray())
+	if string(JSONArray[[]byte]()) != "[]" {
+		t.Errorf("empty JSONArray %q", JSONArray[[]byte]())
+	}
+	strs := []string{`{"a":1}`, `{"b":"x y"}`, `[]`}
+	if !bytes.Equal(NDJSON(strs...), NDJSON(items...)) || !bytes.Equal(JSONArray(strs...), JSONArray(items...)) {
+		t.Errorf("strings join unlike bytes: %q, %q", NDJSON(strs...), JSONArray(strs...))
 	}
 	raw := bytes.Repeat(NDJSON(items...), 100)
 	z := Gzip(raw)
@@ -79,6 +86,9 @@ func TestBodies(t *testing.T) {
 	}
 	if got := Gunzip(t, z); !bytes.Equal(got, raw) {
 		t.Errorf("Gunzip(Gzip(b)) differs from b")
+	}
+	if got := Gunzip(t, Gzip(string(raw))); !bytes.Equal(got, raw) {
+		t.Errorf("Gunzip(Gzip(s)) differs from s")
 	}
 }
 
@@ -145,4 +155,14 @@ func TestAllocated(t *testing.T) {
 		t.Fatalf("Allocated = %d, want at least 1 MiB", n)
 	}
 	sink = nil
+}
+
+// TestSmallFS fills the small file system: writing past its size fails
+// with ENOSPC.
+func TestSmallFS(t *testing.T) {
+	dir := SmallFS(t, "1m")
+	err := os.WriteFile(filepath.Join(dir, "big"), make([]byte, 2<<20), 0o600)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("writing 2 MiB into a 1 MiB tmpfs: %v, want ENOSPC", err)
+	}
 }
