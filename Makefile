@@ -9,8 +9,13 @@ FUZZTIME              ?= 60s
 BENCH                 ?= .
 BENCHTIME             ?= 1s
 PKG                   ?= ./...
+# The version stamped into the binary and the image tag; IMAGE is the name the
+# manifests and the Helm chart pull (docs/container.md).
+VERSION               ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE                 ?= ghcr.io/aispool/aispool
+CONTAINER_ENGINE      ?= podman
 
-.PHONY: all help test lint fuzz bench benchmarks demo docs
+.PHONY: all help test lint fuzz bench benchmarks demo docs version image image-check
 
 all: lint test
 
@@ -22,6 +27,9 @@ help:
 	@echo 'make benchmarks  the whole-system runs (go run ./benchmarks), written to benchmarks/REPORT.md'
 	@echo 'make demo        the whole path on this machine against an embedded endpoint'
 	@echo 'make docs        check that every link in README.md, CHANGELOG.md and docs/ resolves'
+	@echo 'make image       the container image aispool:$$(VERSION) and $$(IMAGE):$$(VERSION), with podman'
+	@echo 'make image-check build the image and check its configuration, contents and binary'
+	@echo 'make version     print the version make image stamps (git describe)'
 
 # The test command of the README; CI runs exactly this (with a -timeout).
 test:
@@ -57,3 +65,14 @@ demo:
 
 docs:
 	$(GO) test -count=1 ./internal/doclinks
+
+version:
+	@echo $(VERSION)
+
+# The container image (Containerfile, docs/container.md): a static binary
+# built here, CA certificates and a non-root user on an empty base.
+image:
+	VERSION=$(VERSION) IMAGE=$(IMAGE) CONTAINER_ENGINE=$(CONTAINER_ENGINE) scripts/image.sh
+
+image-check: image
+	VERSION=$(VERSION) CONTAINER_ENGINE=$(CONTAINER_ENGINE) scripts/image-check.sh
