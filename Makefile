@@ -15,7 +15,7 @@ VERSION               ?= $(shell git describe --tags --always --dirty 2>/dev/nul
 IMAGE                 ?= ghcr.io/aispool/aispool
 CONTAINER_ENGINE      ?= podman
 
-.PHONY: all help test lint fuzz bench benchmarks demo docs version image image-check
+.PHONY: all help test lint fuzz bench benchmarks demo docs version image image-check monitoring-check
 
 all: lint test
 
@@ -29,6 +29,7 @@ help:
 	@echo 'make docs        check that every link in README.md, CHANGELOG.md and docs/ resolves'
 	@echo 'make image       the container image aispool:$$(VERSION) and $$(IMAGE):$$(VERSION), with podman'
 	@echo 'make image-check build the image and check its configuration, contents and binary'
+	@echo 'make monitoring-check  promtool check and test of the alert rules, the dashboard'"'"'s queries, their metrics'
 	@echo 'make version     print the version make image stamps (git describe)'
 
 # The test command of the README; CI runs exactly this (with a -timeout).
@@ -76,3 +77,10 @@ image:
 
 image-check: image
 	VERSION=$(VERSION) CONTAINER_ENGINE=$(CONTAINER_ENGINE) scripts/image-check.sh
+
+# The Prometheus rules and the Grafana dashboard in deploy/ (docs/alerts.md,
+# docs/dashboard.md): promtool (apt-get install -y prometheus), then the Go
+# test that every metric they name is exposed.
+monitoring-check:
+	scripts/monitoring-check.sh
+	$(GO) test -count=1 -run 'TestDeployFiles' ./metrics
