@@ -14,8 +14,11 @@ PKG                   ?= ./...
 VERSION               ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE                 ?= ghcr.io/aispool/aispool
 CONTAINER_ENGINE      ?= podman
+# helm runs from the Go module proxy, pinned; nothing is installed.
+HELM_VERSION          ?= v4.3.2
+HELM                  ?= $(GO) run helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
-.PHONY: all help test lint fuzz bench benchmarks demo docs version image image-check monitoring-check
+.PHONY: all help test lint fuzz bench benchmarks demo docs version image image-check monitoring-check chart-test
 
 all: lint test
 
@@ -30,6 +33,7 @@ help:
 	@echo 'make image       the container image aispool:$$(VERSION) and $$(IMAGE):$$(VERSION), with podman'
 	@echo 'make image-check build the image and check its configuration, contents and binary'
 	@echo 'make monitoring-check  promtool check and test of the alert rules, the dashboard'"'"'s queries, their metrics'
+	@echo 'make chart-test  helm lint and template of every chart example, decoded strictly against the Kubernetes types'
 	@echo 'make version     print the version make image stamps (git describe)'
 
 # The test command of the README; CI runs exactly this (with a -timeout).
@@ -84,3 +88,9 @@ image-check: image
 monitoring-check:
 	scripts/monitoring-check.sh
 	$(GO) test -count=1 -run 'TestDeployFiles' ./metrics
+
+# The Helm chart (charts/aispool, docs/kubernetes.md): its tests are a Go
+# module of their own (charts/test), so that the aispool module never
+# depends on the Kubernetes libraries; they run helm as $(HELM).
+chart-test:
+	cd charts/test && $(GO) vet ./... && HELM="$(HELM)" $(GO) test -count=1 -timeout 20m ./...
