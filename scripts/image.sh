@@ -55,10 +55,13 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 
 echo "== $CONTAINER_ENGINE build aispool:$VERSION, $IMAGE:$VERSION"
-timestamp=()
+opts=()
 if [ "$CONTAINER_ENGINE" = podman ]; then
-	timestamp=(--timestamp "$epoch")
+	opts+=(--timestamp "$epoch")
 fi
-"$CONTAINER_ENGINE" build --file Containerfile --platform "linux/$GOARCH" "${timestamp[@]}" \
+if [ "$GOARCH" != "$(go env GOHOSTARCH)" ]; then
+	opts+=(--platform "linux/$GOARCH") # the image's architecture is the build machine's otherwise
+fi
+"$CONTAINER_ENGINE" build --file Containerfile "${opts[@]}" \
 	--build-arg "VERSION=$VERSION" --build-arg "REVISION=$revision" \
 	--tag "aispool:$VERSION" --tag "$IMAGE:$VERSION" "$ctx"
