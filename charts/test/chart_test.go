@@ -471,12 +471,7 @@ func TestRefusals(t *testing.T) {
 // valid, and no exposure warning is printed (TLS and authentication on, key
 // files readable by their owner only).
 func TestArgumentsPassValidate(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "aispool")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/aispool")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/aispool: %v\n%s", err, out)
-	}
+	bin := aispoolBinary(t)
 	for _, file := range examples(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			_, objs := renderExample(t, file)
