@@ -604,3 +604,48 @@ func TestValuesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestExamplesUseKnownValues checks that every key an example sets is a
+// value of values.yaml, so that a misspelt key (which Helm ignores) fails
+// here. Below a value that is an empty map or a list in values.yaml
+// (labels, annotations, tolerations, …) any key goes.
+func TestExamplesUseKnownValues(t *testing.T) {
+	load := func(path string) map[string]any {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	defaults := load(filepath.Join(chartDir, "values.yaml"))
+	var check func(prefix string, got, known map[string]any) []string
+	check = func(prefix string, got, known map[string]any) []string {
+		var unknown []string
+		for k, v := range got {
+			kv, ok := known[k]
+			if !ok {
+				unknown = append(unknown, prefix+k)
+				continue
+			}
+			sub, isMap := v.(map[string]any)
+			ksub, knownMap := kv.(map[string]any)
+			if isMap && knownMap && len(ksub) > 0 {
+				unknown = append(unknown, check(prefix+k+".", sub, ksub)...)
+			}
+		}
+		return unknown
+	}
+	for _, file := range examples(t) {
+		for _, k := range check("", load(file), defaults) {
+			t.Errorf("%s sets %s, which values.yaml does not have", filepath.Base(file), k)
+		}
+	}
+	typo := map[string]any{"gateway": map[string]any{"enabled": true, "replica": 3}, "agent": map[string]any{"podLabels": map[string]any{"any": "x"}}}
+	if got := check("", typo, defaults); len(got) != 1 || got[0] != "gateway.replica" {
+		t.Errorf("misspelt keys found: %v, want [gateway.replica]", got)
+	}
+}
