@@ -231,3 +231,19 @@ func TestDecodeRefusesUnknownFields(t *testing.T) {
 		t.Fatalf("a valid document: %v", err)
 	}
 }
+
+// TestPlainManifestDecodes decodes deploy/kubernetes/daemonset.yaml, the
+// node agent without Helm, as strictly as the chart's renderings.
+func TestPlainManifestDecodes(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "kubernetes", "daemonset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := decode(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs.DaemonSets) != 1 || len(objs.Services) != 1 || len(objs.Secrets) != 1 {
+		t.Fatalf("%d DaemonSets, %d Services, %d Secrets; want one of each", len(objs.DaemonSets), len(objs.Services), len(objs.Secrets))
+	}
+}
