@@ -57,11 +57,16 @@ epoch=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 echo "== $CONTAINER_ENGINE build aispool:$VERSION, $IMAGE:$VERSION"
 opts=()
 if [ "$CONTAINER_ENGINE" = podman ]; then
-	opts+=(--timestamp "$epoch")
+	opts+=(--timestamp "$epoch" --layers=false) # no intermediate images left behind
 fi
 if [ "$GOARCH" != "$(go env GOHOSTARCH)" ]; then
 	opts+=(--platform "linux/$GOARCH") # the image's architecture is the build machine's otherwise
 fi
+previous=$("$CONTAINER_ENGINE" image inspect --format '{{.Id}}' "aispool:$VERSION" 2>/dev/null || true)
 "$CONTAINER_ENGINE" build --file Containerfile "${opts[@]}" \
 	--build-arg "VERSION=$VERSION" --build-arg "REVISION=$revision" \
 	--tag "aispool:$VERSION" --tag "$IMAGE:$VERSION" "$ctx"
+# A rebuild under the same tag leaves the previous image without a name: remove it.
+if [ -n "$previous" ] && [ "$previous" != "$("$CONTAINER_ENGINE" image inspect --format '{{.Id}}' "aispool:$VERSION")" ]; then
+	"$CONTAINER_ENGINE" rmi "$previous" >/dev/null 2>&1 || true
+fi
