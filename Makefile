@@ -9,8 +9,16 @@ FUZZTIME              ?= 60s
 BENCH                 ?= .
 BENCHTIME             ?= 1s
 PKG                   ?= ./...
+# The version stamped into the binary and the image tag; IMAGE is the name the
+# manifests and the Helm chart pull (docs/container.md).
+VERSION               ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE                 ?= ghcr.io/aispool/aispool
+CONTAINER_ENGINE      ?= podman
+# helm runs from the Go module proxy, pinned; nothing is installed.
+HELM_VERSION          ?= v4.3.2
+HELM                  ?= $(GO) run helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
-.PHONY: all help test node-client lint fuzz bench benchmarks demo docs man
+.PHONY: all help test node-client lint fuzz bench benchmarks demo docs man version image image-check monitoring-check chart-test
 
 all: lint test
 
@@ -23,6 +31,11 @@ help:
 	@echo 'make demo        the whole path on this machine against an embedded endpoint'
 	@echo 'make docs        check that every link in README.md, CHANGELOG.md and docs/ resolves'
 	@echo 'make man         the manual pages of every command, written to MANDIR (default build/man)'
+	@echo 'make image       the container image aispool:$$(VERSION) and $$(IMAGE):$$(VERSION), with podman'
+	@echo 'make image-check build the image and check its configuration, contents and binary'
+	@echo 'make monitoring-check  promtool check and test of the alert rules, the dashboard'"'"'s queries, their metrics'
+	@echo 'make chart-test  helm lint and template of every chart example, decoded strictly against the Kubernetes types'
+	@echo 'make version     print the version make image stamps (git describe)'
 
 # The test command of the README; CI (.ci/run) runs exactly this. First the
 # Node.js exporter fixture of the real-client test (npm ci, pinned by its lock
@@ -76,3 +89,27 @@ docs:
 MANDIR ?= build/man
 man:
 	$(GO) run ./cmd/aispool man --dir $(MANDIR)
+
+version:
+	@echo $(VERSION)
+
+# The container image (Containerfile, docs/container.md): a static binary
+# built here, CA certificates and a non-root user on an empty base.
+image:
+	VERSION=$(VERSION) IMAGE=$(IMAGE) CONTAINER_ENGINE=$(CONTAINER_ENGINE) scripts/image.sh
+
+image-check: image
+	VERSION=$(VERSION) CONTAINER_ENGINE=$(CONTAINER_ENGINE) scripts/image-check.sh
+
+# The Prometheus rules and the Grafana dashboard in deploy/ (docs/alerts.md,
+# docs/dashboard.md): promtool (apt-get install -y prometheus), then the Go
+# test that every metric they name is exposed.
+monitoring-check:
+	scripts/monitoring-check.sh
+	$(GO) test -count=1 -run 'TestDeployFiles' ./metrics
+
+# The Helm chart (charts/aispool, docs/kubernetes.md): its tests are a Go
+# module of their own (charts/test), so that the aispool module never
+# depends on the Kubernetes libraries; they run helm as $(HELM).
+chart-test:
+	cd charts/test && $(GO) vet ./... && HELM="$(HELM)" $(GO) test -count=1 -timeout 20m ./...

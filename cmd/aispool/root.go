@@ -209,7 +209,12 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// version is the stamped release version, else the module version from the
+// build information, else "dev".
 func version() string {
+	if stampedVersion != "" {
+		return stampedVersion
+	}
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}

@@ -6,6 +6,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// stampedVersion is the release version, set when linking the binary:
+//
+//	go build -ldflags "-X main.stampedVersion=v1.2.3" ./cmd/aispool
+//
+// make image (and the release targets) set it from git describe; empty
+// means the module version of the build information, or "dev".
+var stampedVersion string
+
 func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
