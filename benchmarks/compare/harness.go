@@ -340,7 +340,10 @@ type probeResult struct {
 	DiskBytes        int64 // in the storage directory once the first process had ended
 	Fill, Recover    childResult
 	Delivered        int64 // items the endpoint counted after the restart
-	Problems         []string
+	// Notes are what the shipper did that the reader should know (a
+	// clean shutdown that did not complete); Problems are anomalies of
+	// the probe itself.
+	Notes, Problems []string
 }
 
 // probe runs the durability probe of one shipper: the endpoint answers
@@ -400,13 +403,13 @@ func (h *harness) probe(ctx context.Context, info shipperInfo, variant string) (
 			pr.Problems = append(pr.Problems, fmt.Sprintf("the first process did not die of SIGKILL: %v", err))
 		}
 	case err != nil:
-		pr.Problems = append(pr.Problems, fmt.Sprintf("the first process's clean shutdown failed: %v", err))
+		pr.Problems = append(pr.Problems, fmt.Sprintf("the first process failed: %v", err))
 	default:
 		if pr.Fill, err = fill.result(); err != nil {
 			pr.Problems = append(pr.Problems, "the first process: "+err.Error())
 		}
 		if pr.Fill.ShutdownErr != "" {
-			pr.Problems = append(pr.Problems, "the first process's shutdown: "+pr.Fill.ShutdownErr)
+			pr.Notes = append(pr.Notes, "the first process's shutdown: "+pr.Fill.ShutdownErr)
 		}
 	}
 	stA, err := ep.stats(ctx)

@@ -56,6 +56,19 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
+func TestFormats(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 300000: "300,000", 1234567: "1,234,567", -20000: "-20,000"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{3 * time.Second: "3 s", 200 * time.Millisecond: "200 ms", 1500 * time.Millisecond: "1.5s"} {
+		if got := dur(d); got != want {
+			t.Errorf("dur(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
 func TestRotate(t *testing.T) {
 	s := []string{"a", "b", "c"}
 	for k, want := range []string{"abc", "bca", "cab", "abc"} {
@@ -265,13 +278,13 @@ func TestSmoke(t *testing.T) {
 		"azuremonitorexporter v0.161.0", "ApplicationInsights-Go v0.4.4",
 		// aispool keeps and delivers everything after a SIGKILL and after a
 		// clean shutdown.
-		"| **aispool** exporter (durable, README's settings) | yes | 1000 of 1000 (in ",
+		"| **aispool** exporter (durable, README's settings) | yes | 1,000 of 1,000 (in ",
 	} {
 		if !bytes.Contains(md, []byte(want)) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if n := bytes.Count(md, []byte("1000 of 1000 (in ")); n < 2 {
+	if n := bytes.Count(md, []byte("1,000 of 1,000 (in ")); n < 2 {
 		t.Errorf("aispool delivered everything in %d of its 2 probes", n)
 	}
 	// No throughput run may have lost or duplicated a span.

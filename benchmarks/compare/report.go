@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -98,7 +99,7 @@ func (c *comparison) markdown() string {
 	w("- Machine: %s, %d CPUs, %s, %s/%s.\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	w("- Load average (1, 5, 15 min, then running/total tasks) before: `%s`; after: `%s`. ", c.loadBefore, c.loadAfter)
 	w("On a shared or loaded machine absolute figures are noisy: compare the rows of one run with each other.\n")
-	w("- %d spans per run, %d round(s), round-robin (each round runs every shipper on every shape once, starting with the next shipper).\n", o.spans, o.rounds)
+	w("- %s spans per run, %d round(s), round-robin (each round runs every shipper on every shape once, starting with the next shipper).\n", thousands(int64(o.spans)), o.rounds)
 	w("- Every shipper behind the same SDK: %d producer goroutines, `BatchSpanProcessor` with `WithBlocking()`, `WithMaxExportBatchSize(%d)`, `WithMaxQueueSize(%d)`; ", o.producers, o.batch, o.queue)
 	w("every one posting to the same counting endpoint (`chaos/fakeingest`, `CountBodies`) in another process on loopback.\n")
 	if mods := moduleVersions(); mods != "" {
@@ -183,11 +184,11 @@ func (c *comparison) probeSection(b *strings.Builder) {
 	o := c.o
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("## Durability probe\n\n")
-	w("The endpoint answers 503; a process hands %d spans of the `%s` shape over (the SDK has exported them all to the shipper: `ForceFlush` returned); ", o.probeSpans, o.shapes[0])
-	w("%s later it is SIGKILLed, or (separately) sent SIGTERM, on which it shuts down cleanly within %s. ", o.probeDelay, o.probeShutdown)
-	w("Then the endpoint is healthy and a new process of the same shipper opens the same directory and waits up to %s: *delivered* is what the endpoint counted. ", o.probeWait)
+	w("The endpoint answers 503; a process hands %s spans of the `%s` shape over (the SDK has exported them all to the shipper: `ForceFlush` returned); ", thousands(int64(o.probeSpans)), o.shapes[0])
+	w("%s later it is SIGKILLed, or (separately) sent SIGTERM, on which it shuts down cleanly within %s. ", dur(o.probeDelay), dur(o.probeShutdown))
+	w("Then the endpoint is healthy and a new process of the same shipper opens the same directory and waits up to %s: *delivered* is what the endpoint counted. ", dur(o.probeWait))
 	w("A shipper without storage has nothing to reopen: its figure is measured all the same.\n\n")
-	w("| shipper | keeps a directory | SIGKILL %s after the hand-over: delivered | clean shutdown %s after: delivered | requests refused (503) while down (SIGKILL / clean) | on disk after the first process (SIGKILL / clean) |\n", o.probeDelay, o.probeDelay)
+	w("| shipper | keeps a directory | SIGKILL %s after the hand-over: delivered | clean shutdown %s after: delivered | requests refused (503) while down (SIGKILL / clean) | on disk after the first process (SIGKILL / clean) |\n", dur(o.probeDelay), dur(o.probeDelay))
 	w("|---|---|---|---|---|---|\n")
 	var notes []string
 	for _, s := range shippers {
@@ -214,14 +215,17 @@ func (c *comparison) probeSection(b *strings.Builder) {
 			if p == nil {
 				continue
 			}
-			for _, n := range p.Problems {
+			for _, n := range p.Notes {
 				notes = append(notes, fmt.Sprintf("%s, %s: %s", s.name, p.Variant, n))
+			}
+			for _, n := range p.Problems {
+				notes = append(notes, fmt.Sprintf("⚠ %s, %s: %s", s.name, p.Variant, n))
 			}
 		}
 	}
 	w("\n")
 	for _, n := range notes {
-		w("- ⚠ %s\n", n)
+		w("- %s\n", n)
 	}
 	if len(notes) > 0 {
 		w("\n")
@@ -233,9 +237,9 @@ func delivered(p *probeResult) string {
 	if p == nil {
 		return "—"
 	}
-	s := fmt.Sprintf("%d of %d", p.Delivered, p.Handed)
+	s := fmt.Sprintf("%s of %s", thousands(p.Delivered), thousands(int64(p.Handed)))
 	if p.Delivered > 0 {
-		s += fmt.Sprintf(" (in %.1f s)", p.Recover.Seconds)
+		s += fmt.Sprintf(" (in %.2f s)", p.Recover.Seconds)
 	}
 	return s
 }
@@ -268,8 +272,12 @@ func (c *comparison) runTable(b *strings.Builder) {
 	w("| round | shape | shipper | spans/s | CPU s per 100k | peak RSS | wire B/span | hand-over s | clean shutdown s |\n")
 	w("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range c.runs {
+		wire := "—"
+		if r.EP.BodyBytes > 0 {
+			wire = bytes1(r.WirePerSpan())
+		}
 		w("| %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.Round, r.Shape, r.Shipper,
-			kilo(r.Rate()), secs(r.CPUPer100k()), mib(float64(r.PeakRSSKiB())), bytes1(r.WirePerSpan()),
+			kilo(r.Rate()), secs(r.CPUPer100k()), mib(float64(r.PeakRSSKiB())), wire,
 			r.Child.HandSeconds, r.Child.ShutdownSeconds)
 	}
 	w("\n*hand-over s*: until the SDK had exported every span to the shipper; the rest of the end-to-end time is the shipper delivering what it held.\n")
@@ -305,6 +313,35 @@ func moduleVersions() string {
 		parts = append(parts, "aispool from this checkout")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// thousands formats n with commas: 300,000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// dur formats a duration for prose: "3 s", "200 ms", else as Go does.
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Second && d%time.Second == 0:
+		return fmt.Sprintf("%d s", d/time.Second)
+	case d < time.Second && d%time.Millisecond == 0:
+		return fmt.Sprintf("%d ms", d/time.Millisecond)
+	}
+	return d.String()
 }
 
 // capitalize upper-cases the first letter of s.
