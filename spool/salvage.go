@@ -427,18 +427,29 @@ func (s *Spool) salvageFileLocked(f segmentFile, cause error) {
 // decides, not what the file holds: records settled in this process are
 // not live (marked, deleted with the deletion not written yet, or decided
 // by a settle being written), nor numbers past the last committed append.
-// In a segment this process created (dense), every record before the
-// lease position was handed out, so of those only the ones leased now,
-// released for a retry (by a settle that returned or one being written)
-// or waiting for a retry delay (delayed) are live: the others were
-// settled, and finding them in the file means their deletion did not
-// reach it (a damaged tree) or, in a raw scan, a stale copy.
+// Every record before the lease position (g.next) was handed out by this
+// process, or was not in the tree when the lease walked past it (deleted
+// by the process that wrote the file before this one took it over), so of
+// those only the ones leased now, released for a retry (by a settle that
+// returned or one being written) or waiting for a retry delay (delayed)
+// are live: finding one of the others in the file means its deletion did
+// not reach the tree (a damaged leaf makes bbolt's search miss keys) or,
+// in a raw scan, a stale copy of a deleted record. Past the lease
+// position, a raw scan of a segment this process did not create (not
+// dense) can still find stale copies of records its writer deleted there
+// out of order: those are copied (at least once).
 func (g *segment) liveFilter(delayed []uint64) func(uint64) bool {
 	gone := make(map[uint64]bool, len(g.pendingDel))
 	for _, seq := range g.pendingDel {
 		gone[seq] = true
 	}
-	held := make(map[uint64]bool)
+	held := make(map[uint64]bool, len(g.retry)+len(delayed))
+	for _, seq := range g.retry {
+		held[seq] = true
+	}
+	for _, seq := range delayed {
+		held[seq] = true
+	}
 	for b := range g.batches {
 		if !b.settled {
 			for _, seq := range b.seqs {
@@ -454,20 +465,10 @@ func (g *segment) liveFilter(delayed []uint64) func(uint64) bool {
 			held[r.seq] = true
 		}
 	}
-	if g.dense {
-		for _, seq := range g.retry {
-			held[seq] = true
-		}
-		for _, seq := range delayed {
-			held[seq] = true
-		}
-	}
 	return func(seq uint64) bool {
 		switch {
 		case seq == 0 || seq > g.last || g.marks.contains(seq) || gone[seq]:
 			return false
-		case !g.dense:
-			return true
 		}
 		return seq >= g.next || held[seq]
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -391,5 +392,126 @@ func TestSalvageKeepsRetryDelays(t *testing.T) {
 	}
 	if st := s.Stats(); st.Delayed != 0 || st.Records != 0 || st.Leased != 0 {
 		t.Errorf("stats after the drain: %+v", st)
+	}
+}
+
+// TestSalvageTakenOverSegment: a segment taken over from a process that
+// exited (its active segment, where acknowledged records were deleted) is
+// found damaged. The raw scan of its pages finds stale copies of records
+// the other process acknowledged: they must not come back, and the record
+// the damage destroyed is counted as corrupt.
+func TestSalvageTakenOverSegment(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "spool")
+	o := &Options{SegmentMaxAge: time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	s, err := Open(ctx, dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	for i := 0; i < n; i += 20 {
+		recs := make([][]byte, 20)
+		for j := range recs {
+			recs[j] = smallRecord(uint64(i + j + 1))
+		}
+		if err := s.Append(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first process acknowledges 1 to 120 (deleted from its active
+	// segment) and 161 to 170 (a hole), and exits.
+	acked := map[uint64]bool{}
+	var batches []*Batch
+	for range 9 {
+		b, err := s.Lease(ctx, 20, 1<<20)
+		if err != nil || b == nil {
+			t.Fatal(b, err)
+		}
+		batches = append(batches, b)
+	}
+	for _, b := range slices.Backward(batches) {
+		var retry []int
+		for i, r := range b.Records {
+			id := binary.BigEndian.Uint64(r.Data)
+			if id > 120 && id <= 160 || id > 170 {
+				retry = append(retry, i)
+				continue
+			}
+			acked[id] = true
+		}
+		if err := b.Settle(ctx, Outcome{Retry: retry}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seen := map[uint64]int{}
+	lease := func() *Batch {
+		t.Helper()
+		b, err := s.Lease(ctx, 5, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b != nil {
+			for _, r := range b.Records {
+				seen[binary.BigEndian.Uint64(r.Data)]++
+			}
+		}
+		return b
+	}
+	b := lease() // takes the segment over: 121 to 125, held until the end
+	s.mu.Lock()
+	path := b.g.path()
+	dense := b.g.dense
+	s.mu.Unlock()
+	if dense {
+		t.Fatal("the segment taken over counts as created by this process")
+	}
+	// Record 150's key is damaged: it is past the last, and lost.
+	if rewriteKey(t, path, 150, 10_000) == 0 {
+		t.Fatal("record 150 not found in the file")
+	}
+	held := []*Batch{b}
+	for range 100 {
+		b := lease()
+		if b == nil {
+			break
+		}
+		held = append(held, b)
+	}
+	for _, b := range held {
+		if err := b.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b := lease(); b != nil {
+		t.Errorf("after the drain, leased %d more", len(b.Records))
+	}
+	st := s.Stats()
+	var again []uint64
+	lost := 0
+	for id := uint64(1); id <= n; id++ {
+		switch {
+		case acked[id] && seen[id] > 0, seen[id] > 1:
+			again = append(again, id)
+		case !acked[id] && seen[id] == 0:
+			lost++
+		}
+	}
+	t.Logf("salvaged %d, corrupt %d, lost %d, handed out again %v", st.SalvagedRecords, st.Dropped[ReasonCorrupt], lost, again)
+	if st.SalvagedRecords == 0 {
+		t.Fatal("the damage was not found: no salvage")
+	}
+	if len(again) > 0 {
+		t.Errorf("records acknowledged before the salvage handed out again: %v", again)
+	}
+	if uint64(lost) > st.Dropped[ReasonCorrupt] || lost > 1 {
+		t.Errorf("%d records lost, %d counted corrupt; want only record 150", lost, st.Dropped[ReasonCorrupt])
 	}
 }
