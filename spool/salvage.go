@@ -195,6 +195,7 @@ func (s *Spool) salvageLocked(g *segment, cause error) error {
 			found = mergeRaw(found, raw, live)
 		}
 	}
+	found = settlingRetries(g, found)
 	slices.SortStableFunc(found, func(a, b salvaged) int { return cmpSeq(a.seq, b.seq) })
 	// Records of batches leased and not settled go first, taken from the
 	// batches (intact whatever the file's state), and are held in the new
@@ -281,6 +282,39 @@ func leasedRecords(g *segment) leased {
 		}
 	}
 	return l
+}
+
+// settlingRetries adds to found the records that settles being written to
+// g released for another try and that found lacks (the file lost or
+// damaged them), from the batches' own copies, which stay valid until
+// their Settle returns.
+func settlingRetries(g *segment, found []salvaged) []salvaged {
+	var have map[uint64]bool
+	for b := range g.batches {
+		if !b.settled || len(b.retries) == 0 {
+			continue
+		}
+		if have == nil {
+			have = make(map[uint64]bool, len(found))
+			for _, r := range found {
+				have[r.seq] = true
+			}
+		}
+		retried := make(map[uint64]bool, len(b.retries))
+		for _, r := range b.retries {
+			retried[r.seq] = true
+		}
+		for i, seq := range b.seqs {
+			if !retried[seq] || have[seq] || i >= len(b.Records) {
+				continue
+			}
+			r := b.Records[i]
+			val := encodeRecord(make([]byte, recordHeaderLen+len(r.Data)), r.Data, r.Time.UnixNano())
+			found = append(found, salvaged{seq: seq, val: val})
+			have[seq] = true
+		}
+	}
+	return found
 }
 
 // retryWait is what a salvage keeps of a record released for another try:

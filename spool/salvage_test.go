@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -170,8 +171,60 @@ func TestSalvageSkipsAcknowledgedLeftInDamagedTree(t *testing.T) {
 // lock, and waits for bbolt's writer lock). The settle's outcome holds in
 // this process from the moment Settle is called: the records it
 // acknowledged must not be copied (handed out again), and the records it
-// released for a retry with a delay wait for their delay in the copy.
+// released for a retry with a delay wait for their delay in the copy,
+// taken from the batch where the file's copies are damaged.
 func TestSalvageDuringSettleWrite(t *testing.T) {
+	for _, damaged := range []bool{false, true} {
+		t.Run(fmt.Sprint("damaged=", damaged), func(t *testing.T) { salvageDuringSettleWrite(t, damaged) })
+	}
+}
+
+// corruptValue flips a byte of the payload of record seq in every leaf
+// page of the segment file at path, and returns how many copies it hit.
+func corruptValue(t *testing.T, path string, seq uint64) int {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := rawPageSize(f)
+	var want [keyLen]byte
+	putKey(want[:], seq)
+	page := make([]byte, ps)
+	hit := 0
+	for off := int64(0); off+int64(ps) <= info.Size(); off += int64(ps) {
+		if _, err := f.ReadAt(page, off); err != nil {
+			t.Fatal(err)
+		}
+		if le.Uint16(page[8:10])&rawLeafPageFlag == 0 {
+			continue
+		}
+		for i := range int(le.Uint16(page[10:12])) {
+			e := rawPageHeader + i*rawLeafElement
+			if e+rawLeafElement > len(page) {
+				break
+			}
+			pos, ksize, vsize := int(le.Uint32(page[e+4:])), int(le.Uint32(page[e+8:])), int(le.Uint32(page[e+12:]))
+			start := e + pos
+			if le.Uint32(page[e:]) != 0 || ksize != keyLen || vsize <= recordHeaderLen || start+keyLen+vsize > len(page) || !bytes.Equal(page[start:start+keyLen], want[:]) {
+				continue
+			}
+			last := off + int64(start+keyLen+vsize-1)
+			if _, err := f.WriteAt([]byte{^page[start+keyLen+vsize-1]}, last); err != nil {
+				t.Fatal(err)
+			}
+			hit++
+		}
+	}
+	return hit
+}
+
+func salvageDuringSettleWrite(t *testing.T, damaged bool) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "spool")
 	now := time.Unix(1_700_000_000, 0)
@@ -222,6 +275,9 @@ func TestSalvageDuringSettleWrite(t *testing.T) {
 			t.Fatal("the settle never started its write")
 		}
 		time.Sleep(time.Millisecond)
+	}
+	if damaged && corruptValue(t, g.path(), 1) == 0 {
+		t.Fatal("record 1 not found in the file")
 	}
 	s.mu.Lock()
 	err = s.damagedLocked(g, errors.New("test: set aside during a settle"))
