@@ -80,8 +80,14 @@ func settleStressRound(t *testing.T, round int) {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(round)+99, uint64(w)))
 			var held []*Batch
-			for !stop.Load() || len(held) > 0 {
-				if !stop.Load() && (len(held) == 0 || r.IntN(3) > 0) && len(held) < 4 {
+			for {
+				// stop is read once a round: read twice, it could turn
+				// between the reads with nothing held to settle.
+				stopped := stop.Load()
+				if stopped && len(held) == 0 {
+					break
+				}
+				if !stopped && (len(held) == 0 || r.IntN(3) > 0) && len(held) < 4 {
 					b, err := s.Lease(ctx, 1+r.IntN(60), 1<<20)
 					if err != nil {
 						if errors.Is(err, ErrClosed) {
