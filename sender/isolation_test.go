@@ -214,3 +214,65 @@ func TestLonePoisonAmongLoneRecords(t *testing.T) {
 		t.Errorf("dropped %v, want the poison record only", st.Dropped)
 	}
 }
+
+// Every path of an isolation gives each index exactly one outcome, and only
+// what the endpoint accepted is acknowledged. The batch is 4 items; the
+// first request fails with a 500 while the endpoint is healthy, and the
+// script answers the resends in order (depth first).
+func TestIsolationOutcomes(t *testing.T) {
+	html := reply{status: 200, body: "<html>Sign in</html>"}
+	for _, tc := range []struct {
+		name   string
+		script []reply
+		acked  []int
+		gate   bool          // the endpoint backs off
+		wait   time.Duration // the gate's exact length, if the answer set it
+		strike int           // records given a strike (delayed, not dropped)
+	}{
+		{"both halves fail: an outage", []reply{{status: 500}, {status: 500}}, nil, true, 0, 0},
+		{"one half fails, then one item", []reply{accepted(2), {status: 500}, {status: 500}, accepted(1)}, []int{0, 1, 3}, false, 0, 1},
+		{"413 inside isolation", []reply{{status: 413}, accepted(1), accepted(1), accepted(2)}, []int{0, 1, 2, 3}, false, 0, 0},
+		{"wrong endpoint inside isolation", []reply{{status: 404}}, nil, true, 0, 0},
+		{"wrong endpoint after a half succeeded", []reply{accepted(2), html}, []int{0, 1}, true, 0, 0},
+		{"Retry-After inside isolation", []reply{{status: 429, header: map[string]string{"Retry-After": "30"}}}, nil, true, 30 * time.Second, 0},
+		{"Retry-After after a half failed", []reply{{status: 500}, {status: 503, header: map[string]string{"Retry-After": "30"}}}, nil, true, 30 * time.Second, 0},
+		{"partial success in a half", []reply{partialReply(2, 429, 0), {status: 500}, {status: 500}, accepted(1)}, []int{1, 3}, false, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			e := newEndpoint(t, clk, append([]reply{accepted(1), {status: 500}}, tc.script...)...)
+			e.respond = func([]string) reply {
+				t.Error("a request beyond the script")
+				return reply{status: 500}
+			}
+			s, _ := healthySender(t, e, clk)
+			out := s.send(context.Background(), lines(4))
+			acked := outcomeOf(t, out, 4)
+			if !slices.Equal(acked, tc.acked) {
+				t.Errorf("acknowledged %v, want %v (kept %v, dropped %v)", acked, tc.acked, out.retry, out.drop)
+			}
+			wait := s.tx.endpoint(s.tx.target()).wait(clk.Now())
+			if (wait > 0) != tc.gate || (tc.wait > 0 && wait != tc.wait) {
+				t.Errorf("gate %v, want armed=%v (%v)", wait, tc.gate, tc.wait)
+			}
+			if len(out.drop) != 0 {
+				t.Errorf("dropped %v", out.drop)
+			}
+			strikes := 0
+			for _, c := range s.poison.n {
+				strikes += c.n
+			}
+			if strikes != tc.strike {
+				t.Errorf("%d strikes, want %d", strikes, tc.strike)
+			}
+			if tc.gate {
+				// Kept records wait at least until the gate.
+				for i, at := range out.due {
+					if at.Before(clk.Now().Add(wait)) {
+						t.Errorf("index %d due at %v, before the gate %v", i, at.Sub(clk.Now()), wait)
+					}
+				}
+			}
+		})
+	}
+}
