@@ -390,12 +390,19 @@ func (s *Sender) sendSet(ctx context.Context, recs []spool.Record, idx []int, ou
 		return true
 	}
 	if ex.verdict.Isolate && ex.healthy && s.cfg.PoisonAttempts > 0 {
-		if len(idx) == 1 {
-			// Alone, and the request before it succeeded.
+		if len(idx) > 1 {
+			return s.isolate(ctx, recs, idx, ex, out)
+		}
+		// Alone: the item's doing, or the start of an outage met by a
+		// one-item request? Only requests without it that succeeded while
+		// it failed tell (an isolation's strike, or successes since it
+		// last failed alone); without them the failure is handled as any
+		// other (the endpoint backs off, the item waits past the gate), so
+		// that an outage never drops an item as poison.
+		if s.poison.suspect(recs[idx[0]].Data, ex.endpoint.succeeded()) {
 			s.strike(ctx, recs, idx[0], ex, out)
 			return false
 		}
-		return s.isolate(ctx, recs, idx, ex, out)
 	}
 	return s.apply(ctx, recs, idx, ex, out)
 }
@@ -516,8 +523,13 @@ func (s *Sender) isolate(ctx context.Context, recs []spool.Record, idx []int, ex
 	for k, half := range halves {
 		hx, ok := s.exchange(ctx, recs, half, out)
 		if !ok {
+			// Cancelled, or the gate closed (another request's answer):
+			// this half is kept (by exchange), and so is every other
+			// that has no outcome yet, the first if it failed.
 			if k == 0 {
 				out.retry = append(out.retry, halves[1]...)
+			} else if failed[0].endpoint != nil {
+				out.retry = append(out.retry, halves[0]...)
 			}
 			return true
 		}
@@ -572,7 +584,7 @@ func (s *Sender) isolate(ctx context.Context, recs []spool.Record, idx []int, ex
 // per-record delay, so that it holds nothing back.
 func (s *Sender) strike(ctx context.Context, recs []spool.Record, i int, ex exchange, out *outcome) {
 	r := recs[i]
-	n := s.poison.strike(r.Data)
+	n := s.poison.strike(r.Data, ex.endpoint.succeeded())
 	if n < s.cfg.PoisonAttempts {
 		out.delayed(i, s.cfg.Clock.Now().Add(s.recordDelay(r.Attempts, 0.5+rand.Float64())))
 		return

@@ -126,6 +126,22 @@ func (h *harness) drain() {
 	h.t.Fatal("drain did not finish")
 }
 
+// advanceUntil moves the fake clock as drain does until cond holds.
+func (h *harness) advanceUntil(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s (sender %+v; spool %+v)", what, h.s.Stats(), h.sp.Stats())
+		}
+		st, sps := h.s.Stats(), h.sp.Stats()
+		if p := h.clk.pending(); len(p) > 0 && st.InFlight == 0 && (p[0].Equal(st.ThrottledUntil) || (sps.Delayed > 0 && !p[0].After(sps.NextDue))) {
+			h.clk.Advance(p[0].Sub(h.clk.Now()))
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
 // delivered returns every line the endpoint acknowledged (2xx without
 // per-item errors), in order.
 func (h *harness) received() []string {

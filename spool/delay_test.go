@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -142,5 +143,62 @@ func TestRetryDelayMismatch(t *testing.T) {
 	err := b.Settle(context.Background(), Outcome{Retry: []int{0, 1}, RetryDelay: []time.Duration{time.Second}})
 	if err == nil || !strings.Contains(err.Error(), "1 retry delays for 2 retries") {
 		t.Fatalf("Settle with 1 delay for 2 retries: %v", err)
+	}
+}
+
+// Under DropOldest, a full spool evicts around a segment holding a record
+// that waits for its retry delay: that segment stays (the record is not
+// dropped while it waits), younger ones go, and every record appended is
+// handed out or counted as dropped ("full"), the delayed one once due.
+func TestRetryDelaySurvivesEviction(t *testing.T) {
+	clk := &manualClock{t: time.Now()}
+	o := &Options{SegmentMaxBytes: minSegmentBytes, MaxBytes: 4 * minSegmentBytes, Clock: clk}
+	s := openTest(t, t.TempDir(), o)
+	ctx := context.Background()
+	payload := func(i int) []byte { return []byte(fmt.Sprintf("%06d", i) + strings.Repeat("q", 4000)) }
+	mustAppend(t, s, payload(0))
+	b := mustLease(t, s, 1)
+	if err := b.Settle(ctx, Outcome{Retry: []int{0}, RetryDelay: []time.Duration{time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	for i := 1; i < n; i++ {
+		if err := s.Append(ctx, payload(i)); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		if st := s.Stats(); st.Delayed != 1 || st.Leased != 0 || st.Records < 1 {
+			t.Fatalf("after append %d: %+v", i, st)
+		}
+	}
+	st := s.Stats()
+	if st.Dropped[ReasonFull] == 0 || st.Bytes > o.MaxBytes+minSegmentBytes {
+		t.Fatalf("no eviction, or over the limit: %+v", st)
+	}
+	seen := map[string]bool{}
+	drain := func() {
+		for {
+			b := mustLease(t, s, 500)
+			if b == nil {
+				return
+			}
+			for _, r := range b.Records {
+				seen[string(r.Data[:6])] = true
+			}
+			if err := b.Ack(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	drain()
+	if seen["000000"] {
+		t.Fatal("the delayed record was handed out before its delay")
+	}
+	clk.add(time.Hour)
+	drain()
+	if !seen["000000"] {
+		t.Fatal("the delayed record was lost to the eviction")
+	}
+	if st := s.Stats(); uint64(len(seen))+st.Dropped[ReasonFull] != n || st.Delayed != 0 || st.Records != 0 {
+		t.Fatalf("handed out %d + dropped %d != %d (%+v)", len(seen), st.Dropped[ReasonFull], n, st)
 	}
 }

@@ -37,6 +37,10 @@ type Batch struct {
 	seqs    []uint64
 	arena   *[]byte // holds the records' data; recycled when settled
 	settled bool
+	// done and retries are the outcome of the settle whose transaction is
+	// being written: a salvage of the segment meanwhile honours them.
+	done    []uint64
+	retries []retryRec
 }
 
 // getArena returns memory for n bytes of leased records, recycled from
@@ -493,6 +497,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	}
 	slices.Sort(settled)
 	slices.SortFunc(retries, func(x, y retryRec) int { return cmp.Compare(x.seq, y.seq) })
+	b.done, b.retries = settled, retries
 
 	// Decide in memory first: from here on, this process never hands the
 	// settled records out again.
@@ -531,9 +536,11 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	defer s.mu.Unlock()
 	w.doneLocked(err)
 	if g.dropped {
-		// Quarantined while this settle ran: its records were counted
-		// with the segment, and no longer as leased.
-		return fmt.Errorf("%w: its segment was quarantined or salvaged", ErrStaleBatch)
+		// Salvaged while this settle was written: the salvage honoured
+		// the outcome (acknowledged and dropped records were not copied,
+		// retried ones were, with their delays), and its records no
+		// longer count as leased.
+		return nil
 	}
 	g.outstanding -= n
 	s.leased -= int64(n)

@@ -150,6 +150,7 @@ type salvaged struct {
 	seq      uint64
 	val      []byte // the stored value: format version, CRC, time, payload
 	attempts uint32
+	due      time.Time // when it may be handed out again, if it waits for a retry delay
 }
 
 // salvageLocked copies every live record of g that passes its checksum
@@ -158,8 +159,16 @@ type salvaged struct {
 // then drops g: its file is closed and forgotten (moved to quarantine/
 // first if it was damaged). Its batches leased and not being settled move
 // to the new segment with their records (taken from the batches), held
-// there until settled; the records of a batch whose settle is being
-// written to g are copied as live (handed out again: at least once).
+// there until settled; records waiting for a retry delay keep waiting in
+// the new segment. A settle being written to g meanwhile holds as decided:
+// the records it acknowledged or dropped are not copied, those it released
+// are, with their attempt counts and delays.
+//
+// Which records are live is decided by what this process knows, never by
+// the tree alone (see liveFilter): a damaged tree can keep records whose
+// deletion it was asked for (a leaf whose keys are out of order makes
+// bbolt's search miss them), and copying those would deliver them twice
+// and hide real losses from the count of corrupt records.
 //
 // The records are read through bbolt's tree and, if that fails or the
 // file is damaged, from its pages directly (scanRawFile), which finds
@@ -170,10 +179,10 @@ func (s *Spool) salvageLocked(g *segment, cause error) error {
 	if err := prepareDir(s.dir); err != nil {
 		return fmt.Errorf("spool: salvage segment %s: %w", g.id, err)
 	}
-	inTree, live := g.liveFilters(s.delayedSeqsLocked(g))
+	live := g.liveFilter(s.delayedSeqsLocked(g))
 	var found []salvaged
 	bad, lerr := readTree(g, func(r salvaged) {
-		if inTree(r.seq) {
+		if live(r.seq) {
 			found = append(found, r)
 		}
 	})
@@ -186,28 +195,50 @@ func (s *Spool) salvageLocked(g *segment, cause error) error {
 			found = mergeRaw(found, raw, live)
 		}
 	}
+	found = settlingRetries(g, found)
 	slices.SortStableFunc(found, func(a, b salvaged) int { return cmpSeq(a.seq, b.seq) })
 	// Records of batches leased and not settled go first, taken from the
 	// batches (intact whatever the file's state), and are held in the new
 	// segment for those batches, which move there: settling them settles
-	// the copies, and nothing is handed out twice.
+	// the copies, and nothing is handed out twice. Records waiting for a
+	// retry delay come next, held there until due; then the rest.
 	leased := leasedRecords(g)
+	waits := s.retryDuesLocked(g)
 	recs := make([]salvaged, 0, len(leased.recs)+len(found))
 	recs = append(recs, leased.recs...)
+	var rest []salvaged
 	for _, r := range found {
-		if _, ok := leased.at[r.seq]; !ok {
-			recs = append(recs, r)
+		if _, ok := leased.at[r.seq]; ok {
+			continue
 		}
+		if w, ok := waits[r.seq]; ok {
+			if w.attempts > 0 {
+				r.attempts = w.attempts
+			}
+			if !w.due.IsZero() {
+				r.due = w.due
+				recs = append(recs, r)
+				continue
+			}
+		}
+		rest = append(rest, r)
 	}
+	recs = append(recs, rest...)
 	dst, err := s.writeSalvageLocked(g.id, recs, leased.batches)
 	if err != nil {
 		return fmt.Errorf("spool: salvage segment %s: %w", g.id, err)
 	}
 	g.outstanding -= len(leased.recs) // moved with their batches
 	lost := max(g.live()-countSeqs(found)-int64(len(leased.recs)-countFound(found, leased.at)), 0)
-	found = recs
+	copied := make(map[uint64]bool, len(found)+len(leased.at))
+	for _, r := range found {
+		copied[r.seq] = true
+	}
+	for seq := range leased.at {
+		copied[seq] = true
+	}
 	for _, b := range bad {
-		if !hasSeq(found, b.seq) {
+		if !copied[b.seq] {
 			s.quarantineRecord(g, b.seq, b.val, ErrCorrupt)
 		}
 	}
@@ -218,8 +249,9 @@ func (s *Spool) salvageLocked(g *segment, cause error) error {
 		s.forgetLocked(g)
 		s.addDropLocked(ReasonCorrupt, uint64(lost))
 	}
-	s.salvagedRecs += uint64(len(found))
-	s.log.Error("segment salvaged", "segment", g.id, "cause", cause, "records_salvaged", len(found), "records_lost", lost, "moved_to", dst)
+	s.armDelayLocked()
+	s.salvagedRecs += uint64(len(recs))
+	s.log.Error("segment salvaged", "segment", g.id, "cause", cause, "records_salvaged", len(recs), "records_lost", lost, "moved_to", dst)
 	return nil
 }
 
@@ -252,6 +284,74 @@ func leasedRecords(g *segment) leased {
 	return l
 }
 
+// settlingRetries adds to found the records that settles being written to
+// g released for another try and that found lacks (the file lost or
+// damaged them), from the batches' own copies, which stay valid until
+// their Settle returns.
+func settlingRetries(g *segment, found []salvaged) []salvaged {
+	var have map[uint64]bool
+	for b := range g.batches {
+		if !b.settled || len(b.retries) == 0 {
+			continue
+		}
+		if have == nil {
+			have = make(map[uint64]bool, len(found))
+			for _, r := range found {
+				have[r.seq] = true
+			}
+		}
+		retried := make(map[uint64]bool, len(b.retries))
+		for _, r := range b.retries {
+			retried[r.seq] = true
+		}
+		for i, seq := range b.seqs {
+			if !retried[seq] || have[seq] || i >= len(b.Records) {
+				continue
+			}
+			r := b.Records[i]
+			val := encodeRecord(make([]byte, recordHeaderLen+len(r.Data)), r.Data, r.Time.UnixNano())
+			found = append(found, salvaged{seq: seq, val: val})
+			have[seq] = true
+		}
+	}
+	return found
+}
+
+// retryWait is what a salvage keeps of a record released for another try:
+// its attempt count, if a settle being written decided it, and when it is
+// due, if it waits for a retry delay.
+type retryWait struct {
+	attempts uint32
+	due      time.Time
+}
+
+// retryDuesLocked returns the records of g waiting for a retry delay, and
+// those released by settles being written to g, by sequence number.
+func (s *Spool) retryDuesLocked(g *segment) map[uint64]retryWait {
+	waits := make(map[uint64]retryWait)
+	if g.delayed > 0 {
+		for _, d := range s.delays {
+			if d.g == g {
+				waits[d.seq] = retryWait{due: d.due}
+			}
+		}
+	}
+	now := s.opts.Clock.Now()
+	for b := range g.batches {
+		if !b.settled {
+			continue
+		}
+		for _, r := range b.retries {
+			w := retryWait{attempts: r.attempts}
+			if r.delay > 0 {
+				w.due = now.Add(r.delay)
+			}
+			waits[r.seq] = w
+		}
+	}
+	return waits
+}
+
 // countFound counts the sequence numbers of at found in recs (sorted).
 func countFound(recs []salvaged, at map[uint64]int) int {
 	n := 0
@@ -267,6 +367,8 @@ func countFound(recs []salvaged, at map[uint64]int) int {
 // the creation stamp of id, and returns its file name ("" if recs is
 // empty: no file is made). The first records are those of batches, in
 // order: the batches move to the new segment, their records held there.
+// The records with a due time come next: they wait for it there, held as
+// delayed records are.
 func (s *Spool) writeSalvageLocked(id string, recs []salvaged, batches []*Batch) (string, error) {
 	if len(recs) == 0 {
 		return "", nil
@@ -295,6 +397,11 @@ func (s *Spool) writeSalvageLocked(id string, recs []salvaged, batches []*Batch)
 		}
 		dst.batches[b] = struct{}{}
 		dst.outstanding += len(b.seqs)
+	}
+	for seq < uint64(len(recs)) && !recs[seq].due.IsZero() {
+		seq++
+		dst.outstanding++ // waits, held (see delay.go)
+		s.delayLocked(dst, seq, recs[seq-1].due)
 	}
 	dst.next = seq + 1
 	s.insertLocked(dst)
@@ -349,49 +456,56 @@ func (s *Spool) salvageFileLocked(f segmentFile, cause error) {
 	s.quarantineLocked(f.name(), 0, cause)
 }
 
-// liveFilters returns whether a sequence number of g is live: to be copied
-// by a salvage. Records settled in this process are not (marked, or
-// deleted with the deletion not written yet), nor numbers past the last
-// committed append. inTree judges the records found through the tree,
-// where records leased, released for a retry or waiting for one are
-// still present and settled ones are deleted (a record whose deletion is
-// being written is copied: at least once). live judges those found only
-// by a raw scan, which also finds stale copies of deleted records: in a
-// segment this process created (dense), records before the lease position
-// were handed out, so only those leased now or released for a retry are
-// live.
-func (g *segment) liveFilters(delayed []uint64) (inTree, live func(uint64) bool) {
-	pending := make(map[uint64]bool, len(g.pendingDel))
+// liveFilter returns whether a record of g, found through its tree or by
+// a raw scan, is live: to be copied by a salvage. What this process knows
+// decides, not what the file holds: records settled in this process are
+// not live (marked, deleted with the deletion not written yet, or decided
+// by a settle being written), nor numbers past the last committed append.
+// Every record before the lease position (g.next) was handed out by this
+// process, or was not in the tree when the lease walked past it (deleted
+// by the process that wrote the file before this one took it over), so of
+// those only the ones leased now, released for a retry (by a settle that
+// returned or one being written) or waiting for a retry delay (delayed)
+// are live: finding one of the others in the file means its deletion did
+// not reach the tree (a damaged leaf makes bbolt's search miss keys) or,
+// in a raw scan, a stale copy of a deleted record. Past the lease
+// position, a raw scan of a segment this process did not create (not
+// dense) can still find stale copies of records its writer deleted there
+// out of order: those are copied (at least once).
+func (g *segment) liveFilter(delayed []uint64) func(uint64) bool {
+	gone := make(map[uint64]bool, len(g.pendingDel))
 	for _, seq := range g.pendingDel {
-		pending[seq] = true
+		gone[seq] = true
 	}
-	inTree = func(seq uint64) bool {
-		return seq != 0 && seq <= g.last && !g.marks.contains(seq) && !pending[seq]
+	held := make(map[uint64]bool, len(g.retry)+len(delayed))
+	for _, seq := range g.retry {
+		held[seq] = true
 	}
-	held := make(map[uint64]bool)
-	if g.dense {
-		for _, seq := range g.retry {
-			held[seq] = true
-		}
-		for b := range g.batches {
+	for _, seq := range delayed {
+		held[seq] = true
+	}
+	for b := range g.batches {
+		if !b.settled {
 			for _, seq := range b.seqs {
 				held[seq] = true
 			}
+			continue
 		}
-		for _, seq := range delayed { // waiting for a retry delay
-			held[seq] = true
+		// Being settled: its outcome holds, written or not.
+		for _, seq := range b.done {
+			gone[seq] = true
+		}
+		for _, r := range b.retries {
+			held[r.seq] = true
 		}
 	}
-	live = func(seq uint64) bool {
+	return func(seq uint64) bool {
 		switch {
-		case !inTree(seq):
+		case seq == 0 || seq > g.last || g.marks.contains(seq) || gone[seq]:
 			return false
-		case !g.dense:
-			return true
 		}
 		return seq >= g.next || held[seq]
 	}
-	return inTree, live
 }
 
 // mergeRaw adds to found the records of a raw scan that live accepts and

@@ -23,7 +23,9 @@ import (
 // transactions fail (failPersist: ErrSettleDeferred) and heal, and moves a
 // clock so that records expire, and retries some records with a delay
 // (Outcome.RetryDelay, in model hours) that must hold them back until due
-// and no longer, and is forgotten by a reopen. It checks that nothing settled comes back
+// and no longer, and is forgotten by a reopen, and salvages segments at
+// random (Orphan, Damage) while batches are leased from them, records wait
+// for a delay and settles are not written. It checks that nothing settled comes back
 // in the same process, nothing acknowledged with nil comes back after a
 // reopen, attempt counts, Stats.Records and Stats.Leased against the model,
 // and, after every Close, that each file's stored count equals its live
@@ -122,6 +124,58 @@ func (m *settleMachine) Seal(t *rapid.T) {
 			t.Fatalf("seal: %v", err)
 		}
 	}
+}
+
+// Orphan deletes the file of a segment this process holds (the active one,
+// or one it drains) while it is open, and lets the spool notice: its
+// records are salvaged into a new segment, with the batches leased from it,
+// its records waiting for a retry delay, and its settles decided but not
+// written (failPersist) holding as decided.
+func (m *settleMachine) Orphan(t *rapid.T) {
+	g := m.heldSegment(t, false)
+	if err := os.Remove(g.path()); err != nil {
+		t.Fatalf("remove %s: %v", g.path(), err)
+	}
+	m.s.mu.Lock()
+	m.s.checkNamesLocked()
+	set := g.setAside() && !g.dropped
+	m.s.mu.Unlock()
+	if set {
+		t.Fatalf("segment %s not salvaged", g.id)
+	}
+}
+
+// Damage sets aside a segment this process created as if its tree were
+// found damaged: its records are salvaged (through the tree and a raw scan
+// of its pages, which finds stale copies of settled records) and the file
+// is quarantined. Only segments this process created: in one taken over, a
+// raw scan may copy again records the previous process deleted past the
+// lease position (at least once, see liveFilter).
+func (m *settleMachine) Damage(t *rapid.T) {
+	g := m.heldSegment(t, true)
+	m.s.mu.Lock()
+	err := m.s.damagedLocked(g, errInjected)
+	m.s.mu.Unlock()
+	if err != nil {
+		t.Fatalf("salvage of %s: %v", g.id, err)
+	}
+}
+
+// heldSegment draws a segment this process holds open (only one it created
+// if dense).
+func (m *settleMachine) heldSegment(t *rapid.T, dense bool) *segment {
+	m.s.mu.Lock()
+	var held []*segment
+	for _, g := range m.s.segs {
+		if g.db != nil && g.file != nil && !g.setAside() && !g.wedged && (g.dense || !dense) {
+			held = append(held, g)
+		}
+	}
+	m.s.mu.Unlock()
+	if len(held) == 0 {
+		t.Skip("no segment held")
+	}
+	return held[rapid.IntRange(0, len(held)-1).Draw(t, "segment")]
 }
 
 func (m *settleMachine) Fail(t *rapid.T) {
