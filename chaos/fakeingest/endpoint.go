@@ -354,7 +354,8 @@ func (e *Endpoint) Stats() Stats {
 }
 
 // healthyNow reports whether nothing but the last answer makes the endpoint
-// unhealthy now: it is not unavailable, no fault window is active and no
+// unhealthy now: it is not unavailable, no fault window was active since
+// that answer (a client has heard nothing good since an outage), and no
 // Retry-After it gave is running.
 func (e *Endpoint) healthyNow() bool {
 	e.mu.Lock()
@@ -367,7 +368,8 @@ func (e *Endpoint) healthyNow() bool {
 		return true
 	}
 	now := time.Now()
-	if e.prof.inWindow(now.Sub(start)) {
+	last := max(e.rec.lastAnswerAt().Sub(start), 0)
+	if e.prof.windowSince(last, now.Sub(start)) {
 		return false
 	}
 	for _, l := range lns {

@@ -286,10 +286,14 @@ func (c *compiled) scripted(n uint64, drawn plan) (plan, bool) {
 	return plan{}, false
 }
 
-// inWindow reports whether one of the profile's windows covers elapsed.
-func (c *compiled) inWindow(elapsed time.Duration) bool {
+// windowSince reports whether one of the profile's windows was active at
+// some time in (from, to] (at to if from ≥ to).
+func (c *compiled) windowSince(from, to time.Duration) bool {
 	for _, w := range c.p.Windows {
-		if on, _ := w.active(elapsed); on {
+		if on, _ := w.active(to); on {
+			return true
+		}
+		if t, ok := w.next(from); ok && from < to && t <= to {
 			return true
 		}
 	}

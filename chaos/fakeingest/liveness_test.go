@@ -233,3 +233,45 @@ func TestLivenessRecords(t *testing.T) {
 		t.Errorf("last fault %v, last new delivery %v: the final 200 delivered c last", rep.LastFault, rep.LastAccepted)
 	}
 }
+
+// TestHealthAfterAWindow: after a fault window the endpoint is not healthy
+// until it answers a request well again (a client has heard nothing good
+// since the outage).
+func TestHealthAfterAWindow(t *testing.T) {
+	e := startEndpoint(t, Config{Profile: only("w", func(p *Profile) {
+		p.Windows = []Window{{Kind: WindowOutage, Start: Duration(100 * time.Millisecond), Duration: Duration(200 * time.Millisecond), Mode: OutageRefuse}}
+	})})
+	if !e.Stats().Healthy {
+		t.Fatal("unhealthy before the window")
+	}
+	time.Sleep(150 * time.Millisecond)
+	if e.Stats().Healthy {
+		t.Fatal("healthy during the window")
+	}
+	time.Sleep(250 * time.Millisecond)
+	if e.Stats().Healthy {
+		t.Fatal("healthy after the window without an answer since")
+	}
+	if a := post(t, newClient(t, 2*time.Second), e.URL()+"/v2.1/track", ndjson("x"), true); a.status != 200 {
+		t.Fatalf("after the window: %d %v", a.status, a.err)
+	}
+	if !e.Stats().Healthy {
+		t.Fatal("unhealthy after a 200")
+	}
+	c := compile(&Profile{Windows: []Window{{Kind: WindowOutage, Start: Duration(time.Second), Duration: Duration(time.Second), Every: Duration(10 * time.Second)}}})
+	for _, tc := range []struct {
+		from, to time.Duration
+		want     bool
+	}{
+		{0, 500 * time.Millisecond, false},
+		{0, 1500 * time.Millisecond, true},
+		{500 * time.Millisecond, 2500 * time.Millisecond, true},
+		{2500 * time.Millisecond, 3 * time.Second, false},
+		{2500 * time.Millisecond, 11 * time.Second, true},
+		{1500 * time.Millisecond, 1500 * time.Millisecond, true},
+	} {
+		if got := c.windowSince(tc.from, tc.to); got != tc.want {
+			t.Errorf("windowSince(%v, %v) = %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
+}

@@ -91,9 +91,10 @@ type Stats struct {
 	// Healthy reports whether a client has no reason to hold back now:
 	// the last answer accepted items (200, 206 with items accepted),
 	// refused them for good (400 with errors[]) or failed over a poison
-	// item only, and no fault window is active, no Retry-After the endpoint
-	// gave is running and it is not unavailable (SetUnavailable). It is
-	// true before the first request.
+	// item only; no fault window was active since that answer (after an
+	// outage a client has heard nothing good yet); no Retry-After the
+	// endpoint gave is running; and it is not unavailable
+	// (SetUnavailable). It is true before the first request and window.
 	Healthy bool `json:"healthy"`
 	// LastFault is when the endpoint last answered a request other than
 	// with a plain 200 (a fault, a partial success, a refusal); zero if
@@ -237,6 +238,15 @@ type recorder struct {
 
 	inflight int         // track requests in flight now
 	since    []time.Time // since[i]: when inflight last rose to i+1
+	answered time.Time   // when the last request was recorded
+}
+
+// lastAnswerAt returns when the last request was recorded (answered, or
+// given up), zero before the first.
+func (r *recorder) lastAnswerAt() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.answered
 }
 
 const maxViolationsKept = 1000
@@ -336,8 +346,9 @@ func (r *recorder) tally(at time.Time, listener, outcome string, lost bool, rece
 		r.st.PartialSuccesses++
 	}
 	r.st.Healthy = healthyOutcome(outcome, accepted)
+	r.answered = time.Now()
 	if !plain {
-		r.st.LastFault = time.Now()
+		r.st.LastFault = r.answered
 	}
 	b := r.bucket(at)
 	if b == nil {
