@@ -72,9 +72,10 @@ type Result struct {
 
 // Liveness is how well a run kept the pipe flowing.
 type Liveness struct {
-	// Throughput is the delivery rate: distinct envelopes the endpoint
-	// accepted per second, from the start of the run to the last new
-	// delivery; 0 if none.
+	// Throughput is the bulk delivery rate: distinct envelopes the
+	// endpoint accepted per second, from the start of the run until 90% of
+	// those offered were delivered (until the last delivery if fewer
+	// were); 0 if none.
 	Throughput float64 `json:"throughput"`
 	// Twin is the healthy run of the same shape made at the same time when
 	// the profile asks for a throughput ratio; nil otherwise.
@@ -103,8 +104,8 @@ type TwinRun struct {
 	// Envelopes offered and Delivered (distinct ids the endpoint accepted).
 	Envelopes int `json:"envelopes"`
 	Delivered int `json:"delivered"`
-	// Done is when its last new delivery happened, since it started;
-	// Throughput its delivery rate.
+	// Throughput is its bulk delivery rate (as Liveness.Throughput), Done
+	// when 90% of its envelopes had been delivered, since it started.
 	Done       time.Duration `json:"done"`
 	Throughput float64       `json:"throughput"`
 	// Failed names its checks that failed (it must pass them all).

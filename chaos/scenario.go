@@ -307,10 +307,8 @@ func (t *twinRun) wait() (*TwinRun, error) {
 		return nil, t.err
 	}
 	res := t.res
-	tr := &TwinRun{Envelopes: res.Envelopes, Delivered: res.Endpoint.Accepted, Throughput: res.Liveness.Throughput}
-	if !res.Endpoint.LastAccepted.IsZero() {
-		tr.Done = res.Endpoint.LastAccepted.Sub(res.Started)
-	}
+	tr := &TwinRun{Envelopes: res.Envelopes, Delivered: res.Endpoint.Accepted}
+	tr.Throughput, tr.Done = bulkRate(res.Endpoint.Deliveries, res.Started, res.Envelopes)
 	for _, c := range res.Checks {
 		if !c.Pass {
 			tr.Failed = append(tr.Failed, c.Name)

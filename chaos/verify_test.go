@@ -102,25 +102,25 @@ func TestVerifyCatches(t *testing.T) {
 
 		{"throughput above the floor", func(r *run, out *shipOutcome) {
 			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputFloor: 3})
-			r.res.Endpoint.LastAccepted = r.start.Add(time.Second)
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
 		}, nil, nil},
 		{"throughput below the floor", func(r *run, out *shipOutcome) {
 			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputFloor: 100})
-			r.res.Endpoint.LastAccepted = r.start.Add(time.Second)
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
 		}, []string{CheckThroughput}, nil},
 		{"as fast as the healthy twin", func(r *run, out *shipOutcome) {
 			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputRatio: 0.9})
-			r.res.Endpoint.LastAccepted = r.start.Add(time.Second)
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
 			r.twin = &TwinRun{Envelopes: 4, Delivered: 4, Done: 950 * time.Millisecond, Throughput: 4.2}
 		}, nil, nil},
 		{"slower than the healthy twin", func(r *run, out *shipOutcome) {
 			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputRatio: 0.9})
-			r.res.Endpoint.LastAccepted = r.start.Add(time.Second)
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
 			r.twin = &TwinRun{Envelopes: 4, Delivered: 4, Done: 100 * time.Millisecond, Throughput: 40}
 		}, []string{CheckThroughput}, nil},
 		{"a healthy twin that failed is no baseline", func(r *run, out *shipOutcome) {
 			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputRatio: 0.9})
-			r.res.Endpoint.LastAccepted = r.start.Add(time.Second)
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
 			r.twin = &TwinRun{Envelopes: 4, Delivered: 3, Done: time.Second, Throughput: 3, Failed: []string{CheckNothingLost}}
 		}, []string{CheckThroughput}, nil},
 		{"a ratio without a twin", func(r *run, out *shipOutcome) {

@@ -229,6 +229,10 @@ func TestLivenessRecords(t *testing.T) {
 	if partial != 1 || failures != 3 {
 		t.Errorf("series: %d partial successes, %d failures; want 1 and 3 (503, 429, 429)", partial, failures)
 	}
+	if n := len(rep.Deliveries); n != 3 || rep.Deliveries[n-1].Accepted != rep.Accepted || !rep.Deliveries[n-1].At.Equal(rep.LastAccepted) ||
+		rep.Deliveries[0].Accepted != 1 {
+		t.Errorf("deliveries %+v: want a (a), the partial success's accepted items, c; accepted %d", rep.Deliveries, rep.Accepted)
+	}
 	if !rep.LastFault.Before(rep.LastAccepted) {
 		t.Errorf("last fault %v, last new delivery %v: the final 200 delivered c last", rep.LastFault, rep.LastAccepted)
 	}

@@ -126,6 +126,16 @@ type IDStats struct {
 	Poison int `json:"poison,omitempty"`
 }
 
+// Delivery is a point of the delivery progress: Accepted distinct ids had
+// been accepted at At.
+type Delivery struct {
+	At       time.Time `json:"at"`
+	Accepted int       `json:"accepted"`
+}
+
+// maxDeliveries bounds Report.Deliveries.
+const maxDeliveries = 100_000
+
 // RetryAfterWindow is a period during which a Retry-After the endpoint gave
 // on a listener was running: overlapping ones are merged.
 type RetryAfterWindow struct {
@@ -188,6 +198,10 @@ type Report struct {
 	// endpoint gave was running, per listener, oldest first (at most
 	// 1000).
 	RetryAfters []RetryAfterWindow `json:"retryAfters,omitempty"`
+	// Deliveries is the delivery progress: after each request that
+	// accepted ids for the first time, when and how many distinct ids had
+	// been accepted (at most 100,000 points, the first ones).
+	Deliveries []Delivery `json:"deliveries,omitempty"`
 	// BucketWidth is the width of the time series' buckets; Series holds
 	// the most recent Config.MaxBuckets of them, oldest first,
 	// including empty ones.
@@ -233,6 +247,7 @@ type recorder struct {
 	violations []Violation
 	races      []Violation
 	gates      []RetryAfterWindow
+	deliveries []Delivery
 	series     []Bucket
 	first      int64 // bucket index of series[0]
 
@@ -273,6 +288,12 @@ func (r *recorder) request(at time.Time, listener, outcome string, lost bool, it
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	accepted := 0
+	before := r.st.Accepted
+	defer func() {
+		if r.st.Accepted > before && len(r.deliveries) < maxDeliveries {
+			r.deliveries = append(r.deliveries, Delivery{At: r.st.LastAccepted, Accepted: r.st.Accepted})
+		}
+	}()
 	for _, it := range items {
 		switch {
 		case it.accepted:
@@ -539,6 +560,7 @@ func (r *recorder) report() Report {
 		Violations:  slices.Clone(r.violations),
 		Races:       slices.Clone(r.races),
 		RetryAfters: slices.Clone(r.gates),
+		Deliveries:  slices.Clone(r.deliveries),
 		BucketWidth: r.width,
 		Series:      make([]Bucket, len(r.series)),
 	}
