@@ -54,13 +54,14 @@ type child struct {
 	err    error // Wait's, once exited is closed
 }
 
-func (d *daemonShipper) queued() int64 {
+func (d *daemonShipper) state() shipperState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cur == nil || !d.lastOK {
-		return -1
+		return shipperState{At: time.Now(), Queued: -1}
 	}
-	return d.last.Records
+	l := d.last
+	return shipperState{At: l.At, Queued: l.Records, Oldest: l.Oldest, Delayed: l.Delayed, NextDue: l.NextDue, ThrottledUntil: l.ThrottledUntil}
 }
 
 func (d *daemonShipper) current() *child {
@@ -126,7 +127,7 @@ func (d *daemonShipper) args() []string {
 		"--max-in-flight", strconv.Itoa(c.MaxInFlight),
 		"--max-batch-items", strconv.Itoa(c.BatchItems),
 		"--request-timeout", c.RequestTimeout.String(),
-		"--backoff-initial", "20ms",
+		"--backoff-initial", c.BackoffInitial.String(),
 		"--backoff-max", c.BackoffMax.String(),
 	)
 }
@@ -291,7 +292,11 @@ func (d *daemonShipper) produce(ctx context.Context) error {
 				for i := first; i < min(first+batch, d.cfg.Envelopes); i++ {
 					id := "e" + strconv.Itoa(i)
 					ids = append(ids, id)
-					body.Write(fakeingest.Envelope(id))
+					var opts []fakeingest.EnvelopeOption
+					if d.cfg.Profile.Poison.Marked(i, d.cfg.Envelopes) {
+						opts = append(opts, fakeingest.WithPoison())
+					}
+					body.Write(fakeingest.Envelope(id, opts...))
 					body.WriteByte('\n')
 				}
 				d.led.offer(ids...)

@@ -22,6 +22,19 @@
 // counters (scraped from its /metrics) equal to what the endpoint saw, the
 // spool drained, a clean exit. A WarpClock runs hours of outage in seconds.
 //
+// # Liveness
+//
+// Losing nothing is not enough: the pipe must keep flowing. Three checks
+// measure it (Result.Liveness) against the thresholds of the profile's
+// "liveness" section: throughput (the bulk delivery rate, against a
+// healthy twin of the same scenario run at the same time, or a floor),
+// recovery (from the endpoint's last fault until its backlog left the
+// spool) and stall (the longest stretch with records waiting, a healthy
+// endpoint and nothing sent, records waiting a per-record retry delay
+// excepted until they come due). ScenarioShape is the shape the kit's own
+// tests run each profile with. The HTML report draws the shipper's gates
+// and the endpoint's Retry-After windows on the timeline.
+//
 // The endpoint, its fault profiles (and their JSON schema), the synthetic
 // envelopes and what the endpoint records are documented in package
 // [fakeingest], which tests that need only the endpoint import alone.

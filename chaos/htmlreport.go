@@ -48,12 +48,72 @@ const (
 	colViolation = "#b00020"
 )
 
-// kindColours are the colours of the failure kinds, in the order of their
-// sorted labels: distinct hues, readable on white, in a fixed order so the
-// same run always gets the same colours.
-var kindColours = []string{
+// Colours of the gates and of the partial successes.
+const (
+	colGateBand   = "#e4ebf6" // the shipper's gate, behind the delivery lines
+	colGate       = "#5b7fbf" // the shipper's gate, in its lane
+	colRetryAfter = "#f0a030" // a Retry-After the endpoint gave
+	colPartial    = "#2ca25f" // 206 with items accepted
+	colDelayed    = "#9e6ac8" // records waiting a retry delay
+)
+
+// kindColours gives every outcome label the endpoint records (a
+// fakeingest.Fault and its status) a colour of its own, in families: whole
+// request statuses in reds (5xx) and browns (4xx), throttling in oranges
+// and yellows, lost or damaged answers in purples and magentas, outages in
+// greys, redirects in teals, a wrong endpoint in blues, poison and
+// per-item refusals in greens. No two labels share a colour (a test checks
+// it); a label not listed gets an unused one of fallbackColours.
+var kindColours = map[string]string{
+	"status_500": "#d62728", "status_502": "#ff9896", "status_503": "#9e0142", "status_504": "#f46d43",
+	"status_408": "#fb9a99", "status_400": "#8c510a", "status_401": "#bf812d", "status_402": "#dfc27d",
+	"status_403": "#543005", "status_404": "#c49c94", "status_405": "#8c564b", "status_409": "#e0b69a",
+	"status_429": "#fec44f", "status_439": "#fe9929",
+	"throttle_429": "#ff7f0e", "throttle_439": "#ffbb78",
+	"throttle_window_429": "#e6ab02", "throttle_window_439": "#a6761d",
+	"reset": "#9467bd", "reset_after_accept": "#c5b0d5", "hang": "#6a3d9a", "client_gone": "#cab2d6",
+	"truncate_200": "#5e3c99", "truncate_206": "#b2abd2", "truncate_400": "#3f007d",
+	"garbage_200": "#e7298a", "garbage_206": "#f1b6da", "garbage_400": "#ae017e",
+	"outage_refused": "#252525", "outage_503": "#969696",
+	"redirect_307": "#17becf", "redirect_308": "#9edae5",
+	"wrong_endpoint_404": "#1f77b4", "wrong_endpoint_405": "#6baed6", "wrong_endpoint_200": "#08306b",
+	"poison_500": "#1b7837", "poison_400": "#5aae61", "poison_502": "#00441b", "poison_503": "#a6dba0",
+	"ok_206": "#b8e186", "ok_400": "#4d9221",
+	"bad_body_400": "#bcbd22", "bad_body_413": "#dbdb8d", "bad_body_415": "#8c8c00",
+	"not_track_404": "#7f7f7f", "not_track_405": "#c7c7c7",
+}
+
+// fallbackColours colour the labels kindColours does not list.
+var fallbackColours = []string{
 	"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-	"#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#17becf", "#8c564b",
+	"#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#66c2a5", "#fc8d62",
+}
+
+// colourKinds gives each label of kinds (sorted) its colour: its own from
+// kindColours, else the first fallback colour no other label of kinds
+// has.
+func colourKinds(kinds []string) map[string]string {
+	out := make(map[string]string, len(kinds))
+	used := map[string]bool{}
+	for _, k := range kinds {
+		if c, ok := kindColours[k]; ok {
+			out[k], used[c] = c, true
+		}
+	}
+	next := 0
+	for _, k := range kinds {
+		if _, ok := out[k]; ok {
+			continue
+		}
+		c := fallbackColours[next%len(fallbackColours)]
+		for i := 0; i < len(fallbackColours) && used[c]; i++ {
+			next++
+			c = fallbackColours[next%len(fallbackColours)]
+		}
+		next++
+		out[k], used[c] = c, true
+	}
+	return out
 }
 
 // htmlView is what the template renders.
@@ -263,11 +323,12 @@ func (r *Result) progressFigure(end float64) *plotFigure {
 	if len(r.Samples) == 0 && len(r.Kills) == 0 {
 		return nil
 	}
-	f := newFigure(end, 28, 270, 110)
+	f := newFigure(end, 28, 270, 110, gateLanes*gateLane)
 	samples := slices.Clone(r.Samples)
 	slices.SortStableFunc(samples, func(a, b Sample) int { return cmp.Compare(a.Offset, b.Offset) })
 
-	counts, queue := f.Panels[0], f.Panels[1]
+	counts, queue, lanes := f.Panels[0], f.Panels[1], f.Panels[2]
+	r.drawGates(f, counts, lanes, samples)
 	hi, qhi := float64(r.Envelopes), 0.0
 	for _, s := range samples {
 		hi = max(hi, float64(s.Acknowledged), float64(s.Delivered))
@@ -282,13 +343,15 @@ func (r *Result) progressFigure(end float64) *plotFigure {
 			D: fmt.Sprintf("M%s %sH%s", f.X0, y, f.X1), Color: colOffered, Width: "1.2", Dash: "2 4"})
 		f.Legend = append(f.Legend, legendEntry{Label: "offered", Color: colOffered, Kind: "line", Width: "1.5", Dash: "2 4"})
 	}
-	var acked, delivered, queued polypath
+	var acked, delivered, queued, delayed polypath
+	anyDelayed := false
 	for i, s := range samples {
 		x := f.sx.at(s.Offset.Seconds())
 		acked.to(x, sy.at(float64(s.Acknowledged)))
 		delivered.to(x, sy.at(float64(s.Delivered)))
 		if s.Queued < 0 {
 			queued.lift()
+			delayed.lift()
 			// The daemon was down: shade until the next sample.
 			x2 := f.X1
 			if i+1 < len(samples) {
@@ -302,6 +365,8 @@ func (r *Result) progressFigure(end float64) *plotFigure {
 			continue
 		}
 		queued.to(x, qy.at(float64(s.Queued)))
+		delayed.to(x, qy.at(float64(s.Delayed)))
+		anyDelayed = anyDelayed || s.Delayed > 0
 	}
 	if len(samples) > 0 {
 		counts.Lines = append(counts.Lines,
@@ -312,6 +377,10 @@ func (r *Result) progressFigure(end float64) *plotFigure {
 			legendEntry{Label: "acknowledged", Color: colAcked, Kind: "line", Width: "2", Dash: "none"},
 			legendEntry{Label: "delivered", Color: colDelivered, Kind: "line", Width: "5", Dash: "none"},
 			legendEntry{Label: "spool queue depth", Color: colQueued, Kind: "line", Width: "2", Dash: "none"})
+		if anyDelayed {
+			queue.Lines = append(queue.Lines, polyline{D: delayed.String(), Color: colDelayed, Width: "1.5", Dash: "4 3"})
+			f.Legend = append(f.Legend, legendEntry{Label: "of which waiting a retry delay", Color: colDelayed, Kind: "line", Width: "1.5", Dash: "4 3"})
+		}
 		if len(queue.Bands) > 0 {
 			f.Legend = append(f.Legend, legendEntry{Label: "queue depth unknown (shipper down)", Color: colUnknown, Kind: "box"})
 		}
@@ -350,17 +419,21 @@ func (r *Result) failuresFigure(end float64) *plotFigure {
 	type group struct {
 		from, to time.Duration
 		requests int
+		partial  int
 		failures map[string]int
 		total    int
 	}
 	per := (len(series) + reportMaxBars - 1) / reportMaxBars
 	var groups []group
+	partials := 0
 	totals := map[string]int{}
 	for i := 0; i < len(series); i += per {
 		g := group{from: series[i].Offset + shift, failures: map[string]int{}}
 		for _, b := range series[i:min(i+per, len(series))] {
 			g.to = b.Offset + width + shift
 			g.requests += b.Requests
+			g.partial += b.PartialSuccesses
+			partials += b.PartialSuccesses
 			for k, n := range b.Failures {
 				g.failures[k] += n
 				g.total += n
@@ -381,15 +454,16 @@ func (r *Result) failuresFigure(end float64) *plotFigure {
 		rhi = max(rhi, float64(g.requests)/secs(g))
 	}
 	kinds := slices.Sorted(maps.Keys(totals))
-	colour := func(i int) string { return kindColours[i%len(kindColours)] }
+	colours := colourKinds(kinds)
 
 	sy := bars.yAxis("failures/s", hi, 6, false)
 	ry := rate.yAxis("requests/s", rhi, 3, false)
-	var requests polypath
+	var requests, partial polypath
 	for _, g := range groups {
 		x0, x1 := f.sx.at(g.from.Seconds()), f.sx.at(g.to.Seconds())
 		x := (x0 + x1) / 2
 		requests.to(x, ry.at(float64(g.requests)/secs(g)))
+		partial.to(x, ry.at(float64(g.partial)/secs(g)))
 		if g.total == 0 {
 			continue
 		}
@@ -398,7 +472,7 @@ func (r *Result) failuresFigure(end float64) *plotFigure {
 		}
 		bg := barGroup{Title: fmt.Sprintf("%s–%s s: %d requests", fmtSeconds(g.from), fmtSeconds(g.to), g.requests)}
 		sum := 0.0
-		for i, k := range kinds {
+		for _, k := range kinds {
 			n := g.failures[k]
 			if n == 0 {
 				continue
@@ -407,18 +481,28 @@ func (r *Result) failuresFigure(end float64) *plotFigure {
 			lo := sy.at(sum / secs(g))
 			sum += float64(n)
 			top := sy.at(sum / secs(g))
-			bg.Boxes = append(bg.Boxes, svgBox{X: x0, Y: top, W: max(x1-x0, 0.5), H: lo - top, Color: colour(i)})
+			bg.Boxes = append(bg.Boxes, svgBox{X: x0, Y: top, W: max(x1-x0, 0.5), H: lo - top, Color: colours[k]})
+		}
+		if g.partial > 0 {
+			bg.Title += fmt.Sprintf(" (and %d partial successes, not failures)", g.partial)
 		}
 		bars.Bars = append(bars.Bars, bg)
 	}
 	rate.Lines = append(rate.Lines, polyline{D: requests.String(), Color: colRequests, Width: "1.5", Dash: "none"})
+	if partials > 0 {
+		rate.Lines = append(rate.Lines, polyline{D: partial.String(), Color: colPartial, Width: "1.5", Dash: "4 3"})
+	}
 	if len(kinds) == 0 {
 		bars.Note = "no failures"
 	}
-	for i, k := range kinds {
-		f.Legend = append(f.Legend, legendEntry{Label: fmt.Sprintf("%s (%s)", k, fmtCount(totals[k])), Color: colour(i), Kind: "box"})
+	for _, k := range kinds {
+		f.Legend = append(f.Legend, legendEntry{Label: fmt.Sprintf("%s (%s)", k, fmtCount(totals[k])), Color: colours[k], Kind: "box"})
 	}
 	f.Legend = append(f.Legend, legendEntry{Label: "requests/s", Color: colRequests, Kind: "line", Width: "1.5", Dash: "none"})
+	if partials > 0 {
+		f.Legend = append(f.Legend, legendEntry{Label: fmt.Sprintf("partial successes/s: 206 with items accepted, not failures (%s)", fmtCount(partials)),
+			Color: colPartial, Kind: "line", Width: "1.5", Dash: "4 3"})
+	}
 
 	for _, v := range r.Endpoint.Violations {
 		x := f.sx.at(r.offsetOf(v.At).Seconds())
@@ -428,6 +512,78 @@ func (r *Result) failuresFigure(end float64) *plotFigure {
 		f.Legend = append(f.Legend, legendEntry{Label: fmt.Sprintf("Retry-After violation (%d)", n), Color: colViolation, Kind: "tri"})
 	}
 	return f
+}
+
+// Geometry of the gates panel: one lane for the Retry-After windows the
+// endpoint gave, one for the shipper's gate.
+const (
+	gateLanes = 2
+	gateLane  = 16.0
+)
+
+// span is a period of the time axis, since the run started.
+type span struct{ from, to time.Duration }
+
+// shipperGates returns the periods during which the shipper's gate
+// (back-off or Retry-After) was closed, from the sampled throttled-until
+// times: a gate first seen at a sample counts from the sample before it
+// (it was armed in between), so a gate is drawn at most a sample interval
+// early, never short.
+func shipperGates(samples []Sample) []span {
+	var out []span
+	var prev, prevUntil time.Duration
+	for _, s := range samples {
+		u := s.ThrottledUntil
+		if u != prevUntil && u > prev {
+			from := prev
+			if n := len(out); n > 0 && out[n-1].to >= from {
+				out[n-1].to = max(out[n-1].to, u)
+			} else {
+				out = append(out, span{from, u})
+			}
+		}
+		prev, prevUntil = s.Offset, u
+	}
+	return out
+}
+
+// drawGates shades the shipper's gates behind the delivery lines of counts,
+// and draws them with the endpoint's Retry-After windows in the lanes
+// panel: a reader sees why delivery sat flat.
+func (r *Result) drawGates(f *plotFigure, counts, lanes *plotPanel, samples []Sample) {
+	ra, gate := lanes.Top+2, lanes.Top+gateLane+2
+	lanes.YTicks = []axisTick{{Pos: ra + (gateLane-4)/2, Label: "Retry-After"}, {Pos: gate + (gateLane-4)/2, Label: "gate"}}
+	lanes.NoGrid = true
+	lanes.YLabelAt = fmt.Sprintf("translate(20 %s) rotate(-90)", (lanes.Top+lanes.Bottom)/2)
+	box := func(p *plotPanel, from, to time.Duration, y, h px, colour, title string) {
+		x0, x1 := f.sx.at(from.Seconds()), f.sx.at(to.Seconds())
+		if x1 <= x0 {
+			return
+		}
+		p.Bands = append(p.Bands, svgBox{X: x0, Y: y, W: max(x1-x0, 1), H: h, Color: colour, Title: title})
+	}
+	gates := shipperGates(samples)
+	for _, g := range gates {
+		title := fmt.Sprintf("the shipper's gate closed %s–%s s (back-off or Retry-After)", fmtSeconds(g.from), fmtSeconds(g.to))
+		box(counts, g.from, g.to, counts.Top, counts.Bottom-counts.Top, colGateBand, title)
+		box(lanes, g.from, g.to, gate, gateLane-4, colGate, title)
+	}
+	for _, w := range r.Endpoint.RetryAfters {
+		from, to := r.offsetOf(w.Given), r.offsetOf(w.Until)
+		box(lanes, from, to, ra, gateLane-4, colRetryAfter,
+			fmt.Sprintf("Retry-After given on %s at %s s, until %s s", w.Listener, fmtSeconds(from), fmtSeconds(to)))
+	}
+	if len(gates) > 0 {
+		f.Legend = append(f.Legend, legendEntry{Label: fmt.Sprintf("the shipper's gate: back-off or Retry-After (%d)", len(gates)), Color: colGate, Kind: "box"})
+	}
+	if n := len(r.Endpoint.RetryAfters); n > 0 {
+		f.Legend = append(f.Legend, legendEntry{Label: fmt.Sprintf("Retry-After given by the endpoint (%d)", n), Color: colRetryAfter, Kind: "box"})
+	}
+	if len(gates) == 0 && len(r.Endpoint.RetryAfters) == 0 {
+		lanes.Note = "no gate closed"
+		lanes.NoteY = (lanes.Top + lanes.Bottom) / 2
+		lanes.NoteX = (f.X0 + f.X1) / 2
+	}
 }
 
 // fmtSeconds formats d in seconds with millisecond precision.

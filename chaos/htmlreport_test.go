@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,11 +52,17 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 	}
 	// Samples every 250ms; the queue depth is unknown for a second after
 	// each kill.
+	// The shipper's gate closes for 700 ms every 3 s, and a Retry-After
+	// of 1 s is given every 5 s.
 	acked, delivered := 0, 0
 	for off := time.Duration(0); off <= elapsed; off += 250 * time.Millisecond {
 		acked = min(r.Envelopes, acked+rng.IntN(120))
 		delivered = min(acked, delivered+rng.IntN(110))
 		s := Sample{Offset: off, Acknowledged: acked, Delivered: delivered, Queued: int64(acked - delivered)}
+		s.Delayed = s.Queued / 10
+		if gate := off / (3 * time.Second) * (3 * time.Second); gate > 0 {
+			s.ThrottledUntil = gate + 700*time.Millisecond
+		}
 		for _, k := range r.Kills {
 			if off > k.Offset && off <= k.Offset+time.Second {
 				s.Queued = -1
@@ -64,9 +71,15 @@ func syntheticResult(buckets, kills, lost, violations int) *Result {
 		r.Samples = append(r.Samples, s)
 	}
 	r.Acknowledged, r.Delivered = acked, delivered-lost
-	kinds := []string{"status_503", "throttle_429", "reset", "hang", "outage_refused", "redirect_307", "ok_206"}
+	for at := 5 * time.Second; at < elapsed; at += 5 * time.Second {
+		given := htmlT0.Add(at)
+		r.Endpoint.RetryAfters = append(r.Endpoint.RetryAfters, fakeingest.RetryAfterWindow{Listener: "primary", Given: given, Until: given.Add(time.Second)})
+	}
+	// The kinds include the pairs that once shared a colour.
+	kinds := []string{"status_503", "throttle_429", "reset", "hang", "outage_refused", "redirect_307", "ok_400",
+		"garbage_206", "truncate_200", "garbage_200", "throttle_window_429", "wrong_endpoint_404", "poison_500"}
 	for i := range buckets {
-		b := fakeingest.Bucket{Offset: time.Duration(i) * width, Requests: rng.IntN(12)}
+		b := fakeingest.Bucket{Offset: time.Duration(i) * width, Requests: rng.IntN(12), PartialSuccesses: i % 3}
 		for range rng.IntN(b.Requests + 1) {
 			if b.Failures == nil {
 				b.Failures = map[string]int{}
@@ -176,11 +189,13 @@ func TestWriteHTML(t *testing.T) {
 		contains []string
 		absent   []string
 	}{{
-		name:     "passing",
-		r:        syntheticResult(120, 0, 0, 0),
-		verdict:  "PASS",
-		contains: []string{"All 3 checks passed.", "hostile", ">status_503 (", "sampled_out"},
-		absent:   []string{"Lost ids", "Retry-After violations</h2>", `class="failed"`, `class="kill"`},
+		name:    "passing",
+		r:       syntheticResult(120, 0, 0, 0),
+		verdict: "PASS",
+		contains: []string{"All 3 checks passed.", "hostile", ">status_503 (", "sampled_out", "partial successes/s: 206 with items accepted",
+			"the shipper&#39;s gate: back-off or Retry-After (4)", "Retry-After given by the endpoint (2)", "of which waiting a retry delay",
+			"<title>the shipper&#39;s gate closed 2.750–3.700 s", "<title>Retry-After given on primary at 5.000 s, until 6.000 s</title>"},
+		absent: []string{"Lost ids", "Retry-After violations</h2>", `class="failed"`, `class="kill"`, "map["},
 	}, {
 		name:    "failing",
 		r:       syntheticResult(300, 4, 130, 3),
@@ -292,4 +307,61 @@ func TestWriteHTMLGolden(t *testing.T) {
 		}
 	}
 	t.Fatalf("the report has %d lines, %s %d (regenerate with -update)", len(got), golden, len(exp))
+}
+
+// TestHTMLKindColours: every failure kind has a colour of its own, the
+// known ones always the same, the others distinct from every colour in the
+// same figure.
+func TestHTMLKindColours(t *testing.T) {
+	seen := map[string]string{}
+	for k, c := range kindColours {
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s and %s share %s", k, other, c)
+		}
+		seen[c] = k
+	}
+	for _, pair := range [][2]string{{"garbage_206", "truncate_200"}, {"garbage_200", "throttle_window_429"}} {
+		if kindColours[pair[0]] == "" || kindColours[pair[0]] == kindColours[pair[1]] {
+			t.Errorf("%s and %s must have colours of their own", pair[0], pair[1])
+		}
+	}
+	// Labels the table does not know get unused colours, none shared.
+	kinds := []string{"status_500", "throttle_429", "weird_1", "weird_2", "weird_3"}
+	for _, c := range fallbackColours {
+		kinds = append(kinds, "x_"+c) // more unknown labels than fallback colours: cycling is allowed past them
+	}
+	got := colourKinds(kinds[:5])
+	used := map[string]bool{}
+	for _, k := range kinds[:5] {
+		if got[k] == "" || used[got[k]] {
+			t.Errorf("%s: colour %q (shared or none) in %v", k, got[k], got)
+		}
+		used[got[k]] = true
+	}
+	if got["status_500"] != kindColours["status_500"] {
+		t.Errorf("a known kind keeps its colour: %v", got)
+	}
+	if all := colourKinds(kinds); len(all) != len(kinds) {
+		t.Errorf("%d colours for %d kinds", len(all), len(kinds))
+	}
+}
+
+// TestHTMLShipperGates reads the shipper's gate periods from the sampled
+// throttled-until times.
+func TestHTMLShipperGates(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	samples := []Sample{
+		{Offset: ms(100)},
+		{Offset: ms(200), ThrottledUntil: ms(180)}, // armed and over between two samples
+		{Offset: ms(300), ThrottledUntil: ms(180)},
+		{Offset: ms(400), ThrottledUntil: ms(900)},  // armed after 300 ms
+		{Offset: ms(500), ThrottledUntil: ms(1200)}, // extended: one period
+		{Offset: ms(1300), ThrottledUntil: ms(1200)},
+		{Offset: ms(1400), ThrottledUntil: ms(1350)}, // a short one
+	}
+	got := shipperGates(samples)
+	want := []span{{ms(100), ms(180)}, {ms(300), ms(1200)}, {ms(1300), ms(1350)}}
+	if !slices.Equal(got, want) {
+		t.Errorf("gates %v, want %v", got, want)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/exporter"
 	"github.com/aispool/aispool/internal/clock"
 	"github.com/aispool/aispool/metrics"
@@ -27,15 +28,23 @@ import (
 type inProcessShipper struct {
 	*run
 	sp      atomic.Pointer[spool.Spool]
+	snd     atomic.Pointer[sender.Sender]
 	refused atomic.Int64
 	residue atomic.Int64 // records left once the spool is closed; -1 before
 }
 
-func (s *inProcessShipper) queued() int64 {
-	if sp := s.sp.Load(); sp != nil {
-		return sp.Stats().Records
+func (s *inProcessShipper) state() shipperState {
+	now := time.Now()
+	sp, snd := s.sp.Load(), s.snd.Load()
+	if sp == nil {
+		return shipperState{At: now, Queued: s.residue.Load()}
 	}
-	return s.residue.Load()
+	st := sp.Stats()
+	out := shipperState{At: now, Queued: st.Records, Oldest: s.realTime(st.Oldest), Delayed: st.Delayed, NextDue: s.realTime(st.NextDue)}
+	if snd != nil {
+		out.ThrottledUntil = s.realTime(snd.Stats().ThrottledUntil)
+	}
+	return out
 }
 
 // senderConfig is the shipper's sender configuration: the scenario's
@@ -48,7 +57,7 @@ func (r *run) senderConfig() sender.Config {
 		MaxBatchItems:      r.cfg.BatchItems,
 		RequestTimeout:     r.cfg.RequestTimeout,
 		TransportRetryWait: 20 * time.Millisecond,
-		BackoffInitial:     20 * time.Millisecond,
+		BackoffInitial:     r.cfg.BackoffInitial,
 		BackoffMax:         r.cfg.BackoffMax,
 		PollInterval:       20 * time.Millisecond,
 	}
@@ -68,6 +77,7 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 	sp, snd := exp.Spool(), exp.Sender()
 	s.residue.Store(-1)
 	s.sp.Store(sp)
+	s.snd.Store(snd)
 
 	// Real Prometheus exposition on loopback.
 	reg := metrics.NewRegistry()
@@ -106,6 +116,9 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 				attribute.String("server.address", "shop.local"),
 				attribute.Int("http.response.status_code", 200),
 			))
+		if s.cfg.Profile.Poison.Marked(i, s.cfg.Envelopes) {
+			span.SetAttributes(attribute.Bool(fakeingest.PoisonProperty, true))
+		}
 		s.led.offer(span.SpanContext().SpanID().String())
 		span.End()
 	}
@@ -118,6 +131,7 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 			runErr = fmt.Errorf("chaos: the sender did not drain the spool: %w", err)
 		} else {
 			out.drained = true
+			s.sampleOnce(s) // the moment it drained, before the shutdown
 		}
 	}
 	c, err := scrape(context.WithoutCancel(ctx), metricsURL)
@@ -128,6 +142,7 @@ func (s *inProcessShipper) ship(ctx context.Context) (*shipOutcome, error) {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	s.sp.Store(nil)
+	s.snd.Store(nil)
 	if err := tp.Shutdown(shutdownCtx); err != nil {
 		out.exitErrors = append(out.exitErrors, "shutdown: "+err.Error())
 	}

@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"flag"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -78,4 +80,92 @@ func TestScenarioLongMillion(t *testing.T) {
 	if !res.Passed() {
 		t.Fatal("scenario failed")
 	}
+}
+
+// productionShape is a scenario with the daemon's sender defaults: batches
+// of up to 5000, back-off from 1 s to 5 minutes, a 30 s request timeout.
+func productionShape(t *testing.T, name string, envelopes int) *Scenario {
+	t.Helper()
+	p, err := fakeingest.ProfileByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Scenario{Profile: p, Seed: 20261207, Envelopes: envelopes, BatchItems: 5000, BackoffInitial: time.Second,
+		BackoffMax: 5 * time.Minute, RequestTimeout: 30 * time.Second, Dir: t.TempDir(), Timeout: 5 * time.Minute}
+}
+
+// firstRequest is when the endpoint got its first request, since the run
+// started (to the sample).
+func firstRequest(res *Result) time.Duration {
+	for _, s := range res.Samples {
+		if s.Requests > 0 {
+			return s.Offset
+		}
+	}
+	return 0
+}
+
+// writeReport writes res's HTML report to -htmldir, if set.
+func writeReport(t *testing.T, name string, res *Result) {
+	t.Helper()
+	if *htmlDir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(*htmlDir, name+".html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := res.WriteHTML(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLivenessTargets measures the liveness targets with the daemon's
+// sender defaults, in real time, one run each. Behind -chaos.long (the
+// burst alone takes about half a minute of back-off); figures in
+// docs/chaos-testing.md.
+//
+//   - steady partial success, 1% of the items throttled: at least 90% of
+//     the envelopes per second of a healthy twin;
+//   - the fault burst (burst): all 4,000 envelopes delivered within 60 s of
+//     the first request;
+//   - one poison item among 2,000: the others delivered within 30 s.
+func TestLivenessTargets(t *testing.T) {
+	if !*chaosLong {
+		t.Skip("long run: -chaos.long")
+	}
+	t.Run("steady-partial", func(t *testing.T) {
+		sc := productionShape(t, "steady-partial", 100_000)
+		res := runScenario(t, sc)
+		writeReport(t, "target-steady-partial", res)
+		lv := res.Liveness
+		t.Logf("steady-partial: %.0f envelopes/s, the healthy twin %.0f: %.1f%%", lv.Throughput, lv.Twin.Throughput, 100*lv.Ratio)
+		if !res.Passed() || lv.Ratio < 0.9 {
+			t.Fatalf("want every check passed and at least 90%% of the healthy rate: %.1f%%", 100*lv.Ratio)
+		}
+	})
+	t.Run("burst", func(t *testing.T) {
+		sc := productionShape(t, "burst", 4000)
+		res := runScenario(t, sc)
+		writeReport(t, "target-burst", res)
+		first, last := firstRequest(res), res.Endpoint.LastAccepted.Sub(res.Started)
+		t.Logf("burst: the last of %d envelopes delivered %v after the first request (at %v); last fault at %v, recovery %v",
+			res.Delivered, (last - first).Round(time.Millisecond), first.Round(time.Millisecond),
+			res.Liveness.LastFault.Round(time.Millisecond), res.Liveness.Recovery.Round(time.Millisecond))
+		if !res.Passed() || res.Delivered != 4000 || last-first > time.Minute {
+			t.Fatalf("want all 4000 delivered within 60 s of the first request")
+		}
+	})
+	t.Run("poison", func(t *testing.T) {
+		sc := productionShape(t, "poison", 2000)
+		res := runScenario(t, sc)
+		writeReport(t, "target-poison", res)
+		first, last := firstRequest(res), res.Endpoint.LastAccepted.Sub(res.Started)
+		t.Logf("poison: %d delivered, %v dropped, the last delivered %v after the first request; %d isolations requests %v",
+			res.Delivered, res.Dropped, (last - first).Round(time.Millisecond), res.Endpoint.Requests, res.Endpoint.ByOutcome)
+		if !res.Passed() || res.Delivered != 1999 || res.Dropped["poison"] != 1 || last-first > 30*time.Second {
+			t.Fatalf("want 1999 delivered and the poison item dropped within 30 s of the first request")
+		}
+	})
 }

@@ -62,8 +62,54 @@ type Result struct {
 	// time series of failures by kind, Retry-After violations).
 	Endpoint fakeingest.Report `json:"endpoint"`
 
+	// Liveness is what the run measured of the pipe's flow: the figures of
+	// the throughput, recovery and stall checks.
+	Liveness Liveness `json:"liveness"`
+
 	// Checks is the verdict of each invariant, in a fixed order.
 	Checks []Check `json:"checks"`
+}
+
+// Liveness is how well a run kept the pipe flowing.
+type Liveness struct {
+	// Throughput is the bulk delivery rate: distinct envelopes the
+	// endpoint accepted per second, from the start of the run until 90% of
+	// those offered were delivered (until the last delivery if fewer
+	// were); 0 if none.
+	Throughput float64 `json:"throughput"`
+	// Twin is the healthy run of the same shape made at the same time when
+	// the profile asks for a throughput ratio; nil otherwise.
+	Twin *TwinRun `json:"twin,omitempty"`
+	// Ratio is, with a Twin, Throughput as a share of the twin's.
+	Ratio float64 `json:"ratio,omitempty"`
+	// LastFault is when the endpoint last answered other than a plain 200,
+	// since the run started; negative if never.
+	LastFault time.Duration `json:"lastFault"`
+	// Recovery is the time from LastFault until the first sample that
+	// found the spool empty, or holding only records appended after
+	// LastFault (while envelopes keep coming, the backlog of the fault is
+	// gone then); negative without a fault, or if that never happened.
+	Recovery time.Duration `json:"recovery"`
+	// Stall is the longest stretch during which the spool held records,
+	// the endpoint was healthy (fakeingest.Stats.Healthy) and no request
+	// was in flight or arrived, not counting the time while every record
+	// waited a per-record retry delay not yet due; StallAt is when it
+	// began, since the run started.
+	Stall   time.Duration `json:"stall"`
+	StallAt time.Duration `json:"stallAt"`
+}
+
+// TwinRun summarises the healthy twin of a run.
+type TwinRun struct {
+	// Envelopes offered and Delivered (distinct ids the endpoint accepted).
+	Envelopes int `json:"envelopes"`
+	Delivered int `json:"delivered"`
+	// Throughput is its bulk delivery rate (as Liveness.Throughput), Done
+	// when 90% of its envelopes had been delivered, since it started.
+	Done       time.Duration `json:"done"`
+	Throughput float64       `json:"throughput"`
+	// Failed names its checks that failed (it must pass them all).
+	Failed []string `json:"failed,omitempty"`
 }
 
 // Kill is one SIGKILL of the shipper.
@@ -95,9 +141,30 @@ type Sample struct {
 	// (the daemon was down).
 	Queued int64 `json:"queued"`
 	// Requests is the endpoint's request count so far, Failures the
-	// requests that were not a plain 200.
+	// requests that were neither a plain 200 nor a partial success (a 206
+	// with items accepted).
 	Requests int `json:"requests"`
 	Failures int `json:"failures"`
+	// InFlight is how many requests the endpoint had in flight; Healthy
+	// whether it was healthy (fakeingest.Stats.Healthy).
+	InFlight int  `json:"inFlight"`
+	Healthy  bool `json:"healthy"`
+	// QueuedAt is when the shipper's state below was read (a daemon's is
+	// scraped from its /metrics, up to a SampleInterval earlier), since
+	// the run started.
+	QueuedAt time.Duration `json:"queuedAt"`
+	// Oldest is when the oldest record in the spool was appended, since
+	// the run started; 0 when the spool was empty or it is unknown.
+	Oldest time.Duration `json:"oldest,omitempty"`
+	// Delayed is how many of the Queued records waited a per-record retry
+	// delay, NextDue when the first of them came due (since the run
+	// started; 0 if none waited).
+	Delayed int64         `json:"delayed"`
+	NextDue time.Duration `json:"nextDue,omitempty"`
+	// ThrottledUntil is the shipper's gate (back-off or Retry-After):
+	// no request before it, since the run started; 0 if it was never
+	// armed or is unknown.
+	ThrottledUntil time.Duration `json:"throttledUntil,omitempty"`
 }
 
 // Counters are the shipper's Prometheus counters the verifier reads

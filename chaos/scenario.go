@@ -22,6 +22,9 @@ const (
 	DefaultRequestTimeout    = 2 * time.Second
 	DefaultScenarioInFlight  = 2
 	DefaultScenarioBatch     = 100
+	// DefaultScenarioBackoffInitial is the shipper's first back-off
+	// interval: short, so that a profile shows its effects in seconds.
+	DefaultScenarioBackoffInitial = 20 * time.Millisecond
 )
 
 // ErrScenario marks a scenario that could not run (bad configuration, a
@@ -83,7 +86,11 @@ type Scenario struct {
 	BatchItems int
 	// RequestTimeout is the shipper's request timeout. Default 2 s.
 	RequestTimeout time.Duration
-	// BackoffMax caps the shipper's back-off. Default 1 s.
+	// BackoffInitial is the shipper's first back-off interval (and the
+	// first per-record retry delay). Default 20 ms.
+	BackoffInitial time.Duration
+	// BackoffMax caps the shipper's back-off. Default 1 s (at least
+	// BackoffInitial).
 	BackoffMax time.Duration
 
 	// Clock is the in-process shipper's clock (its sender's back-off,
@@ -106,6 +113,10 @@ type Scenario struct {
 	// in process, the daemon's lines in daemon mode at debug level).
 	// Default: discard.
 	Logger *slog.Logger
+
+	// twin marks the healthy twin of a run (see run.twin): it has no twin
+	// of its own.
+	twin bool
 }
 
 // Daemon is how a Scenario starts the `aispool run` daemon.
@@ -143,7 +154,8 @@ func (s *Scenario) config() (Scenario, error) {
 		errs = append(errs, errors.New("field MinKills needs KillEvery"))
 	}
 	for name, d := range map[string]time.Duration{"KillEvery": c.KillEvery, "CorruptAfter": c.CorruptAfter,
-		"RequestTimeout": c.RequestTimeout, "BackoffMax": c.BackoffMax, "Timeout": c.Timeout, "SampleInterval": c.SampleInterval} {
+		"RequestTimeout": c.RequestTimeout, "BackoffInitial": c.BackoffInitial, "BackoffMax": c.BackoffMax,
+		"Timeout": c.Timeout, "SampleInterval": c.SampleInterval} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("field %s %v is negative", name, d))
 		}
@@ -166,8 +178,14 @@ func (s *Scenario) config() (Scenario, error) {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
+	if c.BackoffInitial == 0 {
+		c.BackoffInitial = DefaultScenarioBackoffInitial
+	}
 	if c.BackoffMax == 0 {
-		c.BackoffMax = time.Second
+		c.BackoffMax = max(time.Second, c.BackoffInitial)
+	}
+	if c.BackoffMax < c.BackoffInitial {
+		return c, fmt.Errorf("%w: field BackoffMax %v is below BackoffInitial %v", ErrScenario, c.BackoffMax, c.BackoffInitial)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultScenarioTimeout
@@ -209,6 +227,10 @@ func (s *Scenario) Run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrScenario, err)
 	}
+	// The healthy twin runs at the same time, so that both share whatever
+	// else the machine is doing.
+	twin := s.startTwin(ctx, cfg)
+	defer twin.stop()
 	if err := ep.Start(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrScenario, err)
 	}
@@ -238,8 +260,70 @@ func (s *Scenario) Run(ctx context.Context) (*Result, error) {
 	_ = ep.Close()
 	r.res.Elapsed = time.Since(r.start)
 	r.res.Endpoint = ep.Report()
+	r.twin, r.twinErr = twin.wait()
 	r.verify(out, runErr)
 	return r.res, nil
+}
+
+// twinRun is a healthy twin being run.
+type twinRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    *Result
+	err    error
+}
+
+// startTwin starts the healthy twin of a run whose profile asks for a
+// throughput ratio: the same scenario against a healthy endpoint, at the
+// same time. It returns nil when there is none.
+func (s *Scenario) startTwin(ctx context.Context, cfg Scenario) *twinRun {
+	if cfg.twin || cfg.Profile.Liveness.ThroughputRatio <= 0 {
+		return nil
+	}
+	tw := *s
+	tw.Profile = &fakeingest.Profile{Name: "healthy", Description: "the healthy twin of " + cfg.Profile.Name}
+	tw.Seed, tw.Progress, tw.twin = cfg.Seed, nil, true
+	tw.Logger = cfg.Logger.With(slog.String("twin", "healthy"))
+	if cfg.Dir != "" {
+		tw.Dir = filepath.Join(cfg.Dir, "twin")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	t := &twinRun{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		t.res, t.err = tw.Run(ctx)
+	}()
+	return t
+}
+
+// wait waits for the twin to finish and summarises it; nil, nil without a
+// twin.
+func (t *twinRun) wait() (*TwinRun, error) {
+	if t == nil {
+		return nil, nil
+	}
+	<-t.done
+	if t.err != nil {
+		return nil, t.err
+	}
+	res := t.res
+	tr := &TwinRun{Envelopes: res.Envelopes, Delivered: res.Endpoint.Accepted}
+	tr.Throughput, tr.Done = bulkRate(res.Endpoint.Deliveries, res.Started, res.Envelopes)
+	for _, c := range res.Checks {
+		if !c.Pass {
+			tr.Failed = append(tr.Failed, c.Name)
+		}
+	}
+	return tr, nil
+}
+
+// stop ends a twin that is still running (the run could not go on) and
+// waits for it.
+func (t *twinRun) stop() {
+	if t != nil {
+		t.cancel()
+		<-t.done
+	}
 }
 
 // run is the state of one Scenario run shared by the shipper and the
@@ -254,6 +338,11 @@ type run struct {
 
 	mu    sync.Mutex // guards res.Samples and res.Kills while running
 	kills []Kill
+
+	// twin is the healthy twin's summary (nil without one), twinErr why it
+	// could not run.
+	twin    *TwinRun
+	twinErr error
 }
 
 // shipper is one way of running the shipper under test.
@@ -262,8 +351,19 @@ type shipper interface {
 	// ctx ends), stops it and reports what it knows. A nil outcome means
 	// the scenario could not run at all.
 	ship(ctx context.Context) (*shipOutcome, error)
-	// queued is the shipper's spool depth now, -1 if unknown.
-	queued() int64
+	// state is what the shipper last said of its spool and gate.
+	state() shipperState
+}
+
+// shipperState is the shipper's spool and gate at one moment (At), in real
+// time; zero times when unknown or unset.
+type shipperState struct {
+	At             time.Time
+	Queued         int64 // -1 if unknown
+	Oldest         time.Time
+	Delayed        int64
+	NextDue        time.Time
+	ThrottledUntil time.Time
 }
 
 // shipOutcome is what a shipper reports at the end.
@@ -335,21 +435,56 @@ func every(ctx context.Context, d time.Duration, f func()) {
 }
 
 func (r *run) sampleOnce(sh shipper) {
+	sst := sh.state()
 	st := r.ep.Stats()
 	s := Sample{
 		Offset:       time.Since(r.start),
 		Acknowledged: r.led.count(),
 		Delivered:    st.Accepted,
-		Queued:       sh.queued(),
+		Queued:       sst.Queued,
 		Requests:     st.Requests,
-		Failures:     st.Requests - st.ByOutcome[fakeingest.FaultNone.Outcome(200)],
+		Failures:     st.Requests - st.ByOutcome[fakeingest.FaultNone.Outcome(200)] - st.PartialSuccesses,
+		InFlight:     st.InFlight,
+		Healthy:      st.Healthy,
+		Delayed:      sst.Delayed,
 	}
+	s.QueuedAt = r.offset(sst.At)
+	if s.QueuedAt == 0 {
+		s.QueuedAt = s.Offset
+	}
+	s.Oldest = r.offset(sst.Oldest)
+	s.NextDue = r.offset(sst.NextDue)
+	s.ThrottledUntil = r.offset(sst.ThrottledUntil)
 	r.mu.Lock()
 	r.res.Samples = append(r.res.Samples, s)
 	r.mu.Unlock()
 	if r.cfg.Progress != nil {
 		r.cfg.Progress(s)
 	}
+}
+
+// offset is t since the run started; 0 for a zero t.
+func (r *run) offset(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Sub(r.start)
+}
+
+// realTime converts a time of the in-process shipper's clock to the wall
+// clock: itself on the real clock, through a WarpClock's rate; zero for a
+// zero time or another clock.
+func (r *run) realTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	switch c := r.cfg.Clock.(type) {
+	case nil:
+		return t
+	case *WarpClock:
+		return time.Now().Add(c.Real(t.Sub(c.Now())))
+	}
+	return time.Time{}
 }
 
 // pace waits until envelope i may be offered under Rate, or ctx ends.
@@ -377,4 +512,26 @@ func (r *run) killCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.kills)
+}
+
+// ScenarioShape returns the scenario the chaos kit's own tests run a named
+// profile with: a few seconds, long enough to cross the profile's windows.
+// The liveness profiles (those with thresholds) get the daemon's back-off
+// ceiling, 5 minutes rather than 1 s, so that a shipper backing off
+// without cause stalls for good instead of blipping; batches of 200 (most
+// requests then meet a per-item fault of steady-partial) and a request
+// timeout of 10 s, so that a request slowed down by a busy machine (the
+// race detector) is not mistaken for a lost answer. A profile compared
+// with a healthy twin's throughput offers its envelopes as fast as the
+// shipper takes them: the rate is then the shipper's.
+func ScenarioShape(p *fakeingest.Profile) Scenario {
+	sc := Scenario{Profile: p, Envelopes: 3000, Rate: 600}
+	if p.Liveness != (fakeingest.Liveness{}) {
+		sc.Envelopes, sc.Rate, sc.BatchItems = 1600, 500, 200
+		sc.BackoffMax, sc.RequestTimeout = 5*time.Minute, 10*time.Second
+	}
+	if p.Liveness.ThroughputRatio > 0 {
+		sc.Envelopes, sc.Rate = 2000, 0
+	}
+	return sc
 }

@@ -11,27 +11,65 @@ import (
 )
 
 // TestScenarioProfiles runs every named profile through the real exporter,
-// spool and sender in this process and checks every invariant.
+// spool and sender in this process and checks every invariant, the
+// liveness thresholds of the profile included.
 func TestScenarioProfiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end run")
 	}
 	for _, name := range fakeingest.ProfileNames() {
+		p, err := fakeingest.ProfileByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			p, err := fakeingest.ProfileByName(name)
-			if err != nil {
-				t.Fatal(err)
+			// A run compared with its healthy twin runs alone with it,
+			// before the others: both then share the machine alike.
+			if p.Liveness.ThroughputRatio == 0 {
+				t.Parallel()
 			}
-			sc := &Scenario{Profile: p, Seed: 20261201, Envelopes: 3000, Rate: 600, Dir: t.TempDir(), Timeout: 90 * time.Second}
-			res := runScenario(t, sc)
+			sc := ScenarioShape(p)
+			sc.Seed, sc.Dir, sc.Timeout = 20261201, t.TempDir(), 90*time.Second
+			res := runScenario(t, &sc)
 			if !res.Passed() {
 				t.Fatalf("scenario failed")
 			}
 			if faults := res.Endpoint.Requests - res.Endpoint.ByOutcome["ok_200"]; name != "healthy" && faults == 0 {
 				t.Errorf("profile %s: no fault hit the run: %v", name, res.Endpoint.ByOutcome)
 			}
+			checkProfileHit(t, p, res)
 		})
+	}
+}
+
+// checkProfileHit checks that the faults of the liveness profiles did
+// happen, and did what they should: the poison item dropped as poison, a
+// wrong endpoint counted, the script played.
+func checkProfileHit(t *testing.T, p *fakeingest.Profile, res *Result) {
+	t.Helper()
+	switch {
+	case p.Poison.Count > 0:
+		if res.Dropped["poison"] != p.Poison.Count || res.Counters.Dropped["poison"] != uint64(p.Poison.Count) {
+			t.Errorf("want %d envelopes dropped as poison: dropped %v, counters %v", p.Poison.Count, res.Dropped, res.Counters.Dropped)
+		}
+	case len(p.Windows) > 0 && p.Windows[0].Kind == fakeingest.WindowWrongEndpoint:
+		n := 0
+		for k, v := range res.Endpoint.ByOutcome {
+			if strings.HasPrefix(k, string(fakeingest.FaultWrongEndpoint)) {
+				n += v
+			}
+		}
+		if n == 0 || res.Dropped["status_404"] != 0 || res.Delivered != res.Acknowledged {
+			t.Errorf("wrong endpoint: %d such answers, dropped %v, %d of %d delivered", n, res.Dropped, res.Delivered, res.Acknowledged)
+		}
+	case len(p.Script) > 0:
+		steps := 0
+		for _, st := range p.Script {
+			steps += max(st.Count, 1)
+		}
+		if res.Endpoint.Requests < steps {
+			t.Errorf("the script has %d steps, the endpoint answered %d requests", steps, res.Endpoint.Requests)
+		}
 	}
 }
 

@@ -16,8 +16,15 @@ import (
 // scraped is what one scrape of a shipper's /metrics found.
 type scraped struct {
 	Counters
-	// Spool gauges: records, leased records and segment files.
-	Records, Leased, Segments int64
+	// At is when the scrape was answered.
+	At time.Time
+	// Spool gauges: records, leased records, segment files, records
+	// waiting a retry delay; the oldest record's append time, and when
+	// the first delayed record is due.
+	Records, Leased, Segments, Delayed int64
+	Oldest, NextDue                    time.Time
+	// ThrottledUntil is the sender's gate.
+	ThrottledUntil time.Time
 }
 
 // maxScrapeBytes bounds a /metrics body.
@@ -40,7 +47,17 @@ func scrape(ctx context.Context, url string) (scraped, error) {
 	if resp.StatusCode != http.StatusOK {
 		return scraped{}, fmt.Errorf("chaos: scrape %s: status %d", url, resp.StatusCode)
 	}
-	return parseExposition(io.LimitReader(resp.Body, maxScrapeBytes))
+	s, err := parseExposition(io.LimitReader(resp.Body, maxScrapeBytes))
+	s.At = time.Now()
+	return s, err
+}
+
+// unixTime converts a timestamp gauge (Unix seconds, 0 for none).
+func unixTime(v float64) time.Time {
+	if v <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(v*1e9))
 }
 
 // parseExposition extracts the verifier's counters and gauges from a text
@@ -95,6 +112,14 @@ func parseExposition(r io.Reader) (scraped, error) {
 				s.Leased = int64(v)
 			case "aispool_spool_segments":
 				s.Segments = int64(v)
+			case "aispool_spool_oldest_record_timestamp_seconds":
+				s.Oldest = unixTime(v)
+			case "aispool_spool_delayed_records":
+				s.Delayed = int64(v)
+			case "aispool_spool_next_retry_timestamp_seconds":
+				s.NextDue = unixTime(v)
+			case "aispool_throttled_until_timestamp_seconds":
+				s.ThrottledUntil = unixTime(v)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The metrics package's golden exposition, as a shipper serves it.
@@ -23,10 +24,12 @@ func TestParseExposition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t0 := time.Unix(1764000000, 0)
 	want := scraped{
 		Counters: Counters{Enqueued: 10000, Sent: 8700, Retried: 40, Requests: 14,
-			Dropped: map[string]uint64{"expired": 7, "sampled_out": 2, "status_400": 3}},
-		Records: 1200, Leased: 500, Segments: 3,
+			Dropped: map[string]uint64{"expired": 7, "sampled_out": 2, "status_400": 3, "poison": 1}},
+		Records: 1200, Leased: 500, Segments: 3, Delayed: 4,
+		Oldest: t0, NextDue: t0.Add(2 * time.Second), ThrottledUntil: t0.Add(30 * time.Second),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("parsed\n%+v\nwant\n%+v", got, want)

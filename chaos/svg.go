@@ -50,6 +50,7 @@ type plotPanel struct {
 	Bands       []svgBox
 	Bars        []barGroup
 	Lines       []polyline
+	NoGrid      bool   // the y ticks label lanes: no grid lines
 	Note        string // shown in the middle when there is nothing to plot
 	NoteX       px
 	NoteY       px
@@ -66,10 +67,11 @@ type polyline struct {
 	D, Color, Width, Dash string
 }
 
-// svgBox is a filled rectangle.
+// svgBox is a filled rectangle; Title, if set, is its tooltip.
 type svgBox struct {
 	X, Y, W, H px
 	Color      string
+	Title      string
 }
 
 // barGroup is one stacked bar; Title is its tooltip.

@@ -21,6 +21,9 @@ const (
 	CheckPace         = "pace"         // never more requests in flight than allowed
 	CheckCounters     = "counters"     // the shipper's Prometheus counters agree with the endpoint
 	CheckDrained      = "drained"      // the spool is empty at the end
+	CheckThroughput   = "throughput"   // delivered fast enough: against a healthy twin, or a floor
+	CheckRecovery     = "recovery"     // the spool emptied soon after the endpoint's last fault
+	CheckStall        = "stall"        // never idle long with a backlog and a healthy endpoint
 	CheckCleanExit    = "clean-exit"   // the shipper stopped cleanly (SIGTERM: exit 0)
 	CheckKills        = "kills"        // the shipper was killed as often as asked
 	paceSlack         = 50 * time.Millisecond
@@ -50,6 +53,9 @@ func (r *run) verify(out *shipOutcome, runErr error) {
 	res.Acknowledged = len(acked)
 
 	var lost []string
+	// Only items the endpoint failed requests over (marked poison) may
+	// have been dropped as poison, and only as many as the spool counts.
+	poisonDrops := out.spoolDrops[breeze.ReasonPoison]
 	for _, id := range acked {
 		s := rep.IDs[id]
 		switch {
@@ -59,6 +65,9 @@ func (r *run) verify(out *shipOutcome, runErr error) {
 			res.Dropped[s.Reason]++
 		case out.corruptIDs[id] && (out.quarantined > 0 || out.spoolDrops[spool.ReasonCorrupt] > 0):
 			res.Dropped[corruptDropReason]++
+		case s.Poison > 0 && poisonDrops > 0:
+			res.Dropped[breeze.ReasonPoison]++
+			poisonDrops--
 		default:
 			lost = append(lost, id)
 		}
@@ -74,7 +83,7 @@ func (r *run) verify(out *shipOutcome, runErr error) {
 	// large, too many attempts) are counted, not named: that many of the
 	// remaining ids are accounted for.
 	for _, reason := range slices.Sorted(maps.Keys(out.spoolDrops)) {
-		if isEndpointReason(reason) || reason == spool.ReasonCorrupt {
+		if isEndpointReason(reason) || reason == spool.ReasonCorrupt || reason == breeze.ReasonPoison {
 			continue
 		}
 		n := min(int(out.spoolDrops[reason]), len(lost))
@@ -98,8 +107,8 @@ func (r *run) verify(out *shipOutcome, runErr error) {
 	}
 	add(CheckAcknowledged, res.Acknowledged == res.Envelopes, "%d of %d envelopes acknowledged by the shipper", res.Acknowledged, res.Envelopes)
 
-	detail := fmt.Sprintf("%d acknowledged: %d delivered, %d dropped for a counted reason %v, %d lost", res.Acknowledged,
-		res.Delivered, sum(res.Dropped), res.Dropped, res.LostCount)
+	detail := fmt.Sprintf("%d acknowledged: %d delivered, %d dropped for a counted reason (%s), %d lost", res.Acknowledged,
+		res.Delivered, sum(res.Dropped), fmtReasons(res.Dropped), res.LostCount)
 	if len(lost) > 0 {
 		detail += fmt.Sprintf(" (first: %s)", strings.Join(lost[:min(len(lost), 10)], ", "))
 	}
@@ -141,6 +150,7 @@ func (r *run) verify(out *shipOutcome, runErr error) {
 	default:
 		add(CheckDrained, true, "the spool is empty; %d files quarantined", out.quarantined)
 	}
+	r.checkLiveness(add)
 	if len(out.exitErrors) == 0 {
 		add(CheckCleanExit, true, "%d lives, the last stopped cleanly", out.lives)
 	} else {
@@ -179,6 +189,9 @@ func (r *run) checkCounters(out *shipOutcome, add func(string, bool, string, ...
 	for _, k := range slices.Sorted(maps.Keys(reasons)) {
 		cmp("dropped{"+k+"}", c.Dropped[k], uint64(rep.Dropped[k]))
 	}
+	if n := res.Dropped[breeze.ReasonPoison]; n > 0 || c.Dropped[breeze.ReasonPoison] > 0 {
+		cmp("dropped{poison}", c.Dropped[breeze.ReasonPoison], uint64(n))
+	}
 	if exact && r.cfg.Daemon == nil {
 		cmp("enqueued", c.Enqueued, uint64(res.Acknowledged))
 	}
@@ -190,7 +203,22 @@ func (r *run) checkCounters(out *shipOutcome, add func(string, bool, string, ...
 		add(CheckCounters, false, "counters disagree with the endpoint: %s", strings.Join(bad, "; "))
 		return
 	}
-	add(CheckCounters, true, "sent %d, dropped %v, retried %d: %s what the endpoint saw", c.Sent, c.Dropped, c.Retried, how)
+	add(CheckCounters, true, "sent %d, dropped (%s), retried %d: %s what the endpoint saw", c.Sent, fmtReasons(c.Dropped), c.Retried, how)
+}
+
+// fmtReasons lists counts by reason, sorted by reason: "sampled_out 2,
+// status_400 3"; "none" when there is none.
+func fmtReasons[M ~map[string]V, V int | uint64](m M) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] != 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // isEndpointReason reports a drop reason the endpoint gives (a permanent

@@ -22,7 +22,7 @@ func TestVerifyCatches(t *testing.T) {
 		for _, id := range ids {
 			rep.IDs[id] = fakeingest.IDStats{Accepted: 1}
 		}
-		rep.ItemsAcknowledged = len(ids)
+		rep.ItemsAcknowledged, rep.Accepted, rep.Healthy = len(ids), len(ids), true
 		rep.Concurrency = []time.Duration{time.Second, time.Second}
 		r.res.Endpoint = rep
 		out := &shipOutcome{lives: 1, countersLive: 1, residueExact: true, drained: true,
@@ -86,6 +86,112 @@ func TestVerifyCatches(t *testing.T) {
 		{"unclean exit", func(r *run, out *shipOutcome) { out.exitErrors = []string{"exit status 1"} }, []string{CheckCleanExit}, nil},
 		{"run error", func(*run, *shipOutcome) {}, []string{CheckCompleted}, errors.New("timed out")},
 		{"too few kills", func(r *run, out *shipOutcome) { r.cfg.MinKills = 3 }, []string{CheckKills}, nil},
+
+		{"poison item dropped, counted", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.IDs["c"] = fakeingest.IDStats{Retriable: 3, Poison: 3}
+			r.res.Endpoint.ItemsAcknowledged = 3
+			out.counters.Sent, out.counters.Dropped["poison"] = 3, 1
+			out.spoolDrops = map[string]uint64{"poison": 1}
+		}, nil, nil},
+		{"an item that was not poison dropped as poison", func(r *run, out *shipOutcome) {
+			r.res.Endpoint.IDs["c"] = fakeingest.IDStats{Retriable: 3}
+			r.res.Endpoint.ItemsAcknowledged = 3
+			out.counters.Sent, out.counters.Dropped["poison"] = 3, 1
+			out.spoolDrops = map[string]uint64{"poison": 1}
+		}, []string{CheckNothingLost, CheckCounters}, nil},
+
+		{"throughput above the floor", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputFloor: 3})
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
+		}, nil, nil},
+		{"throughput below the floor", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputFloor: 100})
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
+		}, []string{CheckThroughput}, nil},
+		{"as fast as the healthy twin", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputRatio: 0.9})
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
+			r.twin = &TwinRun{Envelopes: 4, Delivered: 4, Done: 950 * time.Millisecond, Throughput: 4.2}
+		}, nil, nil},
+		{"slower than the healthy twin", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputRatio: 0.9})
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
+			r.twin = &TwinRun{Envelopes: 4, Delivered: 4, Done: 100 * time.Millisecond, Throughput: 40}
+		}, []string{CheckThroughput}, nil},
+		{"a healthy twin that failed is no baseline", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputRatio: 0.9})
+			r.res.Endpoint.Deliveries = []fakeingest.Delivery{{At: r.start.Add(time.Second), Accepted: 4}}
+			r.twin = &TwinRun{Envelopes: 4, Delivered: 3, Done: time.Second, Throughput: 3, Failed: []string{CheckNothingLost}}
+		}, []string{CheckThroughput}, nil},
+		{"a ratio without a twin", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{ThroughputRatio: 0.9})
+			r.twinErr = errors.New("the twin's daemon did not start")
+		}, []string{CheckThroughput}, nil},
+
+		{"prompt recovery", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Recovery: fakeingest.Duration(time.Second)})
+			r.res.Endpoint.LastFault = r.start.Add(time.Second)
+			r.res.Samples = samples(40, func(i int, s *Sample) { // busy, the backlog gone at 1.5 s
+				s.Queued, s.Oldest, s.Requests = 3, 500*time.Millisecond, i
+				if s.Offset >= 1500*time.Millisecond {
+					s.Queued = 0
+				}
+			})
+		}, nil, nil},
+		{"slow recovery", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Recovery: fakeingest.Duration(time.Second)})
+			r.res.Endpoint.LastFault = r.start.Add(time.Second)
+			r.res.Samples = samples(40, func(i int, s *Sample) { // busy, the backlog gone at 3.5 s
+				s.Queued, s.Oldest, s.Requests = 3, 500*time.Millisecond, i
+				if s.Offset >= 3500*time.Millisecond {
+					s.Queued = 0
+				}
+			})
+		}, []string{CheckRecovery}, nil},
+		{"never recovered", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Recovery: fakeingest.Duration(time.Second)})
+			r.res.Endpoint.LastFault = r.start.Add(time.Second)
+			r.res.Samples = samples(40, func(i int, s *Sample) { s.Queued, s.Oldest, s.Requests = 3, 500*time.Millisecond, i })
+		}, []string{CheckRecovery}, nil},
+		{"recovered while envelopes keep coming", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Recovery: fakeingest.Duration(time.Second)})
+			r.res.Endpoint.LastFault = r.start.Add(time.Second)
+			r.res.Samples = samples(40, func(i int, s *Sample) { // never empty, but only new records from 1.3 s
+				s.Queued, s.Oldest, s.Requests = 3, 500*time.Millisecond, i
+				if s.Offset >= 1300*time.Millisecond {
+					s.Oldest = s.Offset - 50*time.Millisecond
+				}
+			})
+		}, nil, nil},
+
+		{"stall", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Stall: fakeingest.Duration(time.Second)})
+			r.res.Samples = samples(30, func(i int, s *Sample) { s.Queued, s.Healthy, s.Requests = 2, true, 5 })
+		}, []string{CheckStall}, nil},
+		{"busy is no stall", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Stall: fakeingest.Duration(time.Second)})
+			r.res.Samples = samples(30, func(i int, s *Sample) { s.Queued, s.Healthy, s.Requests = 2, true, i })
+		}, nil, nil},
+		{"a request in flight is no stall", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Stall: fakeingest.Duration(time.Second)})
+			r.res.Samples = samples(30, func(i int, s *Sample) { s.Queued, s.Healthy, s.Requests, s.InFlight = 2, true, 5, 1 })
+		}, nil, nil},
+		{"waiting out an unhealthy endpoint is no stall", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Stall: fakeingest.Duration(time.Second)})
+			r.res.Samples = samples(30, func(i int, s *Sample) { s.Queued, s.Healthy, s.Requests = 2, i%10 == 0, 5 })
+		}, nil, nil},
+		{"waiting a retry delay is no stall", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Stall: fakeingest.Duration(time.Second)})
+			r.res.Samples = samples(30, func(i int, s *Sample) {
+				s.Queued, s.Delayed, s.NextDue, s.Healthy, s.Requests = 2, 2, 10*time.Second, true, 5
+			})
+		}, nil, nil},
+		{"the wait after a retry delay came due is a stall", func(r *run, out *shipOutcome) {
+			r.cfg.Profile = liveness(fakeingest.Liveness{Stall: fakeingest.Duration(time.Second)})
+			r.res.Samples = samples(30, func(i int, s *Sample) {
+				s.Queued, s.Delayed, s.NextDue, s.Healthy, s.Requests = 2, 2, 500*time.Millisecond, true, 5
+			})
+		}, []string{CheckStall}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,4 +217,20 @@ func TestVerifyCatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// liveness returns a profile with the liveness thresholds l.
+func liveness(l fakeingest.Liveness) *fakeingest.Profile {
+	return &fakeingest.Profile{Name: "spoiled", Liveness: l}
+}
+
+// samples returns n samples 100 ms apart (from 100 ms), each set by f.
+func samples(n int, f func(i int, s *Sample)) []Sample {
+	out := make([]Sample, n)
+	for i := range out {
+		out[i].Offset = time.Duration(i+1) * 100 * time.Millisecond
+		f(i, &out[i])
+		out[i].QueuedAt = out[i].Offset
+	}
+	return out
 }

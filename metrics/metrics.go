@@ -66,11 +66,12 @@ type collector struct {
 
 	spoolRecords, spoolLeased, spoolBytes, spoolSegments, spoolOldest *prometheus.Desc
 	spoolQuarantined, enqueued, dropped                               *prometheus.Desc
-	spoolOrphaned, spoolSalvaged                                      *prometheus.Desc
+	spoolOrphaned, spoolSalvaged, spoolDelayed, spoolNextRetry        *prometheus.Desc
 
 	sent, retried, requests, duration, inFlight                         *prometheus.Desc
 	throttledUntil, lastSuccess, bodyBytes, transportRetries, redirects *prometheus.Desc
 	tokenErrors, queueErrors, batches                                   *prometheus.Desc
+	wrongEndpoint, isolations, delayed                                  *prometheus.Desc
 
 	ingestRequests, ingestItems, ingestBytes *prometheus.Desc
 }
@@ -87,8 +88,10 @@ func newCollector(src Sources) *collector {
 		spoolQuarantined: desc("spool_quarantined_segments_total", "Segment files moved to quarantine/ because they failed an integrity check."),
 		spoolOrphaned:    desc("spool_orphaned_segments_total", "Segment files found deleted or moved (or their directory moved or removed) while open; their records are moved to a new segment."),
 		spoolSalvaged:    desc("spool_salvaged_records_total", "Records copied out of segments set aside (orphaned or damaged) into new segments."),
+		spoolDelayed:     desc("spool_delayed_records", "Records waiting a per-record retry delay before they are handed out again (a partial success kept them)."),
+		spoolNextRetry:   desc("spool_next_retry_timestamp_seconds", "Time the first record waiting a per-record retry delay comes due, as a Unix timestamp; 0 when none waits."),
 		enqueued:         desc("envelopes_enqueued_total", "Envelopes appended durably to the spool."),
-		dropped:          desc("envelopes_dropped_total", "Envelopes removed undelivered, by reason (full, expired, corrupt, status_<code>, sampled_out, max_attempts, too_large).", "reason"),
+		dropped:          desc("envelopes_dropped_total", "Envelopes removed undelivered, by reason (full, expired, corrupt, status_<code>, sampled_out, max_attempts, too_large, poison).", "reason"),
 		sent:             desc("envelopes_sent_total", "Envelopes the ingestion service accepted."),
 		retried:          desc("envelopes_retried_total", "Envelopes kept in the spool for another attempt (counted per attempt)."),
 		requests:         desc("requests_total", "HTTP requests to the ingestion service by status code; code 0 means no response (connection error or timeout).", "code"),
@@ -102,6 +105,9 @@ func newCollector(src Sources) *collector {
 		tokenErrors:      desc("token_errors_total", "Failures to obtain an Entra ID token."),
 		queueErrors:      desc("queue_errors_total", "Failed lease or settle calls on the spool."),
 		batches:          desc("batches_total", "Batches leased from the spool for sending."),
+		wrongEndpoint:    desc("sender_wrong_endpoint_responses_total", "Answers that cannot come from the ingestion service (404, 405, or a 2xx whose body is not a track response: a wrong host or path, a proxy); their envelopes are kept."),
+		isolations:       desc("sender_isolations_total", "Requests resent in halves to isolate an envelope that made them fail as a whole while the service was healthy."),
+		delayed:          desc("sender_delayed_items_total", "Envelopes a healthy service asked to retry (a partial success), kept with a per-record delay instead of backing off; counted in aispool_envelopes_retried_total too."),
 		ingestRequests:   desc("ingest_requests_total", "Requests answered by the local ingestion endpoint, by status code.", "code"),
 		ingestItems:      desc("ingest_items_total", "Items posted to the local ingestion endpoint, by outcome: accepted (durable), rejected (invalid envelope), refused (answered 503, to be resent).", "outcome"),
 		ingestBytes:      desc("ingest_body_bytes_total", "Request body bytes read by the local ingestion endpoint, as received."),
@@ -111,9 +117,10 @@ func newCollector(src Sources) *collector {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.spoolRecords, c.spoolLeased, c.spoolBytes, c.spoolSegments,
-		c.spoolOldest, c.spoolQuarantined, c.spoolOrphaned, c.spoolSalvaged, c.enqueued, c.dropped, c.sent, c.retried, c.requests, c.duration,
-		c.inFlight, c.throttledUntil, c.lastSuccess, c.bodyBytes, c.transportRetries, c.redirects,
-		c.tokenErrors, c.queueErrors, c.batches, c.ingestRequests, c.ingestItems, c.ingestBytes} {
+		c.spoolOldest, c.spoolQuarantined, c.spoolOrphaned, c.spoolSalvaged, c.spoolDelayed, c.spoolNextRetry, c.enqueued, c.dropped,
+		c.sent, c.retried, c.requests, c.duration, c.inFlight, c.throttledUntil, c.lastSuccess, c.bodyBytes, c.transportRetries,
+		c.redirects, c.tokenErrors, c.queueErrors, c.batches, c.wrongEndpoint, c.isolations, c.delayed,
+		c.ingestRequests, c.ingestItems, c.ingestBytes} {
 		ch <- d
 	}
 }
@@ -137,6 +144,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.spoolQuarantined, st.QuarantinedSegments)
 		counter(c.spoolOrphaned, st.OrphanedSegments)
 		counter(c.spoolSalvaged, st.SalvagedRecords)
+		gauge(c.spoolDelayed, float64(st.Delayed))
+		gauge(c.spoolNextRetry, unixSeconds(st.NextDue))
 		counter(c.enqueued, st.Appended)
 		reasons := []string{spool.ReasonFull, spool.ReasonExpired, spool.ReasonCorrupt}
 		for r := range st.Dropped {
@@ -172,6 +181,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.tokenErrors, st.TokenErrors)
 		counter(c.queueErrors, st.QueueErrors)
 		counter(c.batches, st.Batches)
+		counter(c.wrongEndpoint, st.WrongEndpoint)
+		counter(c.isolations, st.Isolations)
+		counter(c.delayed, st.Delayed)
 	}
 	if c.src.Ingest != nil {
 		st := c.src.Ingest()

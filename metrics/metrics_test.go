@@ -28,9 +28,9 @@ func fixedSources() Sources {
 		Version: "v0.1.0-test",
 		Spool: func() spool.Stats {
 			return spool.Stats{
-				Records: 1200, Leased: 500, Bytes: 16 << 20, Segments: 3, Oldest: t0,
+				Records: 1200, Leased: 500, Delayed: 4, NextDue: t0.Add(2 * time.Second), Bytes: 16 << 20, Segments: 3, Oldest: t0,
 				Appended: 10000, Acked: 8700, Retried: 40,
-				Dropped:             map[string]uint64{"expired": 7, "status_400": 3, "sampled_out": 2},
+				Dropped:             map[string]uint64{"expired": 7, "status_400": 3, "sampled_out": 2, "poison": 1},
 				QuarantinedSegments: 1, OrphanedSegments: 1, SalvagedRecords: 2000,
 			}
 		},
@@ -40,6 +40,7 @@ func fixedSources() Sources {
 				Requests:  map[int]uint64{200: 10, 206: 1, 429: 2, 0: 1},
 				BytesSent: 120000, BytesUncompressed: 900000,
 				TransportRetries: 1, Redirects: 1, InFlight: 2,
+				WrongEndpoint: 3, Isolations: 2, Delayed: 5,
 				ThrottledUntil: t0.Add(30 * time.Second), LastSuccess: t0.Add(10 * time.Second),
 				RequestDuration: sender.Histogram{Count: 14, Sum: 2.5, Bounds: []float64{0.1, 1}, Counts: []uint64{9, 13}},
 			}
@@ -146,4 +147,57 @@ func TestRealSpoolOverHTTP(t *testing.T) {
 			t.Errorf("exposition lacks %q", want)
 		}
 	}
+}
+
+// TestRealSpoolDelayedRecords scrapes the per-record retry delays of a real
+// spool: records a partial success kept wait, counted, with the time the
+// first comes due.
+func TestRealSpoolDelayedRecords(t *testing.T) {
+	ctx := context.Background()
+	s, err := spool.Open(ctx, filepath.Join(t.TempDir(), "s"), &spool.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Append(ctx, []byte("a"), []byte("b"), []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Lease(ctx, 10, 1<<20)
+	if err != nil || b == nil {
+		t.Fatalf("Lease: %v, %v", b, err)
+	}
+	before := time.Now()
+	if err := b.Settle(ctx, spool.Outcome{Retry: []int{0, 2}, RetryDelay: []time.Duration{time.Hour, 2 * time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	reg := NewRegistry()
+	if err := Register(reg, Sources{Spool: s.Stats}); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(gaugeOf(t, reg, "aispool_spool_delayed_records")); got != 2 {
+		t.Errorf("aispool_spool_delayed_records %v, want 2", got)
+	}
+	due := gaugeOf(t, reg, "aispool_spool_next_retry_timestamp_seconds")
+	if got, want := testutil.ToFloat64(due), float64(before.Add(time.Hour).Unix()); got < want-1 || got > want+5 {
+		t.Errorf("aispool_spool_next_retry_timestamp_seconds %v, want about %v (an hour from now)", got, want)
+	}
+}
+
+// gaugeOf gathers reg and returns the one metric named name as a collector
+// for testutil.ToFloat64.
+func gaugeOf(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: "copy"}, func() float64 {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			})
+		}
+	}
+	t.Fatalf("no single metric %s", name)
+	return nil
 }

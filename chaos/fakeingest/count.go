@@ -72,7 +72,7 @@ func (l *listener) serveCounted(w http.ResponseWriter, r *http.Request, pl plan,
 	switch {
 	case pl.fault.processes():
 		status, all.accepted, resp.ItemsAccepted = http.StatusOK, true, n
-	case KeepsWholeRequest(status):
+	case pl.fault == FaultWrongEndpoint || KeepsWholeRequest(status):
 		all.retry = true
 	default:
 		all.reason = dropReason(status, false)

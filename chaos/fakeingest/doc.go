@@ -56,8 +56,12 @@
 // body, client gone before the answer); duplicates (ids accepted more than
 // once), and unexplained duplicates (accepted twice with intact answers,
 // which an at-least-once shipper that did not crash never does); Retry-After
-// violations; and a time series of requests, accepted items and failures
-// by outcome (100 ms buckets by default).
+// violations; and a time series of requests, accepted items, partial
+// successes and failures by outcome (100 ms buckets by default). For
+// liveness it also keeps its requests in flight, whether it is healthy
+// (Stats.Healthy), when it last answered other than a plain 200
+// (Stats.LastFault) and last accepted a new id (Stats.LastAccepted), and
+// the periods during which a Retry-After it gave ran (Report.RetryAfters).
 //
 // Retry-After violations are tracked per listener, as a client keys its
 // back-off per endpoint (scheme://host:port): a request that arrives on a
@@ -78,7 +82,7 @@
 // # Profiles
 //
 // A profile is a JSON file (ParseProfile, LoadProfile). The package ships
-// six, embedded from profiles/*.json (ProfileByName, ProfileNames):
+// eleven, embedded from profiles/*.json (ProfileByName, ProfileNames):
 //
 //   - healthy: no faults, the baseline;
 //   - flaky: 5xx and 408, resets, lost answers, latency;
@@ -86,7 +90,18 @@
 //     throttle window;
 //   - partial: 206 with retriable, permanent and sampled-out items;
 //   - outage: refused connections, then 503 with Retry-After, periodically;
-//   - hostile: everything at once.
+//   - hostile: everything at once;
+//   - steady-partial: every request a partial success, 1% of the items
+//     throttled per item;
+//   - poison: one item (marked with the property chaos.poison) fails every
+//     request holding it with 500;
+//   - wrong-endpoint: 404 for the first 2 s, then healthy;
+//   - garbage-200: 200 with an HTML page for 2 s, then healthy;
+//   - burst: an exact sequence of faults (a script), then healthy.
+//
+// The last five carry liveness thresholds (the "liveness" section) that
+// the chaos verifier checks: the pipe must keep flowing, not only lose
+// nothing.
 //
 // The named profiles' hangs last 35 s, past the sender's default 30 s
 // request timeout; for quick runs lower both (Profile.Hang.Duration and
@@ -149,7 +164,7 @@
 //	  },
 //
 //	  "windows": [                     // periods when every request fails alike
-//	    {"kind": "outage",             // "outage" or "throttle"
+//	    {"kind": "outage",             // "outage", "throttle" or "wrong-endpoint"
 //	     "start": "2s",                // after Endpoint.Start
 //	     "duration": "1s",
 //	     "every": "12s",               // repeat period; 0 or absent: once
@@ -157,12 +172,38 @@
 //	                                   //   open connections reset) or "503"
 //	     "retryAfter": false},         // outage "503": Retry-After until the end
 //	    {"kind": "throttle", "start": "6s", "duration": "1s", "every": "12s",
-//	     "code": 429}                  // 429 (default) or 439, Retry-After until the end
-//	  ]
+//	     "code": 429},                 // 429 (default) or 439, Retry-After until the end
+//	    {"kind": "wrong-endpoint", "duration": "2s",
+//	     "mode": "404"}                // "404" (default), "405", or "html": 200 with an
+//	                                   //   HTML page; nothing accepted, everything to keep
+//	  ],
+//
+//	  "poison": {                      // items marked with the property "chaos.poison"
+//	    "count": 1,                    // how many envelopes a chaos scenario marks
+//	    "status": 500                  // fail any request holding one: 500 (default),
+//	  },                               //   another 5xx, or 400 without errors[]
+//
+//	  "script": [                      // the first requests, in order of arrival
+//	    {"status": 503, "count": 6},   // count: requests in a row (default 1)
+//	    {"status": 429, "retryAfter": 2},
+//	    {"status": 206, "count": 4,    // 206: processed, a share of the items refused
+//	     "itemErrorRate": 0.5, "itemCode": 429},  // per-item code, default 429
+//	    {"status": 200}                // 200: processed normally
+//	  ],
+//
+//	  "liveness": {                    // thresholds of the chaos verifier, not the endpoint's
+//	    "throughputRatio": 0.9,        // of a healthy twin run's delivery rate
+//	    "throughputFloor": 500,        // envelopes per second
+//	    "recovery": "3s",              // last fault to an empty spool
+//	    "stall": "1s"                  // idle with a backlog and a healthy endpoint
+//	  }
 //	}
 //
 // A window overrides the request-level faults while it lasts (the first
-// active window in the list wins). Retry-After is always whole seconds.
+// active window in the list wins); the script overrides windows and
+// request-level faults for the requests it answers. Retry-After is always
+// whole seconds. A poison item fails a request that would otherwise be
+// processed (accepted, or accepted with a lost answer).
 //
 // # Load tests and test control
 //

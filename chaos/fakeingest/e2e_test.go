@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aispool/aispool/internal/breeze"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
 )
@@ -164,8 +165,13 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 	defer sp.Close()
 	want := ids(p.Name, e2eEnvelopes)
 	recs := make([][]byte, len(want))
+	poison := map[string]bool{}
 	for i, id := range want {
-		recs[i] = append(Envelope(id), '\n')
+		var opts []EnvelopeOption
+		if p.Poison.Marked(i, len(want)) {
+			opts, poison[id] = append(opts, WithPoison()), true
+		}
+		recs[i] = append(Envelope(id, opts...), '\n')
 	}
 	// Produce while the sender drains, for long enough to cross every
 	// window of the profile.
@@ -241,12 +247,29 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 		t.Errorf("sender: %d sent + %d dropped, want %d", ss.Sent, senderDropped, e2eEnvelopes)
 	}
 
-	// Nothing lost: accepted, or dropped for a reason the endpoint gave.
-	if missing := rep.Unaccounted(want); len(missing) > 0 {
+	// Nothing lost: accepted, or dropped for a reason the endpoint gave,
+	// or, for the items marked poison only, dropped by the sender as
+	// poison after requests holding them failed.
+	var missing []string
+	poisoned := 0
+	for _, id := range rep.Unaccounted(want) {
+		if poison[id] && rep.IDs[id].Poison > 0 {
+			poisoned++
+			continue
+		}
+		missing = append(missing, id)
+	}
+	if len(missing) > 0 {
 		t.Errorf("%d envelopes neither accepted nor refused for good, e.g. %v (%+v)", len(missing), missing[:min(5, len(missing))], rep.IDs[missing[0]])
+	}
+	if int(ss.Dropped[breeze.ReasonPoison]) != poisoned || poisoned != len(poison) {
+		t.Errorf("%d of the %d poison items undelivered, the sender dropped %d as poison", poisoned, len(poison), ss.Dropped[breeze.ReasonPoison])
 	}
 	// The sender dropped exactly what the endpoint told it to drop.
 	for _, reason := range unionKeys(ss.Dropped, rep.Dropped) {
+		if reason == breeze.ReasonPoison {
+			continue
+		}
 		if int(ss.Dropped[reason]) != rep.Dropped[reason] {
 			t.Errorf("dropped as %s: sender %d, endpoint's intact answers %d", reason, ss.Dropped[reason], rep.Dropped[reason])
 		}
@@ -285,6 +308,9 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 		switch {
 		case w.Kind == WindowThrottle:
 			seen = rep.ByOutcome[FaultThrottleWindow.Outcome(cmp.Or(w.Code, 429))] > 0
+		case w.Kind == WindowWrongEndpoint:
+			seen = ss.WrongEndpoint > 0 && rep.ByOutcome[FaultWrongEndpoint.Outcome(200)]+
+				rep.ByOutcome[FaultWrongEndpoint.Outcome(404)]+rep.ByOutcome[FaultWrongEndpoint.Outcome(405)] > 0
 		case w.Mode == OutageRefuse:
 			seen = ss.Requests[0] > 0 // connection errors
 		default:
@@ -298,6 +324,10 @@ func runE2E(t *testing.T, p *Profile, seed uint64, tune func(*sender.Config)) e2
 	}
 	randomFaults := len(compile(p).choices) > 0 || p.Partial.Probability > 0
 	switch {
+	case p.Poison.Count > 0 && rep.ByOutcome[FaultPoison.Outcome(cmp.Or(p.Poison.Status, 500))] == 0:
+		t.Errorf("no request failed over a poison item: %v", rep.ByOutcome)
+	case len(p.Script) > 0 && rep.Requests == rep.ByOutcome[FaultNone.Outcome(200)]:
+		t.Errorf("the script did not run: %v", rep.ByOutcome)
 	case !randomFaults && felt < len(p.Windows):
 		t.Errorf("%d of %d windows affected the run: %v, sender %v", felt, len(p.Windows), rep.ByOutcome, ss.Requests)
 	case randomFaults && rep.Requests == rep.ByOutcome[FaultNone.Outcome(200)]:

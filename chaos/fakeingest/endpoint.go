@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,6 +200,10 @@ func New(cfg Config) (*Endpoint, error) {
 		errs = append(errs, fmt.Errorf("%w: Bodies: unknown mode %d", ErrInvalidConfig, cfg.Bodies))
 	case cfg.Bodies != DecodeBodies && cfg.Profile.Partial.Probability > 0:
 		errs = append(errs, fmt.Errorf("%w: Bodies: %s cannot answer per-item errors (the profile's partial)", ErrInvalidConfig, cfg.Bodies))
+	case cfg.Bodies != DecodeBodies && cfg.Profile.Poison.enabled():
+		errs = append(errs, fmt.Errorf("%w: Bodies: %s cannot find poison items (the profile's poison)", ErrInvalidConfig, cfg.Bodies))
+	case cfg.Bodies != DecodeBodies && scriptsItemErrors(cfg.Profile.Script):
+		errs = append(errs, fmt.Errorf("%w: Bodies: %s cannot answer per-item errors (the profile's script)", ErrInvalidConfig, cfg.Bodies))
 	}
 	for _, a := range []struct{ field, addr string }{{"Addr", cfg.Addr}, {"RedirectAddr", cfg.RedirectAddr}} {
 		if err := checkAddr(a.addr, cfg.AllowNonLoopback); err != nil {
@@ -233,6 +238,16 @@ func New(cfg Config) (*Endpoint, error) {
 		done: make(chan struct{}),
 	}
 	return e, nil
+}
+
+// scriptsItemErrors reports whether a script has a 206 that refuses items.
+func scriptsItemErrors(script []Step) bool {
+	for _, st := range script {
+		if st.Status == http.StatusPartialContent && st.ItemErrorRate > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // checkAddr checks that addr is host:port with a loopback host, unless any
@@ -332,11 +347,43 @@ func (e *Endpoint) Seed() uint64 { return e.seed }
 func (e *Endpoint) Profile() *Profile { return e.cfg.Profile }
 
 // Stats returns the counters.
-func (e *Endpoint) Stats() Stats { return e.rec.stats() }
+func (e *Endpoint) Stats() Stats {
+	s := e.rec.stats()
+	s.Healthy = s.Healthy && e.healthyNow()
+	return s
+}
+
+// healthyNow reports whether nothing but the last answer makes the endpoint
+// unhealthy now: it is not unavailable, no fault window was active since
+// that answer (a client has heard nothing good since an outage), and no
+// Retry-After it gave is running.
+func (e *Endpoint) healthyNow() bool {
+	e.mu.Lock()
+	started, start, lns := e.started, e.start, e.lns
+	e.mu.Unlock()
+	switch {
+	case e.unavailable.Load():
+		return false
+	case !started:
+		return true
+	}
+	now := time.Now()
+	last := max(e.rec.lastAnswerAt().Sub(start), 0)
+	if e.prof.windowSince(last, now.Sub(start)) {
+		return false
+	}
+	for _, l := range lns {
+		if l.throttledAt(now) {
+			return false
+		}
+	}
+	return true
+}
 
 // Report returns everything recorded so far.
 func (e *Endpoint) Report() Report {
 	r := e.rec.report()
+	r.Healthy = r.Healthy && e.healthyNow()
 	r.Profile = e.cfg.Profile.Name
 	r.Seed = e.seed
 	e.mu.Lock()
@@ -441,6 +488,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := e.seq.Add(1) - 1
 	rng := rand.New(rand.NewPCG(e.seed, n))
 	pl := e.prof.draw(rng, at.Sub(e.start), l.secondary)
+	if sp, ok := e.prof.scripted(n, pl); ok {
+		pl = sp
+	}
 	if e.unavailable.Load() {
 		pl = plan{fault: FaultOutage, status: http.StatusServiceUnavailable, latency: pl.latency}
 	}
@@ -457,6 +507,9 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		l.badBody(w, r, err, at, log)
 		return
+	}
+	if e.prof.poisonStatus != 0 && pl.fault.processes() && slices.ContainsFunc(items, poisoned) {
+		pl = plan{fault: FaultPoison, status: e.prof.poisonStatus, latency: pl.latency}
 	}
 	answers, resp, status := e.answer(items, pl, rng)
 	l.finish(w, r, pl, status, resp, log, func(label string, lost bool) {
@@ -542,11 +595,14 @@ func (e *Endpoint) answer(items []breeze.Item, pl plan, rng *rand.Rand) ([]itemA
 	if pl.fault.processes() {
 		return e.process(items, pl, rng)
 	}
-	keep := KeepsWholeRequest(pl.status)
+	// A wrong endpoint's answer (even a 200) says nothing about the items:
+	// a client keeps them all.
+	keep := pl.fault == FaultWrongEndpoint || KeepsWholeRequest(pl.status)
 	answers := make([]itemAnswer, len(items))
 	for i, it := range items {
 		a := &answers[i]
 		a.id, a.hasID = e.itemID(it)
+		a.poison = pl.fault == FaultPoison && poisoned(it)
 		a.retry = keep
 		if !keep {
 			a.reason = dropReason(pl.status, false)
@@ -599,12 +655,28 @@ func (l *listener) respond(w http.ResponseWriter, pl plan, fault Fault, status i
 		h.Set("Content-Type", "text/html")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, "<html><body><h1>chaos</h1>not a track response</body></html>")
+	case FaultWrongEndpoint:
+		if pl.html {
+			h.Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, wrongEndpointPage)
+			return
+		}
+		if status == http.StatusMethodNotAllowed {
+			h.Set("Allow", http.MethodGet)
+		}
+		http.Error(w, http.StatusText(status), status)
 	default:
 		h.Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
 	}
 }
+
+// wrongEndpointPage is what a wrong-endpoint window of mode "html" answers
+// with 200: a proxy's or captive portal's page, not a track response.
+const wrongEndpointPage = "<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in to continue</h1>" +
+	"<p>chaos: this is not the ingestion service (wrong-endpoint window)</p></body></html>"
 
 var errClosing = errors.New("chaos: endpoint closing")
 
@@ -644,7 +716,7 @@ func (e *Endpoint) process(items []breeze.Item, pl plan, rng *rand.Rand) ([]item
 			a.invalid = true
 			code, msg = http.StatusBadRequest, err.Error()
 		} else if pl.partial {
-			code, msg = e.prof.itemFate(rng)
+			code, msg = e.prof.itemFate(rng, pl)
 		}
 		if code == 0 {
 			a.accepted = true

@@ -1,9 +1,12 @@
 package fakeingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/aispool/aispool/internal/breeze"
 )
 
 // IDProperty is the custom property that carries the id of a synthetic
@@ -102,6 +105,30 @@ func WithPadding(n int) EnvelopeOption { return func(s *envelopeSpec) { s.pad = 
 // WithProperty adds a custom property.
 func WithProperty(key, value string) EnvelopeOption {
 	return func(s *envelopeSpec) { s.props[key] = value }
+}
+
+// WithPoison marks the envelope as poison (the property PoisonProperty):
+// an endpoint whose profile sets Poison fails every request holding it.
+func WithPoison() EnvelopeOption { return WithProperty(PoisonProperty, "true") }
+
+// poisoned reports whether a decoded item is marked poison: its custom
+// property PoisonProperty is present, whatever its value.
+func poisoned(it breeze.Item) bool {
+	if it.Err != nil || !bytes.Contains(it.Raw, []byte(`"`+PoisonProperty+`"`)) {
+		return false
+	}
+	var env struct {
+		Data struct {
+			BaseData struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"baseData"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(it.Raw, &env) != nil {
+		return false
+	}
+	_, ok := env.Data.BaseData.Properties[PoisonProperty]
+	return ok
 }
 
 // WithEventName sets the event's name (default "chaos").

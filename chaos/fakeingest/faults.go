@@ -50,6 +50,12 @@ const (
 	FaultBadBody Fault = "bad_body"
 	// FaultNotTrack: not a POST to /v2/track or /v2.1/track (404, 405).
 	FaultNotTrack Fault = "not_track"
+	// FaultPoison: the request held an item marked poison
+	// (PoisonProperty) and was answered Profile.Poison.Status as a whole.
+	FaultPoison Fault = "poison"
+	// FaultWrongEndpoint: a wrong-endpoint window: 404, 405, or 200 with
+	// an HTML page; nothing accepted.
+	FaultWrongEndpoint Fault = "wrong_endpoint"
 )
 
 // Outcome is the label of a request the endpoint answered with fault f: f
@@ -101,6 +107,19 @@ type compiled struct {
 	wRetriable, wPermanent, wTotal float64
 	raMin, raMax                   int
 	hang, redirectMaxAge           time.Duration
+	// script holds the scripted steps with, for each, the request number
+	// it ends before.
+	script []scriptStep
+	// poisonStatus answers a request holding a poison item; 0 when the
+	// profile has none.
+	poisonStatus int
+}
+
+// scriptStep is a Step that answers the requests numbered below end (and at
+// or above the previous step's end).
+type scriptStep struct {
+	end  uint64
+	step Step
 }
 
 func compile(p *Profile) *compiled {
@@ -125,6 +144,14 @@ func compile(p *Profile) *compiled {
 	c.wRetriable = pa.weight(pa.Retriable)
 	c.wPermanent = c.wRetriable + pa.weight(pa.Permanent)
 	c.wTotal = c.wPermanent + pa.weight(pa.SampledOut)
+	var end uint64
+	for _, st := range p.Script {
+		end += uint64(cmp.Or(st.Count, 1))
+		c.script = append(c.script, scriptStep{end: end, step: st})
+	}
+	if p.Poison.enabled() {
+		c.poisonStatus = cmp.Or(p.Poison.Status, http.StatusInternalServerError)
+	}
 
 	sum := 0.0
 	add := func(prob float64, f Fault, status int) {
@@ -157,6 +184,12 @@ type plan struct {
 	// seconds, as an HTTP date if date.
 	retryAfter int
 	date       bool
+	// itemErrorRate and itemCode shape the per-item errors of a scripted
+	// 206 (partial is set too).
+	itemErrorRate float64
+	itemCode      int
+	// html answers a wrong-endpoint window with an HTML page (200).
+	html bool
 }
 
 // draw decides the fate of one request from its own random source, at
@@ -215,16 +248,68 @@ func (c *compiled) draw(rng *rand.Rand, elapsed time.Duration, secondary bool) p
 			}
 		case WindowThrottle:
 			pl = plan{fault: FaultThrottleWindow, status: cmp.Or(w.Code, 429), latency: pl.latency, retryAfter: remaining}
+		case WindowWrongEndpoint:
+			pl = plan{fault: FaultWrongEndpoint, status: http.StatusNotFound, latency: pl.latency}
+			switch w.Mode {
+			case WrongEndpoint405:
+				pl.status = http.StatusMethodNotAllowed
+			case WrongEndpointHTML:
+				pl.status, pl.html = http.StatusOK, true
+			}
 		}
 		break
 	}
 	return pl
 }
 
-// itemFate draws the fate of one valid item of a partial request: 0 for
-// accepted, else its per-item status code and message.
-func (c *compiled) itemFate(rng *rand.Rand) (int, string) {
+// scripted returns the plan of request number n if the profile's script
+// answers it (it overrides drawn faults and windows; a drawn latency
+// stays).
+func (c *compiled) scripted(n uint64, drawn plan) (plan, bool) {
+	for _, s := range c.script {
+		if n >= s.end {
+			continue
+		}
+		st := s.step
+		pl := plan{fault: FaultNone, status: st.Status, latency: drawn.latency, retryAfter: st.RetryAfter}
+		switch {
+		case st.Status == http.StatusOK:
+		case st.Status == http.StatusPartialContent:
+			pl.partial, pl.itemErrorRate, pl.itemCode = true, st.ItemErrorRate, cmp.Or(st.ItemCode, http.StatusTooManyRequests)
+		case (st.Status == 429 || st.Status == 439) && st.RetryAfter > 0:
+			pl.fault = FaultThrottle
+		default:
+			pl.fault = FaultStatus
+		}
+		return pl, true
+	}
+	return plan{}, false
+}
+
+// windowSince reports whether one of the profile's windows was active at
+// some time in (from, to] (at to if from ≥ to).
+func (c *compiled) windowSince(from, to time.Duration) bool {
+	for _, w := range c.p.Windows {
+		if on, _ := w.active(to); on {
+			return true
+		}
+		if t, ok := w.next(from); ok && from < to && t <= to {
+			return true
+		}
+	}
+	return false
+}
+
+// itemFate draws the fate of one valid item of a partial request (pl):
+// 0 for accepted, else its per-item status code and message.
+func (c *compiled) itemFate(rng *rand.Rand, pl plan) (int, string) {
 	uErr, uKind, pick := rng.Float64(), rng.Float64()*c.wTotal, rng.Uint64()
+	if pl.itemCode != 0 { // scripted
+		if uErr >= pl.itemErrorRate {
+			return 0, ""
+		}
+		return pl.itemCode, itemMessage(pl.itemCode)
+	}
 	if uErr >= c.p.Partial.ItemErrorRate {
 		return 0, ""
 	}

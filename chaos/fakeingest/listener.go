@@ -185,11 +185,19 @@ func (l *listener) close() error {
 // throttle notes a Retry-After answer sent at given, ending at until.
 func (l *listener) throttle(given, until time.Time) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if until.After(l.notBefore) {
 		l.notBefore = until
 	}
 	l.given = given
+	l.mu.Unlock()
+	l.e.rec.retryAfter(l.name, given, until)
+}
+
+// throttledAt reports whether a Retry-After given here runs at t.
+func (l *listener) throttledAt(t time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return t.Before(l.notBefore)
 }
 
 // redirectMarker is the query parameter a redirect's Location carries.

@@ -78,8 +78,97 @@ type Profile struct {
 	// answered with its status but a body that is not JSON.
 	Garbage float64 `json:"garbage,omitempty"`
 	// Windows are periods, relative to Endpoint.Start, during which every
-	// request fails the same way: outages and throttling.
+	// request fails the same way: outages, throttling and a wrong
+	// endpoint.
 	Windows []Window `json:"windows,omitempty"`
+	// Poison makes the items marked with the custom property
+	// PoisonProperty fail every request that holds them.
+	Poison Poison `json:"poison"`
+	// Script answers the first requests one by one, in order of arrival,
+	// before the rest of the profile applies: an exact sequence of faults.
+	Script []Step `json:"script,omitempty"`
+
+	// Liveness holds the thresholds of the chaos verifier's liveness
+	// checks for runs with this profile (package chaos); the endpoint
+	// ignores it.
+	Liveness Liveness `json:"liveness"`
+}
+
+// PoisonProperty is the custom property that marks a synthetic envelope
+// (WithProperty) or a span (an attribute) as poison: with Profile.Poison
+// set, the endpoint fails every request that holds such an item, as a
+// service fails a whole request over one malformed item.
+const PoisonProperty = "chaos.poison"
+
+// Poison says how the endpoint answers a request holding an item marked
+// with PoisonProperty, and how many of its envelopes a chaos scenario
+// marks. It applies when Count or Status is set; a request that would
+// otherwise be processed is then answered Status (default 500) as a whole,
+// nothing accepted, every item to be kept and retried.
+type Poison struct {
+	// Count is how many envelopes a chaos scenario marks as poison,
+	// spread evenly over the run.
+	Count int `json:"count,omitempty"`
+	// Status is the whole-request answer: 500 (default), another 5xx, or
+	// 400 (without errors[]).
+	Status int `json:"status,omitempty"`
+}
+
+// Marked reports whether a scenario sending n envelopes marks envelope i
+// (from 0) as poison: Count of them, spread evenly (the middle one for a
+// Count of 1).
+func (p Poison) Marked(i, n int) bool {
+	if p.Count <= 0 || n <= 0 || i < 0 || i >= n {
+		return false
+	}
+	k := min(p.Count, n)
+	// The j-th of k marks sits at (2j+1)·n/(2k).
+	j := (2*i*k + k) / (2 * n)
+	return j < k && (2*j+1)*n/(2*k) == i
+}
+
+// enabled reports whether the endpoint looks for poison items.
+func (p Poison) enabled() bool { return p.Count > 0 || p.Status != 0 }
+
+// Step is one answer of a Profile.Script, given to Count requests in a row.
+type Step struct {
+	// Count is how many requests in a row get this answer (default 1).
+	Count int `json:"count,omitempty"`
+	// Status is 200 (processed normally), 206 (processed, ItemErrorRate
+	// of the items refused with ItemCode) or a whole-request status in
+	// 400..599 but 413 (nothing accepted; 429 and 439 are counted as
+	// throttles).
+	Status int `json:"status"`
+	// RetryAfter, if positive, is sent as a Retry-After header, in
+	// seconds (at most 3600).
+	RetryAfter int `json:"retryAfter,omitempty"`
+	// ItemErrorRate is the share of a 206's items refused, drawn item by
+	// item.
+	ItemErrorRate float64 `json:"itemErrorRate,omitempty"`
+	// ItemCode is their per-item code: 429 (default) or any other code a
+	// 206 may carry (retriable or permanent).
+	ItemCode int `json:"itemCode,omitempty"`
+}
+
+// Liveness are the thresholds of the chaos verifier's liveness checks: a
+// zero field sets none (the check then reports its figure and passes).
+type Liveness struct {
+	// ThroughputRatio is the least share, in (0, 1], of a healthy run's
+	// delivery rate that a run with this profile must reach. A scenario
+	// runs a healthy twin of the same shape at the same time, and compares
+	// how many envelopes each had delivered when the twin had delivered
+	// all of its own.
+	ThroughputRatio float64 `json:"throughputRatio,omitempty"`
+	// ThroughputFloor is the least delivery rate, in envelopes per second
+	// from the start of the run to its last delivery.
+	ThroughputFloor float64 `json:"throughputFloor,omitempty"`
+	// Recovery bounds the time from the endpoint's last fault (any answer
+	// but a plain 200) to an empty spool.
+	Recovery Duration `json:"recovery,omitzero"`
+	// Stall bounds the longest stretch with a non-empty spool, a healthy
+	// endpoint (Stats.Healthy) and no request in flight; records waiting a
+	// per-record retry delay are not a stall until they come due.
+	Stall Duration `json:"stall,omitzero"`
 }
 
 // Latency delays an answer by a uniform random duration in [Min, Max] with
@@ -152,6 +241,18 @@ const (
 	// WindowThrottle: every request is answered Code (429 or 439) with a
 	// Retry-After until the end of the window.
 	WindowThrottle = "throttle"
+	// WindowWrongEndpoint: every request is answered as by something that
+	// is not the ingestion service (a wrong host or path, a proxy, a
+	// captive portal): mode "404" (default), "405", or "html" (200 with an
+	// HTML page). Nothing is accepted; a client must keep everything.
+	WindowWrongEndpoint = "wrong-endpoint"
+)
+
+// Wrong-endpoint modes.
+const (
+	WrongEndpoint404  = "404"
+	WrongEndpoint405  = "405"
+	WrongEndpointHTML = "html"
 )
 
 // Outage modes.
@@ -167,7 +268,8 @@ type Window struct {
 	Start    Duration `json:"start,omitzero"`
 	Duration Duration `json:"duration"`
 	Every    Duration `json:"every,omitzero"`
-	// Mode of an outage: "refuse" or "503" (default).
+	// Mode of an outage: "refuse" or "503" (default); of a wrong
+	// endpoint: "404" (default), "405" or "html".
 	Mode string `json:"mode,omitempty"`
 	// Code of a throttle window: 429 (default) or 439.
 	Code int `json:"code,omitempty"`
@@ -242,7 +344,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 }
 
 // ProfileNames returns the names of the profiles shipped with the package,
-// sorted: healthy, flaky, throttled, partial, outage, hostile.
+// sorted: burst, flaky, garbage-200, healthy, hostile, outage, partial,
+// poison, steady-partial, throttled, wrong-endpoint.
 func ProfileNames() []string {
 	entries, _ := fs.ReadDir(profileFiles, "profiles") // embedded: cannot fail
 	names := make([]string, 0, len(entries))
@@ -303,6 +406,7 @@ func (p *Profile) Clone() *Profile {
 	c.Partial.RetriableCodes = slices.Clone(p.Partial.RetriableCodes)
 	c.Partial.PermanentCodes = slices.Clone(p.Partial.PermanentCodes)
 	c.Windows = slices.Clone(p.Windows)
+	c.Script = slices.Clone(p.Script)
 	if p.Redirect.MaxAge != nil {
 		v := *p.Redirect.MaxAge
 		c.Redirect.MaxAge = &v
@@ -426,10 +530,22 @@ func (p *Profile) Validate() error {
 				bad(f+".code", "%d is not 429 or 439", w.Code)
 			}
 			if w.Mode != "" {
-				bad(f+".mode", "only for an outage window")
+				bad(f+".mode", "only for an outage or wrong-endpoint window")
+			}
+		case WindowWrongEndpoint:
+			switch w.Mode {
+			case "", WrongEndpoint404, WrongEndpoint405, WrongEndpointHTML:
+			default:
+				bad(f+".mode", "%q is not \"404\", \"405\" or \"html\"", w.Mode)
+			}
+			if w.Code != 0 {
+				bad(f+".code", "only for a throttle window")
+			}
+			if w.RetryAfter {
+				bad(f+".retryAfter", "only for an outage window")
 			}
 		default:
-			bad(f+".kind", "%q is not \"outage\" or \"throttle\"", w.Kind)
+			bad(f+".kind", "%q is not \"outage\", \"throttle\" or \"wrong-endpoint\"", w.Kind)
 		}
 		nonNeg(f+".start", w.Start)
 		if w.Duration <= 0 {
@@ -439,6 +555,45 @@ func (p *Profile) Validate() error {
 			bad(f+".every", "%v must be 0 (once) or longer than duration %v", w.Every.D(), w.Duration.D())
 		}
 	}
+
+	if p.Poison.Count < 0 {
+		bad("poison.count", "%d negative", p.Poison.Count)
+	}
+	if st := p.Poison.Status; st != 0 && st != 400 && (st < 500 || st > 599) {
+		bad("poison.status", "%d is not 400 or a 5xx", st)
+	}
+	for i, st := range p.Script {
+		f := fmt.Sprintf("script[%d]", i)
+		if st.Count < 0 {
+			bad(f+".count", "%d negative", st.Count)
+		}
+		switch {
+		case st.Status == 200, st.Status == 206:
+		case st.Status >= 400 && st.Status <= 599 && st.Status != 413:
+		default:
+			bad(f+".status", "%d is not 200, 206, or 400..599 but 413", st.Status)
+		}
+		if st.RetryAfter < 0 || st.RetryAfter > 3600 {
+			bad(f+".retryAfter", "%d not in 0..3600", st.RetryAfter)
+		}
+		prob(f+".itemErrorRate", st.ItemErrorRate)
+		if st.Status != 206 && (st.ItemErrorRate != 0 || st.ItemCode != 0) {
+			bad(f+".itemErrorRate", "only for status 206")
+		}
+		if c := st.ItemCode; c != 0 && (c < 400 || c > 599) {
+			bad(f+".itemCode", "%d is not a 4xx or 5xx", c)
+		}
+	}
+
+	lv := p.Liveness
+	if !(lv.ThroughputRatio >= 0 && lv.ThroughputRatio <= 1) {
+		bad("liveness.throughputRatio", "%v not in [0, 1]", lv.ThroughputRatio)
+	}
+	if !(lv.ThroughputFloor >= 0) {
+		bad("liveness.throughputFloor", "%v negative", lv.ThroughputFloor)
+	}
+	nonNeg("liveness.recovery", lv.Recovery)
+	nonNeg("liveness.stall", lv.Stall)
 	return errors.Join(errs...)
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 func TestNamedProfilesLoad(t *testing.T) {
-	want := []string{"flaky", "healthy", "hostile", "outage", "partial", "throttled"}
+	want := []string{"burst", "flaky", "garbage-200", "healthy", "hostile", "outage", "partial", "poison", "steady-partial", "throttled", "wrong-endpoint"}
 	if got := ProfileNames(); !slices.Equal(got, want) {
 		t.Fatalf("ProfileNames() = %v, want %v", got, want)
 	}
@@ -108,6 +108,23 @@ func TestBadProfileNamesTheField(t *testing.T) {
 		{"window mode", `{"windows": [{"kind": "outage", "duration": "1s", "mode": "404"}]}`, "windows[0].mode"},
 		{"window code", `{"windows": [{"kind": "throttle", "duration": "1s", "code": 503}]}`, "windows[0].code"},
 		{"code on outage", `{"windows": [{"kind": "outage", "duration": "1s", "code": 429}]}`, "windows[0].code"},
+		{"wrong-endpoint mode", `{"windows": [{"kind": "wrong-endpoint", "duration": "1s", "mode": "503"}]}`, "windows[0].mode"},
+		{"code on wrong-endpoint", `{"windows": [{"kind": "wrong-endpoint", "duration": "1s", "code": 404}]}`, "windows[0].code"},
+		{"retry-after on wrong-endpoint", `{"windows": [{"kind": "wrong-endpoint", "duration": "1s", "retryAfter": true}]}`, "windows[0].retryAfter"},
+		{"mode on throttle", `{"windows": [{"kind": "throttle", "duration": "1s", "mode": "html"}]}`, "windows[0].mode"},
+		{"poison count", `{"poison": {"count": -1}}`, "poison.count"},
+		{"poison status", `{"poison": {"status": 404}}`, "poison.status"},
+		{"script status", `{"script": [{"status": 200}, {"status": 302}]}`, "script[1].status"},
+		{"script 413", `{"script": [{"status": 413}]}`, "script[0].status"},
+		{"script count", `{"script": [{"status": 503, "count": -2}]}`, "script[0].count"},
+		{"script retry-after", `{"script": [{"status": 429, "retryAfter": 7200}]}`, "script[0].retryAfter"},
+		{"script item errors on a 503", `{"script": [{"status": 503, "itemErrorRate": 0.5}]}`, "script[0].itemErrorRate"},
+		{"script item error rate", `{"script": [{"status": 206, "itemErrorRate": 2}]}`, "script[0].itemErrorRate"},
+		{"script item code", `{"script": [{"status": 206, "itemErrorRate": 0.5, "itemCode": 200}]}`, "script[0].itemCode"},
+		{"liveness ratio", `{"liveness": {"throughputRatio": 1.5}}`, "liveness.throughputRatio"},
+		{"liveness floor", `{"liveness": {"throughputFloor": -1}}`, "liveness.throughputFloor"},
+		{"liveness recovery", `{"liveness": {"recovery": "-1s"}}`, "liveness.recovery"},
+		{"liveness stall", `{"liveness": {"stall": "-1s"}}`, "liveness.stall"},
 		{"trailing data", `{} {}`, "trailing data"},
 	}
 	for _, tc := range cases {
@@ -265,4 +282,28 @@ func mustTime(t *testing.T, raw []byte) time.Time {
 		t.Fatal(err)
 	}
 	return at
+}
+
+func TestPoisonMarked(t *testing.T) {
+	for _, tc := range []struct {
+		count, n int
+		want     []int
+	}{
+		{0, 10, nil},
+		{1, 2000, []int{1000}},
+		{1, 1, []int{0}},
+		{2, 10, []int{2, 7}},
+		{3, 9, []int{1, 4, 7}},
+		{5, 3, []int{0, 1, 2}},
+	} {
+		var got []int
+		for i := range tc.n {
+			if (Poison{Count: tc.count}).Marked(i, tc.n) {
+				got = append(got, i)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Count %d of %d: marked %v, want %v", tc.count, tc.n, got, tc.want)
+		}
+	}
 }

@@ -3,7 +3,9 @@ package fakeingest
 import (
 	"context"
 	"maps"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +80,29 @@ type Stats struct {
 	// allowed k requests in flight has Concurrency[k] zero, or only as
 	// long as a connection takes to close.
 	Concurrency []time.Duration `json:"concurrency,omitempty"`
+
+	// PartialSuccesses counts the requests answered 206 with items
+	// accepted: partial successes, which a client must treat as a healthy
+	// endpoint (they are outcome "ok_206", but not failures in the time
+	// series).
+	PartialSuccesses int `json:"partialSuccesses"`
+	// InFlight is how many track requests are in flight now.
+	InFlight int `json:"inFlight"`
+	// Healthy reports whether a client has no reason to hold back now:
+	// the last answer accepted items (200, 206 with items accepted),
+	// refused them for good (400 with errors[]) or failed over a poison
+	// item only; no fault window was active since that answer (after an
+	// outage a client has heard nothing good yet); no Retry-After the
+	// endpoint gave is running; and it is not unavailable
+	// (SetUnavailable). It is true before the first request and window.
+	Healthy bool `json:"healthy"`
+	// LastFault is when the endpoint last answered a request other than
+	// with a plain 200 (a fault, a partial success, a refusal); zero if
+	// never.
+	LastFault time.Time `json:"lastFault,omitzero"`
+	// LastAccepted is when the endpoint last accepted an id for the first
+	// time (the last new delivery); zero if never.
+	LastAccepted time.Time `json:"lastAccepted,omitzero"`
 }
 
 // IDStats is what happened to one id.
@@ -96,6 +121,27 @@ type IDStats struct {
 	// Reason is the client's drop reason of the last drop answer:
 	// "status_<code>" or "sampled_out".
 	Reason string `json:"reason,omitempty"`
+	// Poison counts the requests failed because of this item, marked
+	// poison (PoisonProperty).
+	Poison int `json:"poison,omitempty"`
+}
+
+// Delivery is a point of the delivery progress: Accepted distinct ids had
+// been accepted at At.
+type Delivery struct {
+	At       time.Time `json:"at"`
+	Accepted int       `json:"accepted"`
+}
+
+// maxDeliveries bounds Report.Deliveries.
+const maxDeliveries = 100_000
+
+// RetryAfterWindow is a period during which a Retry-After the endpoint gave
+// on a listener was running: overlapping ones are merged.
+type RetryAfterWindow struct {
+	Listener string    `json:"listener"`
+	Given    time.Time `json:"given"` // the first answer of the period was sent
+	Until    time.Time `json:"until"` // the last one ends
 }
 
 // Violation is a request that arrived while a Retry-After was running.
@@ -124,8 +170,11 @@ type Bucket struct {
 	Requests      int `json:"requests"`
 	ItemsAccepted int `json:"itemsAccepted"`
 	// Failures counts requests by outcome label, for every outcome but
-	// a plain "ok_200".
+	// a plain "ok_200" and a partial success.
 	Failures map[string]int `json:"failures,omitempty"`
+	// PartialSuccesses counts the requests answered 206 with items
+	// accepted.
+	PartialSuccesses int `json:"partialSuccesses,omitempty"`
 }
 
 // Report is everything the endpoint recorded: Stats, each id's history, the
@@ -145,6 +194,14 @@ type Report struct {
 	// requests within the grace (at most 1000 each).
 	Violations []Violation `json:"violations"`
 	Races      []Violation `json:"races"`
+	// RetryAfters lists the periods during which a Retry-After the
+	// endpoint gave was running, per listener, oldest first (at most
+	// 1000).
+	RetryAfters []RetryAfterWindow `json:"retryAfters,omitempty"`
+	// Deliveries is the delivery progress: after each request that
+	// accepted ids for the first time, when and how many distinct ids had
+	// been accepted (at most 100,000 points, the first ones).
+	Deliveries []Delivery `json:"deliveries,omitempty"`
 	// BucketWidth is the width of the time series' buckets; Series holds
 	// the most recent Config.MaxBuckets of them, oldest first,
 	// including empty ones.
@@ -173,6 +230,7 @@ type itemAnswer struct {
 	accepted bool
 	retry    bool
 	invalid  bool   // not a JSON object, too large, or not a valid envelope
+	poison   bool   // marked poison, and the request failed over it
 	reason   string // drop reason when dropped
 }
 
@@ -188,11 +246,22 @@ type recorder struct {
 	ids        map[string]*IDStats
 	violations []Violation
 	races      []Violation
+	gates      []RetryAfterWindow
+	deliveries []Delivery
 	series     []Bucket
 	first      int64 // bucket index of series[0]
 
 	inflight int         // track requests in flight now
 	since    []time.Time // since[i]: when inflight last rose to i+1
+	answered time.Time   // when the last request was recorded
+}
+
+// lastAnswerAt returns when the last request was recorded (answered, or
+// given up), zero before the first.
+func (r *recorder) lastAnswerAt() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.answered
 }
 
 const maxViolationsKept = 1000
@@ -206,6 +275,7 @@ func newRecorder(width time.Duration, maxBuckets, maxIDs int) *recorder {
 			ByOutcome:  map[string]int{},
 			ByListener: map[string]int{},
 			Dropped:    map[string]int{},
+			Healthy:    true,
 		},
 		ids: map[string]*IDStats{},
 	}
@@ -218,6 +288,12 @@ func (r *recorder) request(at time.Time, listener, outcome string, lost bool, it
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	accepted := 0
+	before := r.st.Accepted
+	defer func() {
+		if r.st.Accepted > before && len(r.deliveries) < maxDeliveries {
+			r.deliveries = append(r.deliveries, Delivery{At: r.st.LastAccepted, Accepted: r.st.Accepted})
+		}
+	}()
 	for _, it := range items {
 		switch {
 		case it.accepted:
@@ -238,6 +314,19 @@ func (r *recorder) request(at time.Time, listener, outcome string, lost bool, it
 		}
 	}
 	r.tally(at, listener, outcome, lost, len(items), accepted, bodyBytes)
+}
+
+// healthyOutcome reports whether an answer leaves the endpoint healthy for
+// a client: it accepted items (200, a 206 with items accepted), refused
+// them for good (400 with errors[]), or failed over a poison item.
+func healthyOutcome(outcome string, accepted int) bool {
+	switch outcome {
+	case FaultNone.Outcome(http.StatusOK), FaultNone.Outcome(http.StatusBadRequest):
+		return true
+	case FaultNone.Outcome(http.StatusPartialContent):
+		return accepted > 0
+	}
+	return strings.HasPrefix(outcome, string(FaultPoison)+"_")
 }
 
 // counted records a request whose n items were counted, not decoded
@@ -272,17 +361,54 @@ func (r *recorder) tally(at time.Time, listener, outcome string, lost bool, rece
 	if !lost {
 		r.st.ItemsAcknowledged += accepted
 	}
+	plain := outcome == FaultNone.Outcome(http.StatusOK)
+	partial := outcome == FaultNone.Outcome(http.StatusPartialContent) && accepted > 0
+	if partial {
+		r.st.PartialSuccesses++
+	}
+	r.st.Healthy = healthyOutcome(outcome, accepted)
+	r.answered = time.Now()
+	if !plain {
+		r.st.LastFault = r.answered
+	}
 	b := r.bucket(at)
 	if b == nil {
 		return
 	}
 	b.Requests++
 	b.ItemsAccepted += accepted
-	if outcome != string(FaultNone)+"_200" {
+	switch {
+	case plain:
+	case partial:
+		b.PartialSuccesses++
+	default:
 		if b.Failures == nil {
 			b.Failures = map[string]int{}
 		}
 		b.Failures[outcome]++
+	}
+}
+
+// retryAfter records a Retry-After given on listener at given, running
+// until until.
+func (r *recorder) retryAfter(listener string, given, until time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.gates) - 1; i >= 0; i-- {
+		g := &r.gates[i]
+		if g.Listener != listener {
+			continue
+		}
+		if !given.After(g.Until) {
+			if until.After(g.Until) {
+				g.Until = until
+			}
+			return
+		}
+		break
+	}
+	if len(r.gates) < maxViolationsKept {
+		r.gates = append(r.gates, RetryAfterWindow{Listener: listener, Given: given, Until: until})
 	}
 }
 
@@ -297,6 +423,9 @@ func (r *recorder) item(it itemAnswer, lost bool) {
 		s = &IDStats{}
 		r.ids[it.id] = s
 	}
+	if it.poison {
+		s.Poison++
+	}
 	switch {
 	case it.accepted:
 		s.Accepted++
@@ -306,6 +435,7 @@ func (r *recorder) item(it itemAnswer, lost bool) {
 		switch s.Accepted {
 		case 1:
 			r.st.Accepted++
+			r.st.LastAccepted = time.Now()
 		case 2:
 			r.st.Duplicates++
 		}
@@ -416,6 +546,7 @@ func (r *recorder) statsLocked() Stats {
 	s.ByListener = maps.Clone(r.st.ByListener)
 	s.Dropped = maps.Clone(r.st.Dropped)
 	s.Concurrency = slices.Clone(r.st.Concurrency)
+	s.InFlight = r.inflight
 	return s
 }
 
@@ -428,6 +559,8 @@ func (r *recorder) report() Report {
 		IDs:         make(map[string]IDStats, len(r.ids)),
 		Violations:  slices.Clone(r.violations),
 		Races:       slices.Clone(r.races),
+		RetryAfters: slices.Clone(r.gates),
+		Deliveries:  slices.Clone(r.deliveries),
 		BucketWidth: r.width,
 		Series:      make([]Bucket, len(r.series)),
 	}

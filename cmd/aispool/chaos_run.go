@@ -38,8 +38,9 @@ func newChaosRunCommand(g *globals) *cobra.Command {
 		Long: `run starts the flaky endpoint with a fault profile, drives envelopes through a real shipper, and
 checks at the end that every envelope the shipper acknowledged was delivered or dropped for a counted
 reason, that duplicates have an explanation, that no request came before a Retry-After allowed it,
-that no more requests were in flight than allowed, and that the shipper's Prometheus counters agree
-with what the endpoint saw. It prints a summary and the verdict; the exit code is 0 when every check
+that no more requests were in flight than allowed, that the shipper's Prometheus counters agree
+with what the endpoint saw, and that the pipe kept flowing: the delivery rate, the recovery after the
+last fault and the longest stall, against the profile's liveness thresholds. It prints a summary and the verdict; the exit code is 0 when every check
 passed, 1 when one failed.
 
 The shipper's settings default to values that make faults show within a short run, not to run's:
@@ -135,6 +136,8 @@ SIGKILLs and restarts it at random moments.`,
 	f.DurationVar(&sc.RequestTimeout, "request-timeout", chaos.DefaultRequestTimeout,
 		fmt.Sprintf("the shipper's request timeout (shorter than run's %v, so that a hang costs seconds; the profile's hangs are shortened to just past it)",
 			sender.DefaultRequestTimeout))
+	f.DurationVar(&sc.BackoffInitial, "backoff-initial", chaos.DefaultScenarioBackoffInitial, "the shipper's first back-off interval and per-record retry delay")
+	f.DurationVar(&sc.BackoffMax, "backoff-max", time.Second, "the shipper's longest back-off interval")
 	f.StringVar(&sc.Dir, "spool-dir", "", "working directory for the spool (default: a temporary one, removed at the end)")
 	f.StringVar(&sc.Dir, "dir", "", "the former name of --spool-dir")
 	_ = f.MarkDeprecated("dir", "use --spool-dir")

@@ -85,3 +85,52 @@ func TestChaosDaemonScenarios(t *testing.T) {
 		})
 	}
 }
+
+// TestChaosDaemonLiveness runs the chaos kit's liveness profiles (those
+// with thresholds: steady partial success, a poison item, a wrong
+// endpoint, a proxy's HTML page, a fault burst) against the real daemon in
+// a child process: nothing lost, and the pipe kept flowing.
+func TestChaosDaemonLiveness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes")
+	}
+	for _, name := range fakeingest.ProfileNames() {
+		p, err := fakeingest.ProfileByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Liveness == (fakeingest.Liveness{}) {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			// A run compared with its healthy twin runs alone with it.
+			if p.Liveness.ThroughputRatio == 0 {
+				t.Parallel()
+			}
+			sc := chaos.ScenarioShape(p)
+			sc.Seed, sc.Daemon, sc.Dir, sc.Timeout = 20261201, testDaemon(), t.TempDir(), 2*time.Minute
+			res, err := sc.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range res.Checks {
+				t.Logf("pass=%v %-13s %s", c.Pass, c.Name, c.Detail)
+			}
+			t.Logf("%d envelopes, %d delivered, dropped %v, %d lost, requests %v, %v", res.Envelopes, res.Delivered, res.Dropped,
+				res.LostCount, res.Endpoint.ByOutcome, res.Elapsed.Round(time.Millisecond))
+			if !res.Passed() {
+				t.Fatal("scenario failed")
+			}
+			switch {
+			case p.Poison.Count > 0:
+				if res.Dropped["poison"] != p.Poison.Count || res.Counters.Dropped["poison"] != uint64(p.Poison.Count) {
+					t.Errorf("want %d dropped as poison: dropped %v, the daemon's counters %v", p.Poison.Count, res.Dropped, res.Counters.Dropped)
+				}
+			case len(p.Windows) > 0 || len(p.Script) > 0:
+				if res.Endpoint.Requests == res.Endpoint.ByOutcome["ok_200"] {
+					t.Errorf("no fault hit the run: %v", res.Endpoint.ByOutcome)
+				}
+			}
+		})
+	}
+}

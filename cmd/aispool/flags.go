@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -31,6 +33,9 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	fs.DurationVar(&f.cfg.Sender.RequestTimeout, "request-timeout", sender.DefaultRequestTimeout, "bound on one request to the ingestion service")
 	fs.DurationVar(&f.cfg.Sender.BackoffInitial, "backoff-initial", sender.DefaultBackoffInitial, "first back-off interval after a failed request (doubling, jittered)")
 	fs.DurationVar(&f.cfg.Sender.BackoffMax, "backoff-max", sender.DefaultBackoffMax, "longest back-off interval (a Retry-After may ask for more)")
+	f.cfg.Sender.PoisonAttempts = sender.DefaultPoisonAttempts
+	fs.Var((*poisonAttemptsFlag)(&f.cfg.Sender.PoisonAttempts), "poison-attempts",
+		"an envelope that makes every request holding it fail while others succeed is dropped as poison after failing alone this many times; -1: never isolate it")
 	if listeners {
 		fs.StringVar(&f.cfg.Listen, "listen", d.Listen, "address of the local ingestion endpoint (empty: off)")
 		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz, /readyz and /spool (empty: off)")
@@ -76,6 +81,27 @@ func (o *overflowFlag) Set(v string) error {
 }
 
 func (*overflowFlag) Type() string { return "policy" }
+
+// poisonAttemptsFlag is --poison-attempts: a count of at least 1, or -1 to
+// turn poison isolation off (sender.Config.PoisonAttempts, whose 0 means
+// the default, is not offered).
+type poisonAttemptsFlag int
+
+func (p *poisonAttemptsFlag) Set(v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a whole number", v)
+	case n == 0 || n < -1:
+		return fmt.Errorf("%d: want at least 1, or -1 to turn poison isolation off", n)
+	}
+	*p = poisonAttemptsFlag(n)
+	return nil
+}
+
+func (p *poisonAttemptsFlag) String() string { return strconv.Itoa(int(*p)) }
+
+func (*poisonAttemptsFlag) Type() string { return "int" }
 
 // config returns the configuration with the command's environment and
 // logger.

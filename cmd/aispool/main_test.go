@@ -100,7 +100,9 @@ func TestCLIContract(t *testing.T) {
 		{"inspect bad peek", nil, []string{"inspect", "--spool-dir", dir, "--peek", "-1"}, 2, "", "--peek", ""},
 		{"inspect missing dir", nil, []string{"inspect", "--spool-dir", filepath.Join(dir, "nope")}, 1, "", "no such file", ""},
 		{"demo bad spans", nil, []string{"demo", "--spans", "-1"}, 2, "", "--spans", ""},
-		{"demo bad profile", nil, []string{"demo", "--faults", "nosuch"}, 2, "", `--faults "nosuch": want one of flaky, healthy, hostile, outage, partial, throttled`, "sending"},
+		{"demo bad profile", nil, []string{"demo", "--faults", "nosuch"}, 2, "", `--faults "nosuch": want one of burst, flaky, garbage-200, healthy, hostile, outage, partial, poison, steady-partial, throttled, wrong-endpoint`, "sending"},
+		{"poison attempts zero", nil, []string{"validate", "--spool-dir", dir, "--connection-string", goodCS, "--poison-attempts", "0"}, 2, "", `invalid argument "0" for "--poison-attempts" flag: 0: want at least 1, or -1`, ""},
+		{"poison attempts off", nil, []string{"validate", "--spool-dir", dir, "--connection-string", goodCS, "--poison-attempts", "-1"}, 0, "configuration is valid", "", ""},
 		{"demo zero spans", nil, []string{"demo", "--spans", "0"}, 2, "", "--spans 0: must be positive", "sending"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
