@@ -28,7 +28,6 @@ var deployFiles = []string{
 	"../deploy/prometheus/aispool-rules.test.yaml",
 }
 
-
 // dropReasons are every reason the spool and the sender count drops under
 // (status_<code> aside).
 var dropReasons = []string{
