@@ -2,8 +2,10 @@ package sender
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,15 +194,17 @@ func TestLonePoisonAmongLoneRecords(t *testing.T) {
 	h.add(1, 60)
 	h.run()
 	h.drain() // known healthy
-	poison := h.add(1, 60)[0]
+	// The endpoint refuses the poison record from its first request on.
+	poison := fmt.Sprintf(`{"i":%d,`, h.next)
 	h.e.mu.Lock()
 	h.e.respond = func(lines []string) reply {
-		if slices.Contains(lines, poison) {
+		if slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, poison) }) {
 			return reply{status: 500}
 		}
 		return accepted(len(lines))
 	}
 	h.e.mu.Unlock()
+	h.add(1, 60)
 	for round := 0; h.s.Stats().Dropped[breeze.ReasonPoison] == 0; round++ {
 		if round == 50 {
 			t.Fatalf("the poison record was not dropped after %d rounds: %+v", round, h.s.Stats())

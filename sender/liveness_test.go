@@ -146,21 +146,18 @@ func TestRecoveryAfterFaultBurst(t *testing.T) {
 // dropped as poison after PoisonAttempts failures alone.
 func TestPoisonItemIsolated(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.MaxBatchItems = 500 })
-	h.add(1, 60) // a first request succeeds: the endpoint is known healthy
-	var poison string
+	h.add(1, 60)                             // a first request succeeds: the endpoint is known healthy
+	poison := fmt.Sprintf(`{"i":%d,`, 1+777) // the 778th line of the 2000 below
 	h.e.respond = func(lines []string) reply {
-		if slices.Contains(lines, poison) {
+		if slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, poison) }) {
 			return reply{status: 500, body: "internal error"}
 		}
 		return accepted(len(lines))
 	}
 	h.run()
 	h.drain()
-	lines := h.add(2000, 60)
-	h.e.mu.Lock()
-	poison = lines[777]
-	h.e.mu.Unlock()
 	start := h.clk.Now()
+	h.add(2000, 60)
 	h.drain()
 	st := h.s.Stats()
 	if st.Dropped[breeze.ReasonPoison] != 1 || st.Sent != 2000 {

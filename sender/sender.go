@@ -199,14 +199,47 @@ func (s *Sender) loop(ctx, reqCtx context.Context) error {
 			}
 			continue
 		}
-		s.stats.batch()
+		batches := s.topUp(ctx, b)
+		for range batches {
+			s.stats.batch()
+		}
 		s.mu.Lock()
 		s.inflight++
 		s.mu.Unlock()
 		s.wg.Add(1)
-		go s.deliver(reqCtx, b)
+		go s.deliver(reqCtx, batches)
 	}
 }
+
+// topUp fills a request: a batch comes from one spool segment, so records
+// that a partial success kept for a retry in an older segment would go out
+// as a small request of their own between full ones. When b fills less than
+// half of a request, topUp leases more, up to the request's limits, and the
+// batches travel in one request (each is settled on its own).
+func (s *Sender) topUp(ctx context.Context, b Batch) []Batch {
+	cfg := &s.cfg
+	batches := []Batch{b}
+	items, bytes := 0, 0
+	for _, r := range b.Records() {
+		items++
+		bytes += len(r.Data)
+	}
+	for len(batches) < maxTopUps && items < cfg.MaxBatchItems/2 && bytes < cfg.MaxBatchBytes/2 {
+		more, err := cfg.Queue.Lease(ctx, cfg.MaxBatchItems-items, cfg.MaxBatchBytes-bytes)
+		if err != nil || more == nil {
+			break // nothing more now; a failed lease is the next loop's to report
+		}
+		batches = append(batches, more)
+		for _, r := range more.Records() {
+			items++
+			bytes += len(r.Data)
+		}
+	}
+	return batches
+}
+
+// maxTopUps bounds the batches in one request.
+const maxTopUps = 4
 
 // sleep waits for d (forever when d < 0), a wake-up, notify (if not nil),
 // Close or the end of ctx.
@@ -326,6 +359,30 @@ func (o *outcome) delayed(i int, at time.Time) {
 	o.due[i] = at
 }
 
+// slice returns the outcome of the records [lo, hi), indexed from lo.
+func (o *outcome) slice(lo, hi int) *outcome {
+	sub := &outcome{}
+	for _, i := range o.retry {
+		if i >= lo && i < hi {
+			sub.retry = append(sub.retry, i-lo)
+			if at, ok := o.due[i]; ok {
+				if sub.due == nil {
+					sub.due = make(map[int]time.Time)
+				}
+				sub.due[i-lo] = at
+			}
+		}
+	}
+	for reason, idx := range o.drop {
+		for _, i := range idx {
+			if i >= lo && i < hi {
+				sub.dropped(reason, i-lo)
+			}
+		}
+	}
+	return sub
+}
+
 func (o *outcome) ndropped() int {
 	n := 0
 	for _, idx := range o.drop {
@@ -335,7 +392,7 @@ func (o *outcome) ndropped() int {
 }
 
 // deliver sends one leased batch and settles it with the queue.
-func (s *Sender) deliver(ctx context.Context, b Batch) {
+func (s *Sender) deliver(ctx context.Context, batches []Batch) {
 	defer func() {
 		s.mu.Lock()
 		s.inflight--
@@ -343,9 +400,22 @@ func (s *Sender) deliver(ctx context.Context, b Batch) {
 		s.signal()
 		s.wg.Done()
 	}()
-	recs := b.Records()
+	if len(batches) == 1 {
+		recs := batches[0].Records()
+		s.settle(ctx, batches[0], len(recs), s.send(ctx, recs))
+		return
+	}
+	var recs []spool.Record
+	for _, b := range batches {
+		recs = append(recs, b.Records()...)
+	}
 	out := s.send(ctx, recs)
-	s.settle(ctx, b, len(recs), out)
+	lo := 0
+	for _, b := range batches {
+		n := len(b.Records())
+		s.settle(ctx, b, n, out.slice(lo, lo+n))
+		lo += n
+	}
 }
 
 // send screens recs (expiry, attempts, size) and sends the rest.
@@ -611,6 +681,9 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
+// maxRecordDelay caps a record's own delay (see recordDelay).
+const maxRecordDelay = 10 * time.Second
+
 // rotateSlack is how far past the endpoint's gate the records of a request
 // that failed as a whole wait, so that the next probe leases others first.
 const rotateSlack = time.Millisecond
@@ -628,7 +701,10 @@ func (s *Sender) recordDelay(attempts int, jitter float64) time.Duration {
 		}
 	}
 	d = min(d, float64(s.cfg.BackoffMax))
-	return time.Duration(d * jitter)
+	// The attempts count every retry, an outage's too: capped, so that
+	// items a healthy service throttled come back within seconds once it
+	// recovers, whatever they went through before.
+	return min(time.Duration(d*jitter), maxRecordDelay)
 }
 
 // settle hands the outcome to the queue and counts it.
