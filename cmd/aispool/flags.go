@@ -13,7 +13,8 @@ import (
 // daemonFlags are the flags of run, drain and validate, mapped onto
 // daemon.Config.
 type daemonFlags struct {
-	cfg daemon.Config
+	cfg   daemon.Config
+	entra entraFlags
 }
 
 func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
@@ -31,6 +32,7 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	fs.DurationVar(&f.cfg.Sender.RequestTimeout, "request-timeout", sender.DefaultRequestTimeout, "bound on one request to the ingestion service")
 	fs.DurationVar(&f.cfg.Sender.BackoffInitial, "backoff-initial", sender.DefaultBackoffInitial, "first back-off interval after a failed request (doubling, jittered)")
 	fs.DurationVar(&f.cfg.Sender.BackoffMax, "backoff-max", sender.DefaultBackoffMax, "longest back-off interval (a Retry-After may ask for more)")
+	f.entra.register(fs)
 	if listeners {
 		fs.StringVar(&f.cfg.Listen, "listen", d.Listen, "address of the local ingestion endpoint (empty: off)")
 		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz and /readyz (empty: off)")
@@ -88,5 +90,13 @@ func (f *daemonFlags) config(g *globals) (daemon.Config, error) {
 	c.LookupEnv = g.lookupEnv
 	c.Logger = log
 	c.Version = version()
+	src, err := f.entra.tokenSource(c)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	if src != nil {
+		c.Sender.TokenSource = src
+		log.Info("Entra ID bearer tokens for the ingestion service", "credential", src.String())
+	}
 	return c, nil
 }
