@@ -10,7 +10,9 @@ BENCH                 ?= .
 BENCHTIME             ?= 1s
 PKG                   ?= ./...
 
-.PHONY: all help test lint fuzz bench benchmarks demo docs
+NFPM_VERSION          ?= v2.48.0
+
+.PHONY: all help test lint fuzz bench benchmarks demo docs dist dist-check
 
 all: lint test
 
@@ -22,6 +24,8 @@ help:
 	@echo 'make benchmarks  the whole-system runs (go run ./benchmarks), written to benchmarks/REPORT.md'
 	@echo 'make demo        the whole path on this machine against an embedded endpoint'
 	@echo 'make docs        check that every link in README.md, CHANGELOG.md and docs/ resolves'
+	@echo 'make dist        release archives, deb and rpm packages and SHA256SUMS in dist/ (VERSION=v1.2.3, TARGETS="linux/amd64 ...")'
+	@echo 'make dist-check  inspect dist/: archives, packages, the version stamp (needs dpkg-deb and rpm)'
 
 # The test command of the README; CI runs exactly this (with a -timeout).
 test:
@@ -57,3 +61,11 @@ demo:
 
 docs:
 	$(GO) test -count=1 ./internal/doclinks
+
+# Release artefacts (docs/release.md): static binaries for linux and darwin on amd64 and arm64, tar.gz
+# archives, deb and rpm packages built with nfpm (a pinned Go tool, run with go run), SHA256SUMS.
+dist:
+	NFPM_VERSION=$(NFPM_VERSION) GO=$(GO) bash release/dist.sh
+
+dist-check:
+	GO=$(GO) bash release/dist-check.sh

@@ -90,7 +90,9 @@ endpoint. Or drain a spool once (aispool drain), look into one (aispool inspect)
 path work on this machine (aispool demo).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("aispool {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -114,7 +116,12 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
+// version is the stamp of `make dist` (stampedVersion), else the module
+// version of `go install …@version`, else "dev".
 func version() string {
+	if stampedVersion != "" {
+		return stampedVersion
+	}
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}

@@ -7,6 +7,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// stampedVersion is set at link time by `make dist`:
+//
+//	go build -ldflags "-X main.stampedVersion=v1.2.3" ./cmd/aispool
+var stampedVersion string
+
 func newVersionCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
