@@ -18,7 +18,9 @@ CONTAINER_ENGINE      ?= podman
 HELM_VERSION          ?= v4.3.2
 HELM                  ?= $(GO) run helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 
-.PHONY: all help test node-client lint fuzz bench benchmarks demo docs man version image image-check monitoring-check chart-test
+NFPM_VERSION          ?= v2.48.0
+
+.PHONY: all help test node-client lint fuzz bench benchmarks demo docs man version image image-check monitoring-check chart-test dist dist-check
 
 all: lint test
 
@@ -36,6 +38,8 @@ help:
 	@echo 'make monitoring-check  promtool check and test of the alert rules, the dashboard'"'"'s queries, their metrics'
 	@echo 'make chart-test  helm lint and template of every chart example, decoded strictly against the Kubernetes types'
 	@echo 'make version     print the version make image stamps (git describe)'
+	@echo 'make dist        release archives, deb and rpm packages and SHA256SUMS in dist/ (VERSION=v1.2.3, TARGETS="linux/amd64 ...")'
+	@echo 'make dist-check  inspect dist/: archives, packages, the version stamp (needs dpkg-deb and rpm)'
 
 # The test command of the README; CI (.ci/run) runs exactly this. First the
 # Node.js exporter fixture of the real-client test (npm ci, pinned by its lock
@@ -113,3 +117,10 @@ monitoring-check:
 # depends on the Kubernetes libraries; they run helm as $(HELM).
 chart-test:
 	cd charts/test && $(GO) vet ./... && HELM="$(HELM)" $(GO) test -count=1 -timeout 20m ./...
+# Release artefacts (docs/release.md): static binaries for linux and darwin on amd64 and arm64, tar.gz
+# archives, deb and rpm packages built with nfpm (a pinned Go tool, run with go run), SHA256SUMS.
+dist:
+	NFPM_VERSION=$(NFPM_VERSION) GO=$(GO) bash release/dist.sh
+
+dist-check:
+	GO=$(GO) bash release/dist-check.sh

@@ -20,8 +20,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/aispool/aispool/chaos/fakeingest"
 	"github.com/aispool/aispool/spool"
 )
@@ -158,7 +156,7 @@ func (d *daemonShipper) startLife(ctx context.Context) error {
 func (d *daemonShipper) spawn(ctx context.Context) (*child, error) {
 	cmd := exec.Command(d.cfg.Daemon.Path, d.args()...)
 	cmd.Env = append(os.Environ(), d.cfg.Daemon.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the scenario
+	cmd.SysProcAttr = childProcAttr() // never outlive the scenario (Linux)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -169,8 +167,7 @@ func (d *daemonShipper) spawn(ctx context.Context) (*child, error) {
 	}
 	c := &child{cmd: cmd, logs: &tail{max: 64 << 10}, exited: make(chan struct{})}
 	if d.cfg.FileSizeLimit > 0 {
-		lim := &unix.Rlimit{Cur: uint64(d.cfg.FileSizeLimit), Max: uint64(d.cfg.FileSizeLimit)}
-		if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_FSIZE, lim, nil); err != nil {
+		if err := limitFileSize(cmd.Process.Pid, d.cfg.FileSizeLimit); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			return nil, fmt.Errorf("set the daemon's RLIMIT_FSIZE: %w", err)

@@ -37,6 +37,7 @@ type config struct {
 	logger           *slog.Logger
 	noSender         bool
 	senderConfig     sender.Config
+	tokenSource      sender.TokenSource
 
 	// See options_signals.go.
 	pipeline        *Pipeline
@@ -58,6 +59,17 @@ func WithoutSender() Option {
 // ConnectionString, LookupEnv and Logger are set by the exporter.
 func WithSenderConfig(cfg sender.Config) Option {
 	return optionFunc(func(c *config) { c.senderConfig, c.senderConfigSet = cfg, true })
+}
+
+// WithTokenSource makes the in-process sender send Entra ID bearer tokens
+// from src, as a connection string with Authorization=AAD requires (and it
+// sends them whatever the connection string says). Package
+// github.com/aispool/aispool/entra provides one on azidentity: managed
+// identity, workload identity, the default credential chain, or what
+// APPLICATIONINSIGHTS_AUTHENTICATION_STRING says. It overrides the
+// TokenSource of WithSenderConfig.
+func WithTokenSource(src sender.TokenSource) Option {
+	return optionFunc(func(c *config) { c.tokenSource = src })
 }
 
 // WithConnectionString sets the Application Insights connection string. It

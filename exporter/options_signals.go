@@ -32,8 +32,8 @@ var ErrInvalidConfig = errors.New("exporter: invalid configuration")
 // traces, logs and metrics. The exporter's iKey comes from the pipeline's
 // connection string. The pipeline's options apply, so an exporter given
 // WithPipeline must not also be given WithConnectionString, WithSpoolDir,
-// WithSpool, WithSpoolOptions, WithSenderConfig, WithoutSender or
-// WithoutOfflineStorage. The exporter does not close the pipeline: shut the
+// WithSpool, WithSpoolOptions, WithSenderConfig, WithTokenSource,
+// WithoutSender or WithoutOfflineStorage. The exporter does not close the pipeline: shut the
 // providers down first, then the pipeline.
 func WithPipeline(p *Pipeline) Option {
 	return optionFunc(func(c *config) { c.pipeline = p })
@@ -75,7 +75,7 @@ func (c *config) check() error {
 			{c.connectionString != "", "WithConnectionString"}, {c.spoolDir != "", "WithSpoolDir"},
 			{c.spool != nil, "WithSpool"}, {c.spoolOptionsSet, "WithSpoolOptions"},
 			{c.senderConfigSet, "WithSenderConfig"}, {c.noSender, "WithoutSender"},
-			{c.noOffline, "WithoutOfflineStorage"},
+			{c.noOffline, "WithoutOfflineStorage"}, {c.tokenSource != nil, "WithTokenSource"},
 		} {
 			if o.set {
 				bad("%s cannot be combined with WithPipeline: give it to NewPipeline", o.name)

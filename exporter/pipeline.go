@@ -162,6 +162,9 @@ func openSink(ctx context.Context, cfg *config, conn *connstring.ConnectionStrin
 		sc.ConnectionString = cfg.connectionString
 		sc.LookupEnv = cfg.lookupEnv
 		sc.Logger = cfg.logger
+		if cfg.tokenSource != nil {
+			sc.TokenSource = cfg.tokenSource
+		}
 		snd, err := sender.New(sc)
 		if err != nil {
 			if s.ownsSpool {

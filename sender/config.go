@@ -50,8 +50,9 @@ type Config struct {
 	// means no environment.
 	LookupEnv func(string) (string, bool)
 
-	// TokenSource supplies bearer tokens; required when the connection
-	// string says Authorization=AAD, unused otherwise.
+	// TokenSource supplies Entra ID bearer tokens; required when the
+	// connection string says Authorization=AAD. When set, every request
+	// carries a token, whatever the connection string says.
 	TokenSource TokenSource
 
 	// Transport carries the requests; default a pooled transport from

@@ -24,7 +24,10 @@
 // concatenated (each is one JSON line) and gzip'd into one body, posted to
 // <endpoint>/v2.1/track with Content-Type application/x-json-stream and
 // Content-Encoding gzip, and with "Authorization: Bearer <token>" from
-// Config.TokenSource when the connection string says Authorization=AAD.
+// Config.TokenSource when one is given (a connection string that says
+// Authorization=AAD requires one). The token is cached until two minutes
+// before it expires (halfway through its life if that is shorter); a 401
+// makes the sender forget it, so the next request carries a fresh one.
 //
 // # Responses
 //

@@ -57,7 +57,7 @@ func New(cfg Config) (*Sender, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%w: ConnectionString: %w", ErrInvalidConfig, err))
 	} else if cs.AAD && cfg.TokenSource == nil {
-		errs = append(errs, fmt.Errorf("%w: TokenSource: required by Authorization=AAD in the connection string", ErrInvalidConfig))
+		errs = append(errs, fmt.Errorf("%w: TokenSource: required by Authorization=AAD in the connection string (package entra provides one)", ErrInvalidConfig))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ func New(cfg Config) (*Sender, error) {
 		progress: make(chan struct{}),
 	}
 	var tokens *tokenCache
-	if cs.AAD {
+	if cs.AAD || cfg.TokenSource != nil {
 		tokens = &tokenCache{src: cfg.TokenSource, scope: cs.TokenScope(), clock: cfg.Clock}
 	}
 	s.tx = newTransmitter(&s.cfg, cs.TrackURL, tokens, bodies, s.stats)

@@ -225,6 +225,12 @@ func (t *transmitter) send(ctx context.Context, recs []spool.Record, idx []int) 
 		}
 		if status != http.StatusTemporaryRedirect && status != http.StatusPermanentRedirect {
 			ex.verdict = breeze.Classify(n, status, header, respBody, t.cfg.Clock.Now())
+			if status == http.StatusUnauthorized && t.tokens.refuse(token) {
+				// The records are kept and the endpoint backs off, as for
+				// any 401; the next request carries a fresh token.
+				t.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "sender: the ingestion service refused the bearer token (401); the next request asks the token source for a new one",
+					slog.String("endpoint", endpointKey(target)))
+			}
 			return ex
 		}
 		next, err := t.follow(target, header, token != "", ex.redirects)

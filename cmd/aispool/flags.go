@@ -15,7 +15,8 @@ import (
 // daemonFlags are the flags of run, drain and validate, mapped onto
 // daemon.Config.
 type daemonFlags struct {
-	cfg daemon.Config
+	cfg   daemon.Config
+	entra entraFlags
 }
 
 func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
@@ -36,6 +37,7 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	f.cfg.Sender.PoisonAttempts = sender.DefaultPoisonAttempts
 	fs.Var((*poisonAttemptsFlag)(&f.cfg.Sender.PoisonAttempts), "poison-attempts",
 		"an envelope that makes every request holding it fail while others succeed is dropped as poison after failing alone this many times; -1: never isolate it")
+	f.entra.register(fs)
 	if listeners {
 		fs.StringVar(&f.cfg.Listen, "listen", d.Listen, "address of the local ingestion endpoint (empty: off)")
 		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz, /readyz and /spool (empty: off)")
@@ -114,5 +116,13 @@ func (f *daemonFlags) config(g *globals) (daemon.Config, error) {
 	c.LookupEnv = g.lookupEnv
 	c.Logger = log
 	c.Version = version()
+	src, err := f.entra.tokenSource(c)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	if src != nil {
+		c.Sender.TokenSource = src
+		log.Info("Entra ID bearer tokens for the ingestion service", "credential", src.String())
+	}
 	return c, nil
 }
