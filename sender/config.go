@@ -106,7 +106,7 @@ type Config struct {
 	// and 5 min. A Retry-After (clamped to 1 h) replaces the interval. Items
 	// that a healthy endpoint asked to retry (a partial success) do not back
 	// the endpoint off: each waits a delay of its own, BackoffInitial
-	// growing 1.5 times per attempt (jitter ±50%, capped at BackoffMax),
+	// growing 1.5 times per attempt (jitter ±50%, capped at BackoffMax and 5 s),
 	// while the other records keep flowing.
 	BackoffInitial time.Duration
 	BackoffMax     time.Duration

@@ -682,7 +682,7 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // maxRecordDelay caps a record's own delay (see recordDelay).
-const maxRecordDelay = 10 * time.Second
+const maxRecordDelay = 5 * time.Second
 
 // rotateSlack is how far past the endpoint's gate the records of a request
 // that failed as a whole wait, so that the next probe leases others first.
