@@ -62,7 +62,8 @@ linux=$tmp/aispool_${PKG_VERSION}_linux_amd64/aispool
 if [ -x "$linux" ]; then
 	if readelf -lW "$linux" | grep -q INTERP; then bad "linux/amd64 binary is dynamically linked"; else ok "linux/amd64 binary is static (no ELF interpreter)"; fi
 	got=$("$linux" --version)
-	if [ "$got" = "aispool $VERSION" ]; then ok "aispool --version: $got"; else bad "aispool --version: \"$got\", want \"aispool $VERSION\""; fi
+	# "aispool <version> (<go version>, <os>/<arch>)": the stamp is the second word.
+	if [ "${got%% (*}" = "aispool $VERSION" ]; then ok "aispool --version: $got"; else bad "aispool --version: \"$got\", want \"aispool $VERSION (…)\""; fi
 else
 	bad "no linux/amd64 archive to run"
 fi
@@ -95,7 +96,7 @@ for arch in $arches; do
 	check "$deb: the configuration file names the connection string" grep -q 'APPLICATIONINSIGHTS_CONNECTION_STRING' "$x/etc/aispool/env"
 	if [ "$arch" = amd64 ]; then
 		got=$("$x/usr/bin/aispool" --version)
-		if [ "$got" = "aispool $VERSION" ]; then ok "$deb: usr/bin/aispool --version: $got"; else bad "$deb: usr/bin/aispool --version: \"$got\""; fi
+		if [ "${got%% (*}" = "aispool $VERSION" ]; then ok "$deb: usr/bin/aispool --version: $got"; else bad "$deb: usr/bin/aispool --version: \"$got\""; fi
 	fi
 
 	rarch=x86_64
