@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -127,10 +128,19 @@ func NewGuard(next http.Handler, cfg GuardConfig) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	methods := cfg.Methods()
-	if len(methods) == 0 && len(cfg.AllowNetworks) == 0 {
+	g := newGuard(next, cfg)
+	if len(g.methods) == 0 && len(g.allow) == 0 {
 		return next, nil
 	}
+	return g, nil
+}
+
+// newGuard builds a Guard; next may be nil (the gRPC guard).
+func newGuard(next http.Handler, cfg GuardConfig) *Guard {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	methods := cfg.Methods()
 	if cfg.PathHint == "" {
 		cfg.PathHint = defaultPathHint
 	}
@@ -147,7 +157,7 @@ func NewGuard(next http.Handler, cfg GuardConfig) (http.Handler, error) {
 	if cfg.BearerToken != "" {
 		g.token = digest(cfg.BearerToken)
 	}
-	return g, nil
+	return g
 }
 
 func digest(s string) []byte {
@@ -299,7 +309,13 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, reaso
 		w.WriteHeader(status)
 		_, _ = w.Write(out.Bytes())
 	}
+	g.noteRefusal(r.Context(), remoteIP(r), r.RemoteAddr, status, reason)
+}
 
+// noteRefusal counts a refusal and warns at most every guardWarnEvery
+// with the counts since the last warning. status is an HTTP status or a
+// gRPC code's name.
+func (g *Guard) noteRefusal(ctx context.Context, remoteIP, remoteAddr string, status any, reason string) {
 	now := time.Now()
 	g.mu.Lock()
 	g.refused[reason]++
@@ -312,14 +328,14 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, reaso
 	}
 	g.mu.Unlock()
 	if counts != nil {
-		attrs := []any{"last_remote", remoteIP(r), "last_status", status}
+		attrs := []any{"last_remote", remoteIP, "last_status", status}
 		for _, k := range slices.Sorted(maps.Keys(counts)) {
 			attrs = append(attrs, "refused_"+k, counts[k])
 		}
 		g.log.Warn("ingest: requests refused (counts since the last such line)", attrs...)
 	}
-	if g.log.Enabled(r.Context(), slog.LevelDebug) {
-		g.log.DebugContext(r.Context(), "ingest: request refused", "status", status, "reason", reason, "remote", r.RemoteAddr)
+	if g.log.Enabled(ctx, slog.LevelDebug) {
+		g.log.DebugContext(ctx, "ingest: request refused", "status", status, "reason", reason, "remote", remoteAddr)
 	}
 }
 

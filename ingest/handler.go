@@ -121,15 +121,17 @@ const DefaultMaxConcurrent = 8
 
 // Handler is the ingestion endpoint. It is safe for concurrent use.
 type Handler struct {
-	spool         Appender
-	limits        breeze.Limits
-	log           *slog.Logger
-	retryAfter    string // header value, whole seconds
-	appendTimeout time.Duration
-	slots         chan struct{} // one per request being validated and stored
-	budget        *memBudget
-	minBodyRate   int64
-	bodyRateGrace time.Duration
+	spool      Appender
+	limits     breeze.Limits
+	log        *slog.Logger
+	retryAfter string // header value, whole seconds
+	// retryAfterDuration is retryAfter as gRPC's RetryInfo says it.
+	retryAfterDuration time.Duration
+	appendTimeout      time.Duration
+	slots              chan struct{} // one per request being validated and stored
+	budget             *memBudget
+	minBodyRate        int64
+	bodyRateGrace      time.Duration
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -203,16 +205,17 @@ func New(cfg Config) (*Handler, error) {
 	}
 	secs := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
 	return &Handler{
-		spool:         cfg.Spool,
-		limits:        l.WithDefaults(),
-		log:           cfg.Logger,
-		retryAfter:    strconv.FormatInt(secs, 10),
-		appendTimeout: cfg.AppendTimeout,
-		slots:         make(chan struct{}, cfg.MaxConcurrent),
-		budget:        newMemBudget(cfg.MemoryBudget, cfg.MemoryWait, cfg.AfterBurst),
-		minBodyRate:   cfg.MinBodyRate,
-		bodyRateGrace: cfg.BodyRateGrace,
-		requests:      make(map[int]uint64),
+		spool:              cfg.Spool,
+		limits:             l.WithDefaults(),
+		log:                cfg.Logger,
+		retryAfter:         strconv.FormatInt(secs, 10),
+		retryAfterDuration: time.Duration(secs) * time.Second,
+		appendTimeout:      cfg.AppendTimeout,
+		slots:              make(chan struct{}, cfg.MaxConcurrent),
+		budget:             newMemBudget(cfg.MemoryBudget, cfg.MemoryWait, cfg.AfterBurst),
+		minBodyRate:        cfg.MinBodyRate,
+		bodyRateGrace:      cfg.BodyRateGrace,
+		requests:           make(map[int]uint64),
 	}, nil
 }
 

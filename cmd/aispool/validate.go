@@ -29,7 +29,7 @@ is not.`,
 			if err != nil {
 				return err
 			}
-			for _, w := range append(cfg.ExposureWarnings(cfg.Listen), cfg.SecretFileWarnings()...) {
+			for _, w := range append(cfg.IntakeExposureWarnings(), cfg.SecretFileWarnings()...) {
 				fmt.Fprintln(g.stderr, "aispool: warning:", w)
 			}
 			_, err = fmt.Fprintf(g.stdout, "configuration is valid: spool %s, ingestion %s (key %s), listen %q (auth %s), admin %q\n",
