@@ -153,8 +153,7 @@ func (o *OTLP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("the body is not an OTLP %s export request in %s: %v", sig, what, err))
 		return
 	}
-	mem.give(int64(cap(raw))) // decoded: pdata copied what it keeps
-	raw = nil
+	mem.give(int64(cap(raw))) // decoded: pdata copied what it keeps, raw is not used again
 	res, err := o.export(ctx, mem, req)
 	o.count(sig, res, err)
 	if err != nil {

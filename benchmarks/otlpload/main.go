@@ -433,4 +433,3 @@ func hwm(pid int) int64 {
 	}
 	return 0
 }
-
