@@ -101,6 +101,11 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := metrics.Register(reg, src); err != nil {
 		return fail(err)
 	}
+	if d.otlp.intake != nil {
+		if err := reg.Register(newOTLPCollector(d.otlp.intake.Stats)); err != nil {
+			return fail(err)
+		}
+	}
 	if cfg.AdminListen != "" {
 		d.adm = newServer(adminHandler(reg, d.sp.Ready))
 		if d.admLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {

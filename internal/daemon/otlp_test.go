@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -265,5 +267,37 @@ func TestValidateOTLPListeners(t *testing.T) {
 	c.OTLPHTTPListen, c.OTLPGRPCListen = "0.0.0.0:4318", "0.0.0.0:4317"
 	if w := c.IntakeExposureWarnings(); len(w) != 4 || !strings.Contains(strings.Join(w, "\n"), "--otlp-grpc-listen 0.0.0.0:4317 is reachable") {
 		t.Errorf("warnings %q", w)
+	}
+}
+
+// TestOTLPMetrics: the admin endpoint exposes the OTLP intake's counters.
+func TestOTLPMetrics(t *testing.T) {
+	up := startOTLPUpstream(t)
+	d := startDaemon(t, testConfig(t, up.ConnectionString("")))
+	ctx := context.Background()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(d.OTLPHTTPURL()+"/v1/traces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec tracetest.SpanRecorder
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(&rec))
+	for range 3 {
+		_, s := tp.Tracer("t").Start(ctx, "op")
+		s.End()
+	}
+	if err := exp.ExportSpans(ctx, rec.Ended()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(d.AdminURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`aispool_otlp_requests_total{code="200",protocol="http"} 1`,
+		`aispool_otlp_items_total{outcome="accepted",signal="traces"} 3`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
