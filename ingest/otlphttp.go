@@ -228,9 +228,17 @@ func writeBody(w http.ResponseWriter, asJSON bool, httpCode int, out []byte) {
 }
 
 // exportResponse encodes the signal's Export…ServiceResponse, with a
-// partial_success when items were rejected.
+// partial_success when items were rejected. A full success leaves
+// partial_success unset, as the OTLP specification asks: an empty message
+// (no bytes in protobuf, {} in JSON).
 func exportResponse(sig Signal, res otlpconv.Result, asJSON bool) ([]byte, error) {
 	rejected := int64(res.Rejected)
+	if rejected == 0 {
+		if asJSON {
+			return []byte("{}"), nil
+		}
+		return []byte{}, nil
+	}
 	switch sig {
 	case Traces:
 		resp := ptraceotlpResponse(rejected, res.Message)
