@@ -46,6 +46,7 @@ help:
 # file); without npm that test is skipped, and said so here, since go test
 # shows skips only with -v (with CI=true it fails instead).
 NODE_CLIENT := cmd/aispool/testdata/node-client
+NODE_OTLP_CLIENT := cmd/aispool/testdata/node-otlp-client
 test: node-client
 	$(GO) test -race -count=1 -timeout 12m ./...
 
@@ -56,6 +57,13 @@ node-client:
 		cd $(NODE_CLIENT) && npm ci --no-audit --no-fund; \
 	else \
 		echo "NOTICE: npm is not installed: the real Node.js client test (cmd/aispool TestNodeExporter*) will be SKIPPED" >&2; \
+	fi
+	@if [ -d $(NODE_OTLP_CLIENT)/node_modules/@opentelemetry ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		echo "== npm ci in $(NODE_OTLP_CLIENT) (the Node.js OpenTelemetry SDK's OTLP exporters)"; \
+		cd $(NODE_OTLP_CLIENT) && npm ci --no-audit --no-fund; \
+	else \
+		echo "NOTICE: npm is not installed: the Node.js OTLP client test will be SKIPPED" >&2; \
 	fi
 
 lint:

@@ -46,6 +46,7 @@ type daemonShipper struct {
 type child struct {
 	cmd    *exec.Cmd
 	ingest string // http://host:port of the local ingestion endpoint
+	otlp   string // http://host:port of the OTLP/HTTP intake
 	admin  string // http://host:port of /metrics
 	logs   *tail
 	exited chan struct{}
@@ -120,6 +121,7 @@ func (d *daemonShipper) args() []string {
 		"--connection-string", d.ep.ConnectionString(""),
 		"--listen", "127.0.0.1:0",
 		"--admin-listen", "127.0.0.1:0",
+		"--otlp-http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "",
 		"--log-format", "json",
 		"--shutdown-timeout", "2s",
 		"--max-in-flight", strconv.Itoa(c.MaxInFlight),
@@ -185,10 +187,11 @@ func (d *daemonShipper) spawn(ctx context.Context) (*child, error) {
 				Msg    string `json:"msg"`
 				Listen string `json:"listen"`
 				Admin  string `json:"admin"`
+				OTLP   string `json:"otlp_http"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == "aispool running" {
 				once.Do(func() {
-					c.ingest, c.admin = rec.Listen, rec.Admin
+					c.ingest, c.admin, c.otlp = rec.Listen, rec.Admin, rec.OTLP
 					close(ready)
 				})
 			}
@@ -297,7 +300,11 @@ func (d *daemonShipper) produce(ctx context.Context) error {
 					body.WriteByte('\n')
 				}
 				d.led.offer(ids...)
-				if err := d.post(ctx, hc, body.Bytes()); err != nil {
+				b := body.Bytes()
+				if d.cfg.Daemon.OTLP {
+					b = otlpBody(ids)
+				}
+				if err := d.post(ctx, hc, b); err != nil {
 					errs <- err
 					return
 				}
@@ -319,11 +326,15 @@ func (d *daemonShipper) post(ctx context.Context, hc *http.Client, body []byte) 
 		}
 		c := d.current()
 		if c != nil {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.ingest+"/v2.1/track", bytes.NewReader(body))
+			url, ctype := c.ingest+"/v2.1/track", "application/x-json-stream"
+			if d.cfg.Daemon.OTLP {
+				url, ctype = c.otlp+"/v1/logs", "application/x-protobuf"
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 			if err != nil {
 				return err
 			}
-			req.Header.Set("Content-Type", "application/x-json-stream")
+			req.Header.Set("Content-Type", ctype)
 			resp, err := hc.Do(req)
 			if err == nil {
 				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))

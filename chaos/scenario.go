@@ -127,6 +127,10 @@ type Daemon struct {
 	Path string
 	Args []string
 	Env  []string
+	// OTLP feeds the daemon's OTLP/HTTP intake (protobuf log records that
+	// it converts into the same custom events, the id in the chaos.id
+	// property) instead of its Breeze intake.
+	OTLP bool
 }
 
 // config returns s with defaults, or an error naming the bad field.

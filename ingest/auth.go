@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -42,7 +43,20 @@ type GuardConfig struct {
 	// Logger receives a warning, at most every 10 s, counting the requests
 	// refused meanwhile by reason; never a secret. Default slog.Default().
 	Logger *slog.Logger
+	// Refusal, if set, writes the answer of a refused request (headers
+	// other than Connection and WWW-Authenticate, status and body) instead
+	// of the track response shape: the OTLP intake answers with a
+	// google.rpc.Status ([OTLPRefusal]).
+	Refusal func(w http.ResponseWriter, r *http.Request, status int, message string)
+	// PathHint says, in refusal messages, how a client puts the secret
+	// path prefix in its endpoint. Default
+	// "IngestionEndpoint=https://<host>:<port>/<secret>/" (in the
+	// connection string).
+	PathHint string
 }
+
+// defaultPathHint is GuardConfig.PathHint's default.
+const defaultPathHint = "IngestionEndpoint=https://<host>:<port>/<secret>/"
 
 // Methods returns the authentication methods cfg sets, in a fixed order:
 // "path-secret", "bearer", "client-cert".
@@ -80,6 +94,8 @@ type Guard struct {
 	clientCerts bool
 	allow       []netip.Prefix
 	log         *slog.Logger
+	refusal     func(w http.ResponseWriter, r *http.Request, status int, message string)
+	pathHint    string
 
 	mu       sync.Mutex
 	refused  map[string]uint64
@@ -112,12 +128,25 @@ func NewGuard(next http.Handler, cfg GuardConfig) (http.Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	methods := cfg.Methods()
-	if len(methods) == 0 && len(cfg.AllowNetworks) == 0 {
+	g := newGuard(next, cfg)
+	if len(g.methods) == 0 && len(g.allow) == 0 {
 		return next, nil
+	}
+	return g, nil
+}
+
+// newGuard builds a Guard; next may be nil (the gRPC guard).
+func newGuard(next http.Handler, cfg GuardConfig) *Guard {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	methods := cfg.Methods()
+	if cfg.PathHint == "" {
+		cfg.PathHint = defaultPathHint
 	}
 	g := &Guard{
 		next: next, methods: methods, clientCerts: cfg.ClientCerts, log: cfg.Logger,
+		refusal: cfg.Refusal, pathHint: cfg.PathHint,
 		allow:   slices.Clone(cfg.AllowNetworks),
 		refused: make(map[string]uint64, refusedReasons),
 		pending: make(map[string]uint64, refusedReasons),
@@ -128,7 +157,7 @@ func NewGuard(next http.Handler, cfg GuardConfig) (http.Handler, error) {
 	if cfg.BearerToken != "" {
 		g.token = digest(cfg.BearerToken)
 	}
-	return g, nil
+	return g
 }
 
 func digest(s string) []byte {
@@ -183,14 +212,21 @@ func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(g.methods) == 1 && g.pathSecret != nil {
 		g.refuse(w, r, http.StatusNotFound, RefusedPath,
-			"unknown path: this endpoint serves only paths under its secret prefix; "+
-				"set IngestionEndpoint=https://<host>:<port>/<secret>/ in the connection string")
+			"unknown path: this endpoint serves only paths under its secret prefix; set "+g.pathHint+g.hintWhere())
 		return
 	}
 	if g.token != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="aispool"`)
 	}
 	g.refuse(w, r, http.StatusUnauthorized, RefusedAuth, "authentication required: "+g.describeMethods())
+}
+
+// hintWhere completes the default path hint.
+func (g *Guard) hintWhere() string {
+	if g.pathHint == defaultPathHint {
+		return " in the connection string"
+	}
+	return ""
 }
 
 // stripSecret returns path without its first segment if that segment is
@@ -228,7 +264,7 @@ func (g *Guard) describeMethods() string {
 	for _, m := range g.methods {
 		switch m {
 		case "path-secret":
-			alts = append(alts, "the secret path prefix (IngestionEndpoint=https://<host>:<port>/<secret>/)")
+			alts = append(alts, "the secret path prefix ("+g.pathHint+")")
 		case "bearer":
 			alts = append(alts, "a bearer token (Authorization: Bearer <token>)")
 		case "client-cert":
@@ -259,17 +295,27 @@ type refusal struct {
 // warns at most every guardWarnEvery with the counts since the last
 // warning. The body of the request is not read.
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, reason, message string) {
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)                                      // "<secret>" stays readable
-	_ = enc.Encode(refusal{Errors: []string{}, Message: message}) // plain types; ends in '\n'
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(out.Len()))
-	h.Set("Connection", "close") // the unread body is not worth the connection
-	w.WriteHeader(status)
-	_, _ = w.Write(out.Bytes())
+	w.Header().Set("Connection", "close") // the unread body is not worth the connection
+	if g.refusal != nil {
+		g.refusal(w, r, status, message)
+	} else {
+		var out bytes.Buffer
+		enc := json.NewEncoder(&out)
+		enc.SetEscapeHTML(false)                                      // "<secret>" stays readable
+		_ = enc.Encode(refusal{Errors: []string{}, Message: message}) // plain types; ends in '\n'
+		h := w.Header()
+		h.Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(out.Len()))
+		w.WriteHeader(status)
+		_, _ = w.Write(out.Bytes())
+	}
+	g.noteRefusal(r.Context(), remoteIP(r), r.RemoteAddr, status, reason)
+}
 
+// noteRefusal counts a refusal and warns at most every guardWarnEvery
+// with the counts since the last warning. status is an HTTP status or a
+// gRPC code's name.
+func (g *Guard) noteRefusal(ctx context.Context, remoteIP, remoteAddr string, status any, reason string) {
 	now := time.Now()
 	g.mu.Lock()
 	g.refused[reason]++
@@ -282,14 +328,14 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, reaso
 	}
 	g.mu.Unlock()
 	if counts != nil {
-		attrs := []any{"last_remote", remoteIP(r), "last_status", status}
+		attrs := []any{"last_remote", remoteIP, "last_status", status}
 		for _, k := range slices.Sorted(maps.Keys(counts)) {
 			attrs = append(attrs, "refused_"+k, counts[k])
 		}
 		g.log.Warn("ingest: requests refused (counts since the last such line)", attrs...)
 	}
-	if g.log.Enabled(r.Context(), slog.LevelDebug) {
-		g.log.DebugContext(r.Context(), "ingest: request refused", "status", status, "reason", reason, "remote", r.RemoteAddr)
+	if g.log.Enabled(ctx, slog.LevelDebug) {
+		g.log.DebugContext(ctx, "ingest: request refused", "status", status, "reason", reason, "remote", remoteAddr)
 	}
 }
 

@@ -104,6 +104,18 @@
 // handler in an http.Server with timeouts suited to ingestion (NewServer),
 // over HTTP or HTTPS, and shut it down gracefully when their context ends.
 //
+// # OTLP
+//
+// [Handler.OTLP] returns the OTLP intake, which shares the Handler's spool,
+// limits, memory budget, request slots, append timeout and slow-client
+// rule: OTLP/HTTP (POST /v1/traces, /v1/logs, /v1/metrics; protobuf or
+// OTLP JSON; gzip) through its ServeHTTP, and OTLP/gRPC through the Export
+// services of [OTLP.RegisterGRPC] with [OTLP.GRPCServerOptions]. It decodes
+// with the OpenTelemetry Collector's pdata, converts with the Go exporter's
+// mapping (package internal/otlpconv over exporter/envelope), and answers
+// success only once the envelopes are durable; the repository's
+// docs/otlp.md lists every answer.
+//
 // # Exposure
 //
 // [NewGuard] puts the checks of a [GuardConfig] in front of the handler for

@@ -121,15 +121,17 @@ const DefaultMaxConcurrent = 8
 
 // Handler is the ingestion endpoint. It is safe for concurrent use.
 type Handler struct {
-	spool         Appender
-	limits        breeze.Limits
-	log           *slog.Logger
-	retryAfter    string // header value, whole seconds
-	appendTimeout time.Duration
-	slots         chan struct{} // one per request being validated and stored
-	budget        *memBudget
-	minBodyRate   int64
-	bodyRateGrace time.Duration
+	spool      Appender
+	limits     breeze.Limits
+	log        *slog.Logger
+	retryAfter string // header value, whole seconds
+	// retryAfterDuration is retryAfter as gRPC's RetryInfo says it.
+	retryAfterDuration time.Duration
+	appendTimeout      time.Duration
+	slots              chan struct{} // one per request being validated and stored
+	budget             *memBudget
+	minBodyRate        int64
+	bodyRateGrace      time.Duration
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -203,16 +205,17 @@ func New(cfg Config) (*Handler, error) {
 	}
 	secs := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
 	return &Handler{
-		spool:         cfg.Spool,
-		limits:        l.WithDefaults(),
-		log:           cfg.Logger,
-		retryAfter:    strconv.FormatInt(secs, 10),
-		appendTimeout: cfg.AppendTimeout,
-		slots:         make(chan struct{}, cfg.MaxConcurrent),
-		budget:        newMemBudget(cfg.MemoryBudget, cfg.MemoryWait, cfg.AfterBurst),
-		minBodyRate:   cfg.MinBodyRate,
-		bodyRateGrace: cfg.BodyRateGrace,
-		requests:      make(map[int]uint64),
+		spool:              cfg.Spool,
+		limits:             l.WithDefaults(),
+		log:                cfg.Logger,
+		retryAfter:         strconv.FormatInt(secs, 10),
+		retryAfterDuration: time.Duration(secs) * time.Second,
+		appendTimeout:      cfg.AppendTimeout,
+		slots:              make(chan struct{}, cfg.MaxConcurrent),
+		budget:             newMemBudget(cfg.MemoryBudget, cfg.MemoryWait, cfg.AfterBurst),
+		minBodyRate:        cfg.MinBodyRate,
+		bodyRateGrace:      cfg.BodyRateGrace,
+		requests:           make(map[int]uint64),
 	}, nil
 }
 
@@ -412,38 +415,62 @@ func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, 
 // own (a *spool.RecordError) becomes a per-item error and the rest is
 // appended again; any other error refuses the whole request.
 func (h *Handler) store(ctx context.Context, resp *breeze.TrackResponse, records []record) error {
+	data := make([][]byte, len(records))
+	for i, rec := range records {
+		data[i] = rec.data
+	}
+	refused, err := h.appendRecords(ctx, data)
+	if err != nil {
+		return err
+	}
+	for _, rf := range refused {
+		resp.Errors = append(resp.Errors, breeze.ItemError{
+			Index:      records[rf.index].index,
+			StatusCode: http.StatusBadRequest,
+			Message:    "item refused by the spool: " + rf.err.Error(),
+		})
+	}
+	resp.ItemsAccepted = len(records) - len(refused)
+	slices.SortFunc(resp.Errors, func(a, b breeze.ItemError) int { return a.Index - b.Index })
+	return nil
+}
+
+// recordRefusal is a record that the spool refused on its own.
+type recordRefusal struct {
+	index int // in the records given to appendRecords
+	err   error
+}
+
+// appendRecords appends data in one spool call, within AppendTimeout. A
+// record the spool refuses on its own (a *spool.RecordError) is left out
+// and the rest appended again, and reported; any other error refuses the
+// whole call. The stored bytes are counted.
+func (h *Handler) appendRecords(ctx context.Context, data [][]byte) ([]recordRefusal, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.appendTimeout)
 	defer cancel()
-	data := make([][]byte, len(records))
-	for {
-		data = data[:len(records)]
-		for i, rec := range records {
-			data[i] = rec.data
-		}
+	index := make([]int, len(data)) // original position of data[i]
+	for i := range index {
+		index[i] = i
+	}
+	var refused []recordRefusal
+	for len(data) > 0 {
 		err := h.spool.Append(ctx, data...)
 		var re *spool.RecordError
-		if err == nil || !errors.As(err, &re) || re.Index < 0 || re.Index >= len(records) {
+		if err == nil || !errors.As(err, &re) || re.Index < 0 || re.Index >= len(data) {
 			if err == nil {
 				var n uint64
-				for _, rec := range records {
-					n += uint64(len(rec.data))
+				for _, d := range data {
+					n += uint64(len(d))
 				}
 				h.storedBytes.Add(n)
 			}
-			return err
+			return refused, err
 		}
-		resp.Errors = append(resp.Errors, breeze.ItemError{
-			Index:      records[re.Index].index,
-			StatusCode: http.StatusBadRequest,
-			Message:    "item refused by the spool: " + re.Err.Error(),
-		})
-		records = slices.Delete(records, re.Index, re.Index+1)
-		resp.ItemsAccepted = len(records)
-		slices.SortFunc(resp.Errors, func(a, b breeze.ItemError) int { return a.Index - b.Index })
-		if len(records) == 0 {
-			return nil
-		}
+		refused = append(refused, recordRefusal{index: index[re.Index], err: re.Err})
+		data = slices.Delete(data, re.Index, re.Index+1)
+		index = slices.Delete(index, re.Index, re.Index+1)
 	}
+	return refused, nil
 }
 
 // answer is the body of every answer: the service's TrackResponse, and for

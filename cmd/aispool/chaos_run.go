@@ -27,6 +27,7 @@ func newChaosRunCommand(g *globals) *cobra.Command {
 		sc         chaos.Scenario
 		profile    string
 		daemon     bool
+		otlp       bool
 		reportHTML string
 		reportJSON string
 		interval   time.Duration
@@ -60,12 +61,12 @@ SIGKILLs and restarts it at random moments.`,
 			}
 			sc.Profile = p
 			sc.FileSizeLimit = fileSize
-			if daemon || sc.KillEvery > 0 || sc.CorruptAfter > 0 || sc.FileSizeLimit > 0 {
+			if daemon || otlp || sc.KillEvery > 0 || sc.CorruptAfter > 0 || sc.FileSizeLimit > 0 {
 				exe, err := os.Executable()
 				if err != nil {
 					return fmt.Errorf("find the aispool binary for --daemon: %w", err)
 				}
-				sc.Daemon = &chaos.Daemon{Path: exe}
+				sc.Daemon = &chaos.Daemon{Path: exe, OTLP: otlp}
 			}
 			if g.logLevel == "debug" {
 				log, err := g.logger()
@@ -125,6 +126,7 @@ SIGKILLs and restarts it at random moments.`,
 	f.IntVar(&sc.Rate, "rate", 0, "envelopes offered per second (0: as fast as the shipper takes them)")
 	f.Uint64Var(&sc.Seed, "seed", 0, "seed of the faults and kill moments (0: random; printed, to replay a run)")
 	f.BoolVar(&daemon, "daemon", false, "run the shipper as 'aispool run' child processes")
+	f.BoolVar(&otlp, "otlp", false, "feed the daemon's OTLP/HTTP intake (log records it converts into the same events) instead of its local ingestion endpoint; implies --daemon")
 	f.DurationVar(&sc.KillEvery, "kill-every", 0, "SIGKILL and restart the daemon at random moments, on average this often")
 	f.IntVar(&sc.MinKills, "min-kills", 0, "with --kill-every: keep killing after the last envelope until this many kills")
 	f.DurationVar(&sc.CorruptAfter, "corrupt-after", 0, "kill the daemon once after this long, corrupt a spool segment, restart it")

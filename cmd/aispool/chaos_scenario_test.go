@@ -34,6 +34,13 @@ func TestChaosDaemonScenarios(t *testing.T) {
 					t.Errorf("%d kills, want at least 20", len(res.Kills))
 				}
 			}},
+		// The same fed through the OTLP/HTTP intake.
+		{name: "kill-loop-otlp", profile: "flaky", sc: chaos.Scenario{Envelopes: 6000, Rate: 2000, KillEvery: 150 * time.Millisecond, MinKills: 20},
+			check: func(t *testing.T, res *chaos.Result) {
+				if len(res.Kills) < 20 {
+					t.Errorf("%d kills, want at least 20", len(res.Kills))
+				}
+			}},
 		// The outage lets the spool grow to the file size limit: the
 		// daemon answers 503 until the drain makes room.
 		{name: "disk-full", profile: "outage", sc: chaos.Scenario{Envelopes: 6000, Rate: 2000, FileSizeLimit: 256 << 10},
@@ -67,6 +74,7 @@ func TestChaosDaemonScenarios(t *testing.T) {
 			}
 			sc := tc.sc
 			sc.Profile, sc.Seed, sc.Daemon, sc.Dir, sc.Timeout = p, 20261201, testDaemon(), t.TempDir(), 2*time.Minute
+			sc.Daemon.OTLP = tc.name == "kill-loop-otlp"
 			res, err := sc.Run(context.Background())
 			if err != nil {
 				t.Fatal(err)

@@ -243,7 +243,8 @@ type daemonProc struct {
 func startDaemon(t *testing.T, dir, cs string, extra ...string) *daemonProc {
 	t.Helper()
 	args := append([]string{"run", "--spool-dir", dir, "--connection-string", cs, "--listen", "127.0.0.1:0",
-		"--admin-listen", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "2s"}, extra...)
+		"--admin-listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0",
+		"--log-format", "json", "--shutdown-timeout", "2s"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "AISPOOL_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()

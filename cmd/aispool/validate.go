@@ -51,7 +51,7 @@ a configuration file would hold it.`,
 			if err != nil {
 				return err
 			}
-			for _, w := range append(cfg.ExposureWarnings(cfg.Listen), cfg.SecretFileWarnings()...) {
+			for _, w := range append(cfg.IntakeExposureWarnings(), cfg.SecretFileWarnings()...) {
 				fmt.Fprintln(g.stderr, "aispool: warning:", w)
 			}
 			_, err = fmt.Fprintf(g.stdout, "configuration is valid: spool %s, ingestion %s (key %s), listen %q (auth %s), admin %q\n",

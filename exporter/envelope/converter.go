@@ -114,7 +114,8 @@ func (c *Converter) AppendSpans(buf *Buffer, spans []sdktrace.ReadOnlySpan) (rec
 	return records, skipped
 }
 
-// AppendSpan converts one span into buf: one RequestData (server and
+// AppendSpan converts one span (an sdktrace.ReadOnlySpan, or any other
+// [Span]) into buf: one RequestData (server and
 // consumer spans) or RemoteDependencyData (other kinds) envelope, followed
 // by one ExceptionData per "exception" event and one MessageData per other
 // event. It returns the number of records appended.
@@ -123,7 +124,7 @@ func (c *Converter) AppendSpans(buf *Buffer, spans []sdktrace.ReadOnlySpan) (rec
 // and left out; n still counts the records that were appended, and buf
 // holds no partial record. Errors wrap ErrInvalidSpan, ErrTooLarge or
 // ErrConversion.
-func (c *Converter) AppendSpan(buf *Buffer, span sdktrace.ReadOnlySpan) (n int, err error) {
+func (c *Converter) AppendSpan(buf *Buffer, span Span) (n int, err error) {
 	mark, records := len(buf.data), len(buf.ends)
 	defer func() {
 		if r := recover(); r != nil {

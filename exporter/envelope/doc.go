@@ -50,6 +50,14 @@
 // SeverityLevel; metric data points (AppendMetrics) become one MetricData
 // each. docs/exporter.md describes both mappings.
 //
+// # Input seam
+//
+// The converter reads spans, log records and metric points through
+// [Span], [LogRecord] and [MetricPoint] (with [Converter.AppendMetricPoints]),
+// which the OpenTelemetry Go SDK's records satisfy as they are; the
+// daemon's OTLP intake adapts decoded OTLP requests to the same seam, so
+// the mapping is written once for both inputs.
+//
 // Limits are counted in characters as the service counts them (UTF-16 code
 // units). An envelope over MaxEnvelopeBytes is re-encoded without its
 // largest properties (and, if need be, with shorter long text fields) and

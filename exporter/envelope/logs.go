@@ -123,6 +123,7 @@ func classifyLogKey(key string) logKey {
 // logAttrs indexes the attributes of one log record. Like spanAttrs, it is
 // scratch space of a Converter.
 type logAttrs struct {
+	walk    func(attribute.KeyValue) bool // a.add
 	kvs     []attribute.KeyValue
 	vals    [numLogKeys]attribute.Value
 	present uint32
@@ -151,10 +152,15 @@ func (a *logAttrs) text(k logKey) string {
 
 // collect copies the record's attributes into a.kvs and indexes the mapped
 // ones; a later duplicate wins.
-func (a *logAttrs) collect(r *sdklog.Record) {
+func (a *logAttrs) collect(r LogRecord) {
 	a.kvs = a.kvs[:0]
 	a.present = 0
-	r.WalkAttributes(a.add)
+	if a.walk == nil {
+		// Made once: a method value handed to an interface's method
+		// escapes, and would be allocated at every call.
+		a.walk = a.add
+	}
+	r.WalkAttributes(a.walk)
 }
 
 func (a *logAttrs) add(kv attribute.KeyValue) bool {
@@ -180,7 +186,8 @@ func (c *Converter) AppendLogRecords(buf *Buffer, records []sdklog.Record) (n, s
 	return n, skipped
 }
 
-// AppendLogRecord converts one log record into one envelope in buf
+// AppendLogRecord converts one log record (an *sdklog.Record, or any
+// other [LogRecord]) into one envelope in buf
 // (docs/exporter.md, "How logs and metrics are mapped"):
 //
 //   - a record with the attribute microsoft.custom_event.name becomes
@@ -204,7 +211,7 @@ func (c *Converter) AppendLogRecords(buf *Buffer, records []sdklog.Record) (n, s
 // It returns the number of records appended (0 or 1). Errors wrap
 // ErrTooLarge or ErrConversion; the record is then counted and left out,
 // and buf holds no partial record.
-func (c *Converter) AppendLogRecord(buf *Buffer, r *sdklog.Record) (n int, err error) {
+func (c *Converter) AppendLogRecord(buf *Buffer, r LogRecord) (n int, err error) {
 	mark, records := len(buf.data), len(buf.ends)
 	defer func() {
 		if p := recover(); p != nil {
@@ -213,7 +220,7 @@ func (c *Converter) AppendLogRecord(buf *Buffer, r *sdklog.Record) (n int, err e
 			n, err = 0, fmt.Errorf("%w: %v", ErrConversion, p)
 		}
 	}()
-	if r == nil {
+	if p, ok := r.(*sdklog.Record); r == nil || ok && p == nil {
 		c.skipped[SkipInvalidSpan].Add(1)
 		return 0, fmt.Errorf("%w: nil log record", ErrInvalidSpan)
 	}
@@ -228,7 +235,7 @@ func (c *Converter) AppendLogRecord(buf *Buffer, r *sdklog.Record) (n int, err e
 }
 
 // loadLogRecord resolves r into c.sig.logCtx and its item.
-func (c *Converter) loadLogRecord(r *sdklog.Record) *item {
+func (c *Converter) loadLogRecord(r LogRecord) *item {
 	a := &c.sig.logAttrs
 	a.collect(r)
 

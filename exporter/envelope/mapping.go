@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -37,7 +36,7 @@ func (a *spanAttrs) family() family {
 
 // loadSpan resolves the span's main envelope and the context its events
 // share into c.span.
-func (c *Converter) loadSpan(s sdktrace.ReadOnlySpan) {
+func (c *Converter) loadSpan(s Span) {
 	kvs := s.Attributes()
 	if cap(c.keep) < len(kvs) {
 		c.keep = make([]bool, len(kvs))

@@ -34,7 +34,7 @@ type signalFields struct {
 	eventName     string // Record.EventName, as the EventNameKey property
 	clientIPTag   bool   // client.address became ai.location.ip
 
-	// Metric points.
+	// Metric points: attributes from set (the SDK's) or item.attrs.
 	set    *attribute.Set
 	metric metricPoint
 }
@@ -137,18 +137,26 @@ func (c *Converter) appendSignalProperties(dst []byte, it *item) []byte {
 		if sf.set != nil {
 			for iter := sf.set.Iter(); iter.Next(); {
 				kv := iter.Attribute()
-				if kv.Value.Type() == attribute.EMPTY {
-					continue
-				}
-				if start, ok := w.begin(string(kv.Key)); ok {
-					w.dst = c.appendValue(w.dst, kv.Value)
-					w.end(start)
-				}
+				w.metricProperty(&kv)
 			}
+		}
+		for i := range it.attrs {
+			w.metricProperty(&it.attrs[i])
 		}
 	}
 	if w.count > 0 {
 		w.dst = append(w.dst, '}')
 	}
 	return w.dst
+}
+
+// metricProperty writes a metric point's attribute as a property.
+func (w *propWriter) metricProperty(kv *attribute.KeyValue) {
+	if kv.Value.Type() == attribute.EMPTY {
+		return
+	}
+	if start, ok := w.begin(string(kv.Key)); ok {
+		w.dst = w.c.appendValue(w.dst, kv.Value)
+		w.end(start)
+	}
 }

@@ -2,8 +2,6 @@ package envelope
 
 import (
 	"time"
-
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // SpanSummary is what the Application Insights standard metrics
@@ -32,7 +30,7 @@ type SpanSummary struct {
 // AppendSpan it must be called from one goroutine at a time; unlike it, it
 // allocates (the composed strings). It reports false for a span without
 // valid ids, which AppendSpan would skip.
-func (c *Converter) Summarize(span sdktrace.ReadOnlySpan, out *SpanSummary) bool {
+func (c *Converter) Summarize(span Span, out *SpanSummary) bool {
 	if span == nil {
 		return false
 	}

@@ -48,9 +48,17 @@ type Config struct {
 	Listen string
 	// AdminListen serves /metrics, /healthz and /readyz; empty disables it.
 	AdminListen string
-	// TLSCert and TLSKey switch the local ingestion endpoint to HTTPS.
+	// OTLPHTTPListen and OTLPGRPCListen are the OTLP intake's addresses
+	// (OTLP/HTTP and OTLP/gRPC, docs/otlp.md); empty disables either. At
+	// their defaults (OTLP's own ports on loopback), an address already
+	// in use (a local OpenTelemetry Collector) is logged and that
+	// listener left off; any other address in use is an error.
+	OTLPHTTPListen, OTLPGRPCListen string
+	// TLSCert and TLSKey switch the local ingestion endpoint and the OTLP
+	// intake to HTTPS (TLS for gRPC).
 	TLSCert, TLSKey string
-	// Exposure says who may use the local ingestion endpoint.
+	// Exposure says who may use the local ingestion endpoint and the OTLP
+	// intake.
 	Exposure Exposure
 	// MaxSpoolBytes and MaxAge bound the spool (see spool.Options).
 	MaxSpoolBytes int64
@@ -120,6 +128,8 @@ func DefaultConfig() Config {
 		LookupEnv:       os.LookupEnv,
 		Listen:          DefaultListen,
 		AdminListen:     DefaultAdminListen,
+		OTLPHTTPListen:  DefaultOTLPHTTPListen,
+		OTLPGRPCListen:  DefaultOTLPGRPCListen,
 		MaxSpoolBytes:   spool.DefaultMaxBytes,
 		MaxAge:          spool.DefaultMaxAge,
 		Overflow:        spool.RejectNew,
@@ -158,16 +168,19 @@ func (c Config) Validate() error {
 		lookup = func(string) (string, bool) { return "", false }
 	}
 	errs = append(errs, c.validateConnectionString(lookup)...)
-	for _, l := range []struct{ flag, addr string }{{"--listen", c.Listen}, {"--admin-listen", c.AdminListen}} {
+	listeners := c.listeners()
+	for i, l := range listeners {
 		if l.addr == "" {
 			continue
 		}
 		if err := checkAddr(l.addr); err != nil {
 			add("%s %q: %w", l.flag, l.addr, err)
 		}
-	}
-	if c.Listen != "" && c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
-		add("--listen and --admin-listen: both are %s", c.Listen)
+		for _, m := range listeners[:i] {
+			if m.addr == l.addr && !strings.HasSuffix(l.addr, ":0") {
+				add("%s and %s: both are %s", m.flag, l.flag, l.addr)
+			}
+		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		add("--tls-cert and --tls-key: give both or neither")
@@ -361,7 +374,7 @@ func (c Config) validateIntake() []error {
 		add("--intake-memory %d: less than 1 MiB", c.IntakeMemory)
 	case c.MemoryLimit > 0 && c.IntakeMemory > c.MemoryLimit/2:
 		add("--intake-memory %d: more than half of --memory-limit %d", c.IntakeMemory, c.MemoryLimit)
-	case c.MemoryLimit == 0 && c.IntakeMemory == 0 && c.Listen != "":
+	case c.MemoryLimit == 0 && c.IntakeMemory == 0 && c.intakeOn():
 		add("--intake-memory: required when --memory-limit is 0")
 	}
 	if c.MaxConnections < 1 {
@@ -371,4 +384,18 @@ func (c Config) validateIntake() []error {
 		add("--min-body-rate %d: must be at least 1 byte per second", c.MinBodyRate)
 	}
 	return errs
+}
+
+// listener is a listen address and the flag that sets it.
+type listener struct{ flag, addr string }
+
+// listeners returns the daemon's listen addresses, empty ones included.
+func (c Config) listeners() []listener {
+	return []listener{{"--listen", c.Listen}, {"--admin-listen", c.AdminListen},
+		{"--otlp-http-listen", c.OTLPHTTPListen}, {"--otlp-grpc-listen", c.OTLPGRPCListen}}
+}
+
+// intakeOn reports whether any intake listens: the Breeze intake or OTLP.
+func (c Config) intakeOn() bool {
+	return c.Listen != "" || c.OTLPHTTPListen != "" || c.OTLPGRPCListen != ""
 }

@@ -31,6 +31,7 @@ type Daemon struct {
 	ingLn  net.Listener
 	adm    *http.Server
 	admLn  net.Listener
+	otlp   otlpServers
 
 	pathSecret         string   // the intake's secret path prefix, "" if none
 	authMethods        []string // the intake's authentication methods
@@ -63,7 +64,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		return fail(fmt.Errorf("%w: %w", ErrInvalidConfig, err))
 	}
 	src := metrics.Sources{Spool: d.sp.Stats, Sender: d.snd.Stats, Version: cfg.Version}
-	if cfg.Listen != "" {
+	if cfg.intakeOn() {
 		if cfg.TLSCert != "" {
 			// Check the pair now: a bad one is a configuration error at
 			// start, not a failure of the first connection.
@@ -71,12 +72,19 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 				return fail(fmt.Errorf("%w: --tls-cert/--tls-key: %w", ErrInvalidConfig, err))
 			}
 		}
+		// One handler for every intake: they share the memory budget,
+		// the request slots and the limits.
 		ret := &memoryReturner{every: time.Second, free: debug.FreeOSMemory}
 		d.ingest, err = ingest.New(ingest.Config{Spool: d.sp, Logger: cfg.Logger,
 			MemoryBudget: cfg.IntakeBudget(), AfterBurst: ret.afterBurst, MinBodyRate: cfg.MinBodyRate})
 		if err != nil {
 			return fail(err)
 		}
+	}
+	if err := d.startOTLP(); err != nil {
+		return fail(err)
+	}
+	if cfg.Listen != "" {
 		d.ing = ingest.NewServer(d.ingest, cfg.Logger)
 		if err := d.secureIntake(); err != nil {
 			return fail(err)
@@ -86,12 +94,17 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		}
 		d.ingLn = ingest.LimitListener(d.ingLn, cfg.MaxConnections, cfg.Logger)
 	}
-	if d.ingest != nil {
+	if d.ing != nil {
 		src.Ingest = d.ingest.Stats
 	}
 	reg := metrics.NewRegistry()
 	if err := metrics.Register(reg, src); err != nil {
 		return fail(err)
+	}
+	if d.otlp.intake != nil {
+		if err := reg.Register(newOTLPCollector(d.otlp.intake.Stats)); err != nil {
+			return fail(err)
+		}
 	}
 	if cfg.AdminListen != "" {
 		d.adm = newServer(adminHandler(reg, d.sp.Ready, d.sp))
@@ -114,7 +127,7 @@ func newServer(h http.Handler) *http.Server {
 }
 
 func (d *Daemon) closeListeners() {
-	for _, ln := range []net.Listener{d.ingLn, d.admLn} {
+	for _, ln := range []net.Listener{d.ingLn, d.admLn, d.otlp.httpLn, d.otlp.grpcLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -158,7 +171,7 @@ func (d *Daemon) Sender() *sender.Sender { return d.snd }
 // spool. Nothing acknowledged is lost: what was not delivered stays in the
 // spool. Run returns nil after a graceful shutdown.
 func (d *Daemon) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
 	serve := func(srv *http.Server, ln net.Listener, what string, tls bool) {
 		if srv == nil {
 			return
@@ -177,6 +190,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	serve(d.ing, d.ingLn, "ingestion endpoint", d.cfg.TLSCert != "")
 	serve(d.adm, d.admLn, "admin endpoint", false)
+	serve(d.otlp.http, d.otlp.httpLn, "OTLP/HTTP intake", d.cfg.TLSCert != "")
+	d.serveGRPC(errc)
 	runCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSender()
 	sndDone := make(chan error, 1)
@@ -189,7 +204,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer d.removeAdminFile()
 	}
 	d.log.Info("aispool running", "spool", d.sp.Dir(), "ingestion", connstring.RedactURL(d.snd.Endpoint()),
-		"listen", d.IngestURL(), "auth", d.authSummary(), "admin", d.AdminURL())
+		"listen", d.IngestURL(), "otlp_http", d.OTLPHTTPURL(), "otlp_grpc", d.OTLPGRPCAddr(),
+		"auth", d.authSummary(), "admin", d.AdminURL())
 
 	var runErr error
 	select {
@@ -207,6 +223,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.ing != nil {
 		_ = d.ing.Shutdown(sctx)
 	}
+	d.stopOTLP(sctx)
 	if err := d.snd.Close(sctx); err != nil {
 		d.log.Warn("sender: requests in flight abandoned; their records stay in the spool", "err", err)
 	}

@@ -30,6 +30,7 @@ func testConfig(t *testing.T, conn string) Config {
 	c.ConnectionString = conn
 	c.LookupEnv = noEnv
 	c.Listen, c.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	c.OTLPHTTPListen, c.OTLPGRPCListen = "127.0.0.1:0", "127.0.0.1:0"
 	c.Logger = slog.New(slog.DiscardHandler)
 	c.ShutdownTimeout = 2 * time.Second
 	return c

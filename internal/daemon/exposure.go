@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -195,25 +196,40 @@ func (d *Daemon) secureIntake() error {
 	if err != nil {
 		return err
 	}
-	if d.ing.Handler, err = ingest.NewGuard(d.ing.Handler, gc); err != nil {
+	d.pathSecret, d.authMethods = gc.PathSecret, gc.Methods()
+	return d.secure(d.ing, gc)
+}
+
+// secure puts the guard of gc in front of srv's handler and sets its TLS
+// configuration (TLS 1.2 at least; client certificates checked against
+// --tls-client-ca when given).
+func (d *Daemon) secure(srv *http.Server, gc ingest.GuardConfig) error {
+	var err error
+	if srv.Handler, err = ingest.NewGuard(srv.Handler, gc); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	d.pathSecret, d.authMethods = gc.PathSecret, gc.Methods()
-	if d.cfg.TLSCert == "" {
-		return nil
+	srv.TLSConfig, err = d.cfg.serverTLS()
+	return err
+}
+
+// serverTLS returns the TLS configuration of the intakes, nil without
+// --tls-cert.
+func (c Config) serverTLS() (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
 	}
-	d.ing.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if d.cfg.Exposure.TLSClientCA != "" {
-		pool, err := loadCertPool(d.cfg.Exposure.TLSClientCA)
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.Exposure.TLSClientCA != "" {
+		pool, err := loadCertPool(c.Exposure.TLSClientCA)
 		if err != nil {
-			return fmt.Errorf("%w: --tls-client-ca: %w", ErrInvalidConfig, err)
+			return nil, fmt.Errorf("%w: --tls-client-ca: %w", ErrInvalidConfig, err)
 		}
-		d.ing.TLSConfig.ClientCAs = pool
+		cfg.ClientCAs = pool
 		// Verified if given; a client without one gets an HTTP answer
 		// saying what is missing rather than a failed handshake.
-		d.ing.TLSConfig.ClientAuth = tls.VerifyClientCertIfGiven
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
-	return nil
+	return cfg, nil
 }
 
 // IngestionEndpoint is what an SDK's connection string gets as
@@ -246,19 +262,36 @@ func (d *Daemon) authSummary() string {
 // authentication. Every network it may reach can then read or write
 // telemetry.
 func (c Config) ExposureWarnings(listen string) []string {
+	return c.exposureWarnings("--listen", listen)
+}
+
+// IntakeExposureWarnings returns the exposure warnings of every intake
+// listener (--listen, --otlp-http-listen, --otlp-grpc-listen), as
+// ExposureWarnings does for --listen.
+func (c Config) IntakeExposureWarnings() []string {
+	var w []string
+	for _, l := range c.listeners() {
+		if l.flag != "--admin-listen" {
+			w = append(w, c.exposureWarnings(l.flag, l.addr)...)
+		}
+	}
+	return w
+}
+
+func (c Config) exposureWarnings(flag, listen string) []string {
 	if listen == "" || isLoopback(listen) {
 		return nil
 	}
 	var w []string
 	if c.TLSCert == "" {
-		w = append(w, fmt.Sprintf("--listen %s is reachable beyond this machine without TLS: "+
-			"telemetry and credentials cross the network in clear text (set --tls-cert and --tls-key)", listen))
+		w = append(w, fmt.Sprintf("%s %s is reachable beyond this machine without TLS: "+
+			"telemetry and credentials cross the network in clear text (set --tls-cert and --tls-key)", flag, listen))
 	}
 	e := c.Exposure
 	if e.PathSecretFile == "" && e.BearerTokenFile == "" && e.TLSClientCA == "" {
-		w = append(w, fmt.Sprintf("--listen %s is reachable beyond this machine without authentication: "+
+		w = append(w, fmt.Sprintf("%s %s is reachable beyond this machine without authentication: "+
 			"anyone who reaches it can write telemetry into the spool and the Application Insights resource "+
-			"(set --path-secret-file, --bearer-token-file or --tls-client-ca; see docs/security.md)", listen))
+			"(set --path-secret-file, --bearer-token-file or --tls-client-ca; see docs/security.md)", flag, listen))
 	}
 	return w
 }
@@ -306,8 +339,14 @@ func (c Config) SecretFileWarnings() []string {
 // warnExposure logs the exposure warnings for the bound ingestion address
 // and the secret file warnings.
 func (d *Daemon) warnExposure() {
-	if d.ingLn != nil {
-		for _, w := range d.cfg.ExposureWarnings(d.ingLn.Addr().String()) {
+	for _, l := range []struct {
+		flag string
+		ln   net.Listener
+	}{{"--listen", d.ingLn}, {"--otlp-http-listen", d.otlp.httpLn}, {"--otlp-grpc-listen", d.otlp.grpcLn}} {
+		if l.ln == nil {
+			continue
+		}
+		for _, w := range d.cfg.exposureWarnings(l.flag, l.ln.Addr().String()) {
 			d.log.Warn("ingest: " + w)
 		}
 	}

@@ -17,7 +17,10 @@ func TestValidateIntakeLimits(t *testing.T) {
 		{"defaults", func(*Config) {}, nil},
 		{"explicit budget", func(c *Config) { c.IntakeMemory = 8 << 20 }, nil},
 		{"no memory limit with a budget", func(c *Config) { c.MemoryLimit, c.IntakeMemory = 0, 8<<20 }, nil},
-		{"no memory limit without intake", func(c *Config) { c.MemoryLimit, c.Listen = 0, "" }, nil},
+		{"no memory limit without intake", func(c *Config) {
+			c.MemoryLimit, c.Listen, c.OTLPHTTPListen, c.OTLPGRPCListen = 0, "", "", ""
+		}, nil},
+		{"no memory limit, OTLP only", func(c *Config) { c.MemoryLimit, c.Listen = 0, "" }, []string{"--intake-memory: required"}},
 		{"no memory limit, no budget", func(c *Config) { c.MemoryLimit = 0 }, []string{"--intake-memory: required"}},
 		{"negative", func(c *Config) { c.MemoryLimit, c.IntakeMemory = -1, -1 }, []string{"--memory-limit -1", "--intake-memory -1"}},
 		{"tiny", func(c *Config) { c.MemoryLimit, c.IntakeMemory = 1<<20, 1000 }, []string{"less than 16 MiB", "less than 1 MiB"}},

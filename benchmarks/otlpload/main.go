@@ -1,0 +1,435 @@
+// Command otlpload measures the daemon's OTLP/HTTP intake next to its
+// Breeze intake (issue 15's figures; see docs/benchmarks.md): spans per
+// second through a real "aispool run" in a child process (clients in this
+// process → the daemon decodes, converts, fsyncs → its sender → a loopback
+// upstream in this process), the daemon's CPU seconds per 100k spans and
+// its peak RSS.
+//
+// Each phase starts a fresh daemon and sends -spans spans, -batch per
+// request, from -clients concurrent clients; bodies are encoded before the
+// clock starts, so the clients cost little. The phases:
+//
+//   - otlp-proto: OTLP/HTTP, application/x-protobuf, uncompressed (what the
+//     Go SDK's otlptracehttp sends by default);
+//   - otlp-proto-gzip: the same, gzip-compressed (the Collector's default);
+//   - breeze: the same spans as the envelopes the daemon makes of them,
+//     newline-delimited JSON, gzip-compressed, to /v2.1/track (what an
+//     Application Insights SDK sends).
+//
+// The span is the benchmarks' HTTP workload: an HTTP server span with 8
+// attributes of a resource with 3.
+//
+// Usage, from the module's root:
+//
+//	go run ./benchmarks/otlpload                       # builds ./cmd/aispool
+//	go run ./benchmarks/otlpload -spans 1000000 -batch 2048 -phases otlp-proto,breeze
+//
+// Nothing listens beyond 127.0.0.1.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/aispool/aispool/exporter/envelope"
+	"github.com/aispool/aispool/internal/otlpconv"
+)
+
+const ikey = "11111111-2222-3333-4444-555555555555"
+
+type options struct {
+	aispool string
+	spans   int
+	batch   int
+	clients int
+	phases  string
+	runArgs string
+}
+
+func main() {
+	var o options
+	fs := flag.NewFlagSet("otlpload", flag.ExitOnError)
+	fs.StringVar(&o.aispool, "aispool", "", "aispool binary to measure (default: build ./cmd/aispool into a temporary directory)")
+	fs.IntVar(&o.spans, "spans", 300000, "spans per phase")
+	fs.IntVar(&o.batch, "batch", 1024, "spans per request")
+	fs.IntVar(&o.clients, "clients", 4, "concurrent clients")
+	fs.StringVar(&o.phases, "phases", "otlp-proto,otlp-proto-gzip,breeze", "phases to run, comma-separated")
+	fs.StringVar(&o.runArgs, "run-args", "", "extra flags for aispool run, space-separated")
+	_ = fs.Parse(os.Args[1:])
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "otlpload:", err)
+		os.Exit(1)
+	}
+}
+
+// phase is one way of sending the spans.
+type phase struct {
+	name    string
+	path    string
+	ctype   string
+	gzip    bool
+	body    []byte // one request of batch spans
+	records int    // envelopes per request
+}
+
+func run(o options) error {
+	if o.spans < o.batch || o.batch < 1 || o.clients < 1 {
+		return errors.New("want -spans >= -batch >= 1 and -clients >= 1")
+	}
+	tmp, err := os.MkdirTemp("", "otlpload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if o.aispool == "" {
+		o.aispool = filepath.Join(tmp, "aispool")
+		build := exec.Command("go", "build", "-o", o.aispool, "./cmd/aispool")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building aispool (run from the module's root, or give -aispool): %w", err)
+		}
+	}
+	phases, err := makePhases(o)
+	if err != nil {
+		return err
+	}
+	up, err := startUpstream()
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("otlpload: %d spans per phase, %d per request, %d clients; %s %s/%s, %d CPUs; load average before: %s\n\n",
+		o.spans, o.batch, o.clients, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), strings.TrimSpace(string(load)))
+	fmt.Println("| phase | body bytes / span | spans/s acknowledged (fsynced) | spans/s delivered upstream | daemon CPU s / 100k spans | daemon cores busy | daemon peak RSS | requests (non-200) |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, ph := range phases {
+		if !strings.Contains(","+o.phases+",", ","+ph.name+",") {
+			continue
+		}
+		r, err := measure(o, ph, filepath.Join(tmp, ph.name), up)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ph.name, err)
+		}
+		fmt.Printf("| %s | %.0f | %.1fk | %.1fk | %.3f | %.2f | %.1f MiB | %d (%d) |\n", ph.name, float64(len(ph.body))/float64(o.batch),
+			r.ackedRate/1000, r.deliveredRate/1000, r.cpu/float64(r.spans)*100000, r.cpu/r.wall.Seconds(),
+			float64(r.hwm)/1024, r.requests, r.refused)
+	}
+	load, _ = os.ReadFile("/proc/loadavg")
+	fmt.Printf("\nload average after: %s\n", strings.TrimSpace(string(load)))
+	return nil
+}
+
+// benchSpans makes n spans of the HTTP workload.
+func benchSpans(n int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	ra := rs.Resource().Attributes()
+	ra.PutStr("service.name", "checkout")
+	ra.PutStr("service.instance.id", "bench-1")
+	ra.PutStr("service.version", "1.4.2")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("github.com/aispool/aispool/benchmarks")
+	now := time.Now()
+	for i := range n {
+		s := ss.Spans().AppendEmpty()
+		var tid [16]byte
+		var sid [8]byte
+		copy(tid[:], fmt.Sprintf("%016x", i+1))
+		copy(sid[:], fmt.Sprintf("%08x", i+1))
+		s.SetTraceID(tid)
+		s.SetSpanID(sid)
+		s.SetName("GET /api/users/{id}")
+		s.SetKind(ptrace.SpanKindServer)
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(3 * time.Millisecond)))
+		a := s.Attributes()
+		a.PutStr("http.request.method", "GET")
+		a.PutStr("http.route", "/api/users/{id}")
+		a.PutStr("url.scheme", "https")
+		a.PutStr("server.address", "api.example.com")
+		a.PutStr("url.path", "/api/users/"+strconv.Itoa(i))
+		a.PutInt("http.response.status_code", 200)
+		a.PutStr("client.address", "203.0.113.7")
+		a.PutStr("app.tenant", "contoso")
+	}
+	return td
+}
+
+func makePhases(o options) ([]phase, error) {
+	td := benchSpans(o.batch)
+	proto, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		return nil, err
+	}
+	conv, err := envelope.NewConverter(envelope.Config{InstrumentationKey: ikey})
+	if err != nil {
+		return nil, err
+	}
+	var buf envelope.Buffer
+	if _, err := otlpconv.New(conv).AppendTraces(&buf, td, nil); err != nil {
+		return nil, err
+	}
+	return []phase{
+		{name: "otlp-proto", path: "/v1/traces", ctype: "application/x-protobuf", body: proto, records: o.batch},
+		{name: "otlp-proto-gzip", path: "/v1/traces", ctype: "application/x-protobuf", gzip: true, body: gz(proto), records: o.batch},
+		{name: "breeze", path: "/v2.1/track", ctype: "application/x-json-stream", gzip: true, body: gz(buf.Bytes()), records: buf.Len()},
+	}, nil
+}
+
+func gz(b []byte) []byte {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return out.Bytes()
+}
+
+type result struct {
+	spans                    int
+	wall                     time.Duration
+	ackedRate, deliveredRate float64
+	cpu                      float64 // daemon seconds
+	hwm                      int64   // KiB
+	requests, refused        int
+}
+
+func measure(o options, ph phase, dir string, up *upstream) (result, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return result{}, err
+	}
+	d, err := startDaemon(o, dir, up.URL)
+	if err != nil {
+		return result{}, err
+	}
+	defer d.stop()
+	up.items.Store(0)
+	requests := o.spans / o.batch
+	want := int64(requests * ph.records)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients}, Timeout: time.Minute}
+	var next, refused atomic.Int64
+	cpu0 := cpuSeconds(d.cmd.Process.Pid)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for range o.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(requests) {
+				for {
+					status, err := post(client, d.base[ph.path]+ph.path, ph)
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					if status == http.StatusOK {
+						break
+					}
+					refused.Add(1) // 429/503: the client sends it again, as OTLP clients do
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return result{}, err
+	}
+	acked := time.Since(start)
+	deadline := time.Now().Add(5 * time.Minute)
+	for up.items.Load() < want {
+		if time.Now().After(deadline) {
+			return result{}, fmt.Errorf("upstream got %d of %d envelopes", up.items.Load(), want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	delivered := time.Since(start)
+	cpu := cpuSeconds(d.cmd.Process.Pid) - cpu0
+	spans := requests * o.batch
+	return result{spans: spans, wall: delivered, ackedRate: float64(spans) / acked.Seconds(),
+		deliveredRate: float64(spans) / delivered.Seconds(), cpu: cpu, hwm: hwm(d.cmd.Process.Pid),
+		requests: requests + int(refused.Load()), refused: int(refused.Load())}, nil
+}
+
+func post(client *http.Client, url string, ph phase) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(ph.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", ph.ctype)
+	if ph.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return resp.StatusCode, nil
+	}
+	return 0, fmt.Errorf("%s: answer %d", url, resp.StatusCode)
+}
+
+// upstream is a loopback ingestion endpoint that counts envelopes and
+// accepts them all.
+type upstream struct {
+	*http.Server
+	URL   string
+	items atomic.Int64
+}
+
+func startUpstream() (*upstream, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	up := &upstream{URL: "http://" + ln.Addr().String()}
+	up.Server = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var rd io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			rd = zr
+		}
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n := bytes.Count(b, []byte{'\n'})
+		up.items.Add(int64(n))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"itemsReceived":%d,"itemsAccepted":%d,"errors":[]}`, n, n)
+	})}
+	go func() { _ = up.Serve(ln) }()
+	return up, nil
+}
+
+// daemon is "aispool run" as a child process.
+type daemon struct {
+	cmd  *exec.Cmd
+	base map[string]string // base URL by path
+	done chan struct{}
+}
+
+func startDaemon(o options, dir, upURL string) (*daemon, error) {
+	cs := "InstrumentationKey=" + ikey + ";IngestionEndpoint=" + upURL
+	args := []string{"run", "--spool-dir", filepath.Join(dir, "spool"), "--connection-string", cs,
+		"--listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "",
+		"--admin-listen", "", "--log-format", "json"}
+	args = append(args, strings.Fields(o.runArgs)...)
+	cmd := exec.Command(o.aispool, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	d := &daemon{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan map[string]string, 1)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	go func() {
+		defer close(d.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			var rec struct {
+				Msg      string `json:"msg"`
+				Listen   string `json:"listen"`
+				OTLPHTTP string `json:"otlp_http"`
+			}
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "aispool running" {
+				ready <- map[string]string{"/v1/traces": rec.OTLPHTTP, "/v2.1/track": rec.Listen}
+			}
+		}
+	}()
+	select {
+	case d.base = <-ready:
+		return d, nil
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-d.done
+		_ = cmd.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return nil, fmt.Errorf("daemon did not start:\n%s", logs.String())
+	}
+}
+
+func (d *daemon) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
+	_ = d.cmd.Wait()
+}
+
+// cpuSeconds returns the user and system CPU time of a process.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ") ".
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+// hwm returns a process's peak RSS (VmHWM), in KiB.
+func hwm(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
