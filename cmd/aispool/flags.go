@@ -32,7 +32,7 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	fs.IntVar(&f.cfg.Sender.MaxInFlight, "max-in-flight", sender.DefaultMaxInFlight, "concurrent requests to the ingestion service")
 	fs.IntVar(&f.cfg.Sender.MaxBatchItems, "max-batch-items", sender.DefaultMaxBatchItems, "envelopes per request to the ingestion service (at most 64000)")
 	fs.DurationVar(&f.cfg.Sender.RequestTimeout, "request-timeout", sender.DefaultRequestTimeout, "bound on one request to the ingestion service")
-	fs.DurationVar(&f.cfg.Sender.BackoffInitial, "backoff-initial", sender.DefaultBackoffInitial, "first back-off interval after a failed request (doubling, jittered)")
+	fs.DurationVar(&f.cfg.Sender.BackoffInitial, "backoff-initial", sender.DefaultBackoffInitial, "first back-off interval after a failed request (growing 1.5 times per failure, jittered)")
 	fs.DurationVar(&f.cfg.Sender.BackoffMax, "backoff-max", sender.DefaultBackoffMax, "longest back-off interval (a Retry-After may ask for more)")
 	f.cfg.Sender.PoisonAttempts = sender.DefaultPoisonAttempts
 	fs.Var((*poisonAttemptsFlag)(&f.cfg.Sender.PoisonAttempts), "poison-attempts",
