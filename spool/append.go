@@ -327,6 +327,17 @@ func (s *Spool) evictOldestLocked() bool {
 				break
 			}
 		}
+		if mine == nil && len(s.others) == 0 {
+			// Every sealed segment holds records: if some only hold records
+			// waiting a retry delay (none in flight), the oldest goes, delays
+			// and all, rather than the policy turning into a refusal.
+			for _, g := range s.segs {
+				if g != s.active && g.delayed > 0 && g.outstanding == g.delayed {
+					mine = g
+					break
+				}
+			}
+		}
 		if len(s.others) > 0 && (mine == nil || s.others[0].id < mine.id) {
 			f := s.others[0]
 			s.others = s.others[1:]
@@ -363,6 +374,7 @@ func (s *Spool) evictOldestLocked() bool {
 			mine = g
 		}
 		lost := mine.live()
+		s.forgetDelaysLocked(mine)
 		if err := s.removeLocked(mine); err != nil {
 			s.log.Error("evict segment", "segment", mine.id, "err", err)
 			return false

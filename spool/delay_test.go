@@ -202,3 +202,50 @@ func TestRetryDelaySurvivesEviction(t *testing.T) {
 		t.Fatalf("handed out %d + dropped %d != %d (%+v)", len(seen), st.Dropped[ReasonFull], n, st)
 	}
 }
+
+// Under DropOldest, when every sealed segment holds a record waiting for its
+// retry delay (an outage's probes release their records with delays), the
+// oldest of them is evicted, delays and all, counted as "full": the policy
+// never turns into a refusal.
+func TestDropOldestEvictsDelayedWhenNothingElse(t *testing.T) {
+	clk := &manualClock{t: time.Now()}
+	o := &Options{SegmentMaxBytes: minSegmentBytes, MaxBytes: 4 * minSegmentBytes, Clock: clk}
+	s := openTest(t, t.TempDir(), o)
+	ctx := context.Background()
+	payload := func(i int) []byte { return []byte(fmt.Sprintf("%06d", i) + strings.Repeat("q", 4000)) }
+	for i := range 2000 {
+		if err := s.Append(ctx, payload(i)); err != nil {
+			t.Fatalf("append %d under DropOldest: %v", i, err)
+		}
+		// A drainer whose every lease is retried with a delay.
+		if b := mustLease(t, s, 50); b != nil {
+			idx := make([]int, len(b.Records))
+			delays := make([]time.Duration, len(b.Records))
+			for j := range idx {
+				idx[j], delays[j] = j, time.Hour
+			}
+			if err := b.Settle(ctx, Outcome{Retry: idx, RetryDelay: delays}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st := s.Stats()
+	if st.Dropped[ReasonFull] == 0 || st.Bytes > o.MaxBytes+minSegmentBytes || st.Delayed < 0 || st.Leased != 0 {
+		t.Fatalf("want evictions within the limit and sane counters: %+v", st)
+	}
+	clk.add(time.Hour)
+	seen := 0
+	for {
+		b := mustLease(t, s, 500)
+		if b == nil {
+			break
+		}
+		seen += len(b.Records)
+		if err := b.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); uint64(seen)+st.Dropped[ReasonFull] != 2000 || st.Delayed != 0 || st.Records != 0 {
+		t.Fatalf("handed out %d + dropped %d != 2000 (%+v)", seen, st.Dropped[ReasonFull], st)
+	}
+}

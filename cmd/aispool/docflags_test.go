@@ -15,6 +15,9 @@ import (
 // of the code span.
 var commandLine = regexp.MustCompile("(?:^|[\\s`(])(?:go run \\./cmd/aispool|aispool)[ \\t]+([^`\\n]*)")
 
+// otherTool finds another program's command earlier on the line.
+var otherTool = regexp.MustCompile(`\b(podman|docker|helm|kubectl|nerdctl)\s`)
+
 // exampleLine finds a command line of an example program.
 var exampleLine = regexp.MustCompile(`go run \./examples/\S+([^\n]*)`)
 
@@ -41,7 +44,14 @@ func TestDocumentedCommandLines(t *testing.T) {
 			t.Fatal(err)
 		}
 		text := strings.ReplaceAll(string(b), "\\\n", " ") // shell line continuations
-		for _, m := range commandLine.FindAllStringSubmatch(text, -1) {
+		for _, ix := range commandLine.FindAllStringSubmatchIndex(text, -1) {
+			m := []string{text[ix[0]:ix[1]], text[ix[2]:ix[3]]}
+			// "aispool" as an argument of another tool (podman run --name
+			// aispool, helm install aispool) is not an aispool command line.
+			lineStart := strings.LastIndexByte(text[:ix[0]+1], '\n') + 1
+			if otherTool.MatchString(text[lineStart:ix[0]+1]) {
+				continue
+			}
 			checked++
 			words := shellWords(m[1])
 			cmd, rest, err := root.Find(words)
