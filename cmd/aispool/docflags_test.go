@@ -49,7 +49,7 @@ func TestDocumentedCommandLines(t *testing.T) {
 			// "aispool" as an argument of another tool (podman run --name
 			// aispool, helm install aispool) is not an aispool command line.
 			lineStart := strings.LastIndexByte(text[:ix[0]+1], '\n') + 1
-			if otherTool.MatchString(text[lineStart:ix[0]+1]) {
+			if otherTool.MatchString(text[lineStart : ix[0]+1]) {
 				continue
 			}
 			checked++
