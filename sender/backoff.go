@@ -58,6 +58,14 @@ func (e *endpointState) start() (gen uint64, healthy bool) {
 	return e.gen, e.failures == 0 && e.ok > 0
 }
 
+// failing reports whether the endpoint's last requests failed (it is
+// backing off, or probing).
+func (e *endpointState) failing() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failures > 0
+}
+
 // succeeded returns how many requests to the endpoint have succeeded.
 func (e *endpointState) succeeded() uint64 {
 	e.mu.Lock()

@@ -199,7 +199,13 @@ func (s *Sender) loop(ctx, reqCtx context.Context) error {
 			}
 			continue
 		}
-		batches := s.topUp(ctx, b)
+		batches := []Batch{b}
+		if !ep.failing() {
+			// A probe of a failing endpoint stays one batch: topping it up
+			// would hold more of the spool in flight for a likely failure
+			// (and keep more segments from eviction).
+			batches = s.topUp(ctx, b)
+		}
 		for range batches {
 			s.stats.batch()
 		}

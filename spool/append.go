@@ -357,7 +357,7 @@ func (s *Spool) evictOldestLocked() bool {
 		if mine == nil {
 			// Only the active segment is left: seal it so that it can go.
 			g := s.active
-			if g == nil || g.live() <= 0 || g.outstanding > 0 {
+			if g == nil || g.live() <= 0 || g.outstanding > g.delayed {
 				return false
 			}
 			if err := s.sealLocked(g); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,7 +61,11 @@ func overflowRun(t *testing.T, policy spool.FullPolicy) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		msg, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK && refused == 0 {
+			t.Logf("first refusal: %d %s", resp.StatusCode, msg)
+		}
 		switch resp.StatusCode {
 		case http.StatusOK:
 			acked = append(acked, ids...)
