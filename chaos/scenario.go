@@ -107,7 +107,7 @@ type Scenario struct {
 	Timeout time.Duration
 	// SampleInterval is the period of Result.Samples. Default 100 ms.
 	SampleInterval time.Duration
-	// Progress, if set, is called with every sample.
+	// Progress, if set, is called with every sample, one call at a time.
 	Progress func(Sample)
 	// Logger receives the scenario's logs (the endpoint's, the shipper's
 	// in process, the daemon's lines in daemon mode at debug level).
@@ -333,12 +333,13 @@ func (t *twinRun) stop() {
 // run is the state of one Scenario run shared by the shipper and the
 // verifier.
 type run struct {
-	cfg      Scenario
-	ep       *fakeingest.Endpoint
-	start    time.Time
-	spoolDir string
-	led      *ledger
-	res      *Result
+	progressMu sync.Mutex // one Progress call at a time: the sampler and the drain's last sample
+	cfg        Scenario
+	ep         *fakeingest.Endpoint
+	start      time.Time
+	spoolDir   string
+	led        *ledger
+	res        *Result
 
 	mu    sync.Mutex // guards res.Samples and res.Kills while running
 	kills []Kill
@@ -463,7 +464,9 @@ func (r *run) sampleOnce(sh shipper) {
 	r.res.Samples = append(r.res.Samples, s)
 	r.mu.Unlock()
 	if r.cfg.Progress != nil {
+		r.progressMu.Lock()
 		r.cfg.Progress(s)
+		r.progressMu.Unlock()
 	}
 }
 
