@@ -69,6 +69,31 @@ func IDAt(path ...string) IDFunc {
 	}
 }
 
+// TypedID returns an IDFunc that names an envelope by its base type and
+// the string property key, "<baseType>:<value>" (e.g. "MessageData:l-7"):
+// one id per converted item, saying also what it was converted into. An
+// envelope without the property has no id.
+func TypedID(key string) IDFunc {
+	return func(raw []byte) (string, bool) {
+		var env struct {
+			Data struct {
+				BaseType string `json:"baseType"`
+				BaseData struct {
+					Properties map[string]json.RawMessage `json:"properties"`
+				} `json:"baseData"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(raw, &env) != nil {
+			return "", false
+		}
+		v, ok := jsonString(env.Data.BaseData.Properties[key])
+		if !ok {
+			return "", false
+		}
+		return env.Data.BaseType + ":" + v, true
+	}
+}
+
 // jsonString decodes a non-empty JSON string.
 func jsonString(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {

@@ -258,6 +258,10 @@ func TestEnvelopeIsValidAndIdentifiable(t *testing.T) {
 		{"IDAt", `{"tags":{"ai.operation.id":"op"}}`, IDAt("tags", "ai.operation.id"), "op", true},
 		{"IDAt missing", `{"tags":{}}`, IDAt("tags", "ai.operation.id"), "", false},
 		{"IDAt through a non-object", `{"tags":"x"}`, IDAt("tags", "ai.operation.id"), "", false},
+		{"TypedID", `{"data":{"baseType":"MessageData","baseData":{"properties":{"otlp.id":"l-7"}}}}`, TypedID("otlp.id"), "MessageData:l-7", true},
+		{"TypedID without the property", `{"data":{"baseType":"MessageData","baseData":{"properties":{}}}}`, TypedID("otlp.id"), "", false},
+		{"TypedID of a number", `{"data":{"baseType":"MessageData","baseData":{"properties":{"otlp.id":7}}}}`, TypedID("otlp.id"), "", false},
+		{"TypedID of garbage", `<html>`, TypedID("otlp.id"), "", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

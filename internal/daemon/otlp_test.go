@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,24 +34,10 @@ import (
 	"github.com/aispool/aispool/internal/testkit"
 )
 
-// otlpID is the id of an envelope the OTLP tests made: its base type and
-// the attribute otlp.id that every span, log record and data point
-// carries, so that the upstream's report says which were delivered, and as
-// what.
-func otlpID(raw []byte) (string, bool) {
-	var env struct {
-		Data struct {
-			BaseType string `json:"baseType"`
-			BaseData struct {
-				Properties map[string]string `json:"properties"`
-			} `json:"baseData"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(raw, &env) != nil || env.Data.BaseData.Properties["otlp.id"] == "" {
-		return "", false
-	}
-	return env.Data.BaseType + ":" + env.Data.BaseData.Properties["otlp.id"], true
-}
+// otlpID names an envelope made from an item of the OTLP tests by its base
+// type and the otlp.id attribute every span, log record and data point
+// carries, so that the upstream's report says what arrived, and as what.
+var otlpID = fakeingest.TypedID("otlp.id")
 
 // startOTLPUpstream is startUpstream reconciling envelopes by otlpID.
 func startOTLPUpstream(t *testing.T) *fakeingest.Endpoint {

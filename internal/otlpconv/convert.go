@@ -87,6 +87,17 @@ func (c *Converter) track(buf *envelope.Buffer, charge Charge) tracker {
 	return tracker{buf: buf, charge: charge, charged: buf.Size(), before: c.conv.Stats(), conv: c.conv}
 }
 
+// item counts one converted item (n envelopes, or err when it was
+// rejected) in r and charges what it added to the buffer.
+func (t *tracker) item(r *Result, n int, err error) error {
+	r.Items++
+	r.Records += n
+	if err != nil {
+		r.Rejected++
+	}
+	return t.grew()
+}
+
 // grew charges the buffer's growth since the last call.
 func (t *tracker) grew() error {
 	if t.charge == nil {

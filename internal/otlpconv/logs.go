@@ -29,12 +29,7 @@ func (c *Converter) AppendLogs(buf *envelope.Buffer, ld plog.Logs, charge Charge
 			for k := 0; k < lrs.Len(); k++ {
 				c.log.load(lrs.At(k), res)
 				n, err := c.conv.AppendLogRecord(buf, &c.log)
-				r.Items++
-				r.Records += n
-				if err != nil {
-					r.Rejected++
-				}
-				if err := t.grew(); err != nil {
+				if err := t.item(&r, n, err); err != nil {
 					return r, err
 				}
 			}

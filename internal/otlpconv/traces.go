@@ -31,12 +31,7 @@ func (c *Converter) AppendTraces(buf *envelope.Buffer, td ptrace.Traces, charge 
 			for k := 0; k < spans.Len(); k++ {
 				c.span.load(spans.At(k), res)
 				n, err := c.conv.AppendSpan(buf, &c.span)
-				r.Items++
-				r.Records += n
-				if err != nil {
-					r.Rejected++
-				}
-				if err := t.grew(); err != nil {
+				if err := t.item(&r, n, err); err != nil {
 					return r, err
 				}
 			}
