@@ -102,6 +102,9 @@ func childEnv() []string { return os.Environ() }
 type usage struct {
 	CPU       time.Duration // user + system
 	MaxRSSKiB int64         // rusage peak resident set size
+	// Voluntary context switches (the process waited: I/O, a lock, a
+	// sleep) and involuntary ones (the scheduler took its CPU away).
+	Voluntary, Involuntary int64
 }
 
 // usageOf reads a finished child's rusage (Maxrss is in KiB on Linux).
@@ -112,6 +115,7 @@ func usageOf(ps *os.ProcessState) usage {
 	u := usage{CPU: ps.UserTime() + ps.SystemTime()}
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		u.MaxRSSKiB = int64(ru.Maxrss)
+		u.Voluntary, u.Involuntary = int64(ru.Nvcsw), int64(ru.Nivcsw)
 	}
 	return u
 }
@@ -240,10 +244,14 @@ func (h *harness) newDir(name string) (string, error) {
 type runResult struct {
 	Shipper, Shape string
 	Round          int
-	Child          childResult
-	Usage          usage
-	EP             endpointStats
-	Problems       []string
+	// Loaded: the run had the load process beside it, which used
+	// LoadCPUs CPUs on average while it ran.
+	Loaded   bool
+	LoadCPUs float64
+	Child    childResult
+	Usage    usage
+	EP       endpointStats
+	Problems []string
 }
 
 // Rate is spans per second end to end.
@@ -265,6 +273,9 @@ func (r *runResult) PeakRSSKiB() int64 {
 	return r.Usage.MaxRSSKiB
 }
 
+// Per100k is n per 100,000 spans of the run.
+func (r *runResult) Per100k(n float64) float64 { return ratio(n*1e5, float64(r.Child.Spans)) }
+
 // WirePerSpan is request body bytes as received (gzip) per span.
 func (r *runResult) WirePerSpan() float64 {
 	return ratio(float64(r.EP.BodyBytes), float64(r.Child.Spans))
@@ -278,9 +289,11 @@ func ratio(a, b float64) float64 {
 }
 
 // runOnce is one throughput run of shipper on shape: a fresh endpoint
-// (unless the shipper is the baseline) and a fresh storage directory.
-func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, round int) (*runResult, error) {
-	r := &runResult{Shipper: info.name, Shape: shape, Round: round}
+// (unless the shipper is the baseline) and a fresh storage directory;
+// loaded, with the load process spinning from before the shipper starts
+// until it has exited.
+func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, round int, loaded bool) (*runResult, error) {
+	r := &runResult{Shipper: info.name, Shape: shape, Round: round, Loaded: loaded}
 	var ep *endpointProc
 	if info.endpoint {
 		var err error
@@ -294,6 +307,17 @@ func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, r
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	var lp *loadProc
+	if loaded {
+		if lp, err = h.startLoad(ctx); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if lp != nil {
+				_, _ = lp.stop()
+			}
+		}()
+	}
 	args := append(h.childArgs(roleShipper, info.name, shape, dir, ep), "-spans="+strconv.Itoa(h.o.spans))
 	p, err := h.start(ctx, false, args...)
 	if err != nil {
@@ -302,6 +326,13 @@ func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, r
 	r.Usage, err = p.wait(h.o.timeout)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", info.name, shape, err)
+	}
+	if lp != nil {
+		r.LoadCPUs, err = lp.stop()
+		lp = nil
+		if err != nil {
+			return nil, fmt.Errorf("load beside %s on %s: %w", info.name, shape, err)
+		}
 	}
 	if r.Child, err = p.result(); err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", info.name, shape, err)

@@ -55,12 +55,17 @@ type shipperFigures struct {
 	problems             []string
 }
 
-// figures summarizes the runs of shipper on shape.
+// figures summarizes the quiet runs of shipper on shape.
 func (c *comparison) figures(shipper, shape string) shipperFigures {
+	return c.figuresOf(shipper, shape, false)
+}
+
+// figuresOf summarizes the quiet or the loaded runs of shipper on shape.
+func (c *comparison) figuresOf(shipper, shape string, loaded bool) shipperFigures {
 	var rate, cpu, rss, wire []float64
 	var f shipperFigures
 	for _, r := range c.runs {
-		if r.Shipper != shipper || r.Shape != shape {
+		if r.Shipper != shipper || r.Shape != shape || r.Loaded != loaded {
 			continue
 		}
 		f.runs++
@@ -141,6 +146,8 @@ func (c *comparison) markdown() string {
 			w("\n")
 		}
 	}
+	c.loadSection(&b)
+	c.commitSection(&b)
 	if len(c.probes) > 0 {
 		c.probeSection(&b)
 	}
@@ -269,18 +276,27 @@ func diskCell(p *probeResult) string {
 func (c *comparison) runTable(b *strings.Builder) {
 	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	w("## Every run\n\n")
-	w("| round | shape | shipper | spans/s | CPU s per 100k | peak RSS | wire B/span | hand-over s | clean shutdown s |\n")
-	w("|---|---|---|---|---|---|---|---|---|\n")
+	w("| round | shape | load | shipper | spans/s | CPU s per 100k | peak RSS | wire B/span | hand-over s | clean shutdown s | context switches per 100k spans | group commits (mean records) |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range c.runs {
 		wire := "—"
 		if r.EP.BodyBytes > 0 {
 			wire = bytes1(r.WirePerSpan())
 		}
-		w("| %d | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", r.Round, r.Shape, r.Shipper,
+		load := "—"
+		if r.Loaded {
+			load = fmt.Sprintf("%.1f CPUs", r.LoadCPUs)
+		}
+		commits := "—"
+		if sf := r.Child.Spool; sf != nil {
+			commits = fmt.Sprintf("%d (%.0f)", sf.Commits, ratio(float64(sf.Appended), float64(sf.Commits)))
+		}
+		w("| %d | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", r.Round, r.Shape, load, r.Shipper,
 			kilo(r.Rate()), secs(r.CPUPer100k()), mib(float64(r.PeakRSSKiB())), wire,
-			r.Child.HandSeconds, r.Child.ShutdownSeconds)
+			r.Child.HandSeconds, r.Child.ShutdownSeconds, switches(r), commits)
 	}
-	w("\n*hand-over s*: until the SDK had exported every span to the shipper; the rest of the end-to-end time is the shipper delivering what it held.\n")
+	w("\n*load*: the CPUs the load process used on average beside the run. *hand-over s*: until the SDK had exported every span to the shipper; the rest of the end-to-end time is the shipper delivering what it held. ")
+	w("*context switches*: voluntary / involuntary, from the shipper's rusage. *group commits*: aispool's spool, with the mean records per commit.\n")
 }
 
 // moduleVersions names the versions of the compared modules this binary
@@ -296,7 +312,8 @@ func moduleVersions() string {
 		"github.com/microsoft/ApplicationInsights-Go":                                             "ApplicationInsights-Go",
 		"go.opentelemetry.io/otel/sdk":                                                            "OpenTelemetry Go SDK",
 		"go.opentelemetry.io/collector/exporter/exporterhelper":                                   "exporterhelper",
-		"go.etcd.io/bbolt": "bbolt",
+		"go.opentelemetry.io/collector/pdata":                                                     "pdata",
+		"go.etcd.io/bbolt":                                                                        "bbolt",
 	}
 	var parts []string
 	for _, m := range bi.Deps {
