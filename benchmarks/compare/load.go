@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 // The load role: other work on the machine. -load N starts, for each
@@ -44,15 +46,7 @@ func loadMain(ctx context.Context, f childFlags, stdin io.Reader) error {
 		wg.Go(func() { spin(&stop, &sink) })
 	}
 	fmt.Printf("SPINNING %d\n", f.goroutines)
-	closed := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, stdin)
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-ctx.Done():
-	}
+	benchkit.UntilClosed(ctx, stdin)
 	stop.Store(true)
 	wg.Wait()
 	return nil
@@ -71,7 +65,7 @@ func (h *harness) startLoad(ctx context.Context) (*loadProc, error) {
 		return nil, err
 	}
 	lp := &loadProc{proc: p, started: time.Now()}
-	if _, err := p.out.await("SPINNING ", p.exited, 30*time.Second); err != nil {
+	if _, err := p.out.Await("SPINNING ", p.exited, 30*time.Second); err != nil {
 		_, _ = lp.stop()
 		return nil, fmt.Errorf("load: %w", err)
 	}

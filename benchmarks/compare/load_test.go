@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 func TestModesAlternate(t *testing.T) {
@@ -78,7 +80,7 @@ func TestPctAndBuckets(t *testing.T) {
 // round, and the report states it against the peers'.
 func TestLoadSectionPairsRounds(t *testing.T) {
 	run := func(shipper string, round int, loaded bool, cpu time.Duration) *runResult {
-		r := &runResult{Shipper: shipper, Shape: shapeUA101, Round: round, Loaded: loaded, Child: childResult{Spans: 100_000, Seconds: 1}, Usage: usage{CPU: cpu}}
+		r := &runResult{Shipper: shipper, Shape: shapeUA101, Round: round, Loaded: loaded, Child: childResult{Spans: 100_000, Seconds: 1}, Usage: benchkit.Usage{CPU: cpu}}
 		if loaded {
 			r.LoadCPUs = 1.5
 		}

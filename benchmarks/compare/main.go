@@ -1,20 +1,18 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 func main() {
@@ -200,24 +198,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp(o.out, "work-")
+	work, remove, err := benchkit.Scratch(o.out, o.keep)
 	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(work)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer remove()
+	ctx, cancel := benchkit.RunContext(o.timeout)
 	defer cancel()
 
-	stderr = &syncWriter{w: stderr} // the children's output pipes copy concurrently
+	stderr = &benchkit.SyncWriter{W: stderr} // the children's output pipes copy concurrently
 	h := &harness{o: o, exe: exe, work: work, stderr: stderr, progress: stderr}
-	c := &comparison{o: o, start: time.Now(), loadBefore: loadAvg()}
+	c := &comparison{o: o, start: time.Now(), loadBefore: benchkit.LoadAvg()}
 	h.logf("%d CPUs, load %s; %d spans per run, %d rounds, shapes %s, shippers %s, under load (%d busy goroutines): %s",
 		runtime.NumCPU(), c.loadBefore, o.spans, o.rounds, strings.Join(o.shapes, ","), strings.Join(o.shippers, ","),
 		o.load, strings.Join(o.loadShapes, ","))
@@ -265,7 +256,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	c.end, c.loadAfter = time.Now(), loadAvg()
+	c.end, c.loadAfter = time.Now(), benchkit.LoadAvg()
 	if err := os.WriteFile(o.report, []byte(c.markdown()), 0o644); err != nil {
 		return err
 	}
@@ -295,16 +286,4 @@ func rotate(s []string, k int) []string {
 	}
 	k %= len(s)
 	return append(slices.Clone(s[k:]), s[:k]...)
-}
-
-// syncWriter serialises writes to w.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

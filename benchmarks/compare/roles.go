@@ -14,6 +14,8 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 // The child processes. The parent re-executes its own binary with
@@ -220,7 +222,7 @@ func shipperMain(ctx context.Context, f childFlags) error {
 	r.HandSeconds = time.Since(t0).Seconds()
 	if f.endpoint != "" {
 		dl, _ := ctx.Deadline()
-		st, err := newEndpointClient(f.endpoint).waitItems(ctx, int64(f.spans), pollInterval, dl)
+		st, err := benchkit.NewEndpointClient(f.endpoint).WaitItems(ctx, int64(f.spans), pollInterval, dl)
 		if err != nil {
 			shutdown(ctx, tp, f, &r)
 			return fmt.Errorf("waiting for the endpoint (it had counted %d of %d): %w", st.Items, f.spans, err)
@@ -232,7 +234,7 @@ func shipperMain(ctx context.Context, f childFlags) error {
 		r.Spool = p.figures()
 	}
 	shutdown(ctx, tp, f, &r)
-	r.PeakRSSKiB = readHWM()
+	r.PeakRSSKiB = benchkit.ReadHWM()
 	return emit(r)
 }
 
@@ -273,7 +275,7 @@ func probeMain(ctx context.Context, f childFlags) error {
 		shutdown(ctx, tp, f, &r)
 	case phaseRecover:
 		t0 := time.Now()
-		st, err := newEndpointClient(f.endpoint).waitItems(ctx, int64(f.spans), pollInterval, t0.Add(f.wait))
+		st, err := benchkit.NewEndpointClient(f.endpoint).WaitItems(ctx, int64(f.spans), pollInterval, t0.Add(f.wait))
 		if err != nil {
 			shutdown(ctx, tp, f, &r)
 			return err
@@ -284,6 +286,6 @@ func probeMain(ctx context.Context, f childFlags) error {
 		shutdown(ctx, tp, f, &r)
 		return fmt.Errorf("unknown probe phase %q", f.phase)
 	}
-	r.PeakRSSKiB = readHWM()
+	r.PeakRSSKiB = benchkit.ReadHWM()
 	return emit(r)
 }
