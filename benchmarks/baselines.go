@@ -22,6 +22,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 	"github.com/aispool/aispool/exporter/envelope"
 )
 
@@ -273,7 +274,7 @@ func (h *harness) boltBaseline(b *baselineFigures, recs [][]byte, n int) error {
 	txs := (n + 999) / 1000
 	seq := uint64(0)
 	var lat []time.Duration
-	c0, t0 := selfCPU(), time.Now()
+	c0, t0 := benchkit.SelfCPU(), time.Now()
 	for i := 0; i < txs || time.Since(t0) < minBaselineTime; i++ {
 		t1 := time.Now()
 		err := db.Update(func(tx *bolt.Tx) error {
@@ -295,7 +296,7 @@ func (h *harness) boltBaseline(b *baselineFigures, recs [][]byte, n int) error {
 		}
 		lat = append(lat, time.Since(t1))
 	}
-	d, cpu := time.Since(t0), selfCPU()-c0
+	d, cpu := time.Since(t0), benchkit.SelfCPU()-c0
 	slices.Sort(lat)
 	b.BoltP50Ms, b.BoltP99Ms = ms(percentile(lat, 0.50)), ms(percentile(lat, 0.99))
 	b.BoltItems = int(seq)
@@ -388,7 +389,7 @@ func (h *harness) httpBaseline(ctx context.Context, bodies []body, n int, discar
 	var wg sync.WaitGroup
 	var firstErr error
 	var errOnce sync.Once
-	c0, t0 := selfCPU(), time.Now()
+	c0, t0 := benchkit.SelfCPU(), time.Now()
 	for range 2 {
 		wg.Add(1)
 		go func() {
@@ -416,7 +417,7 @@ func (h *harness) httpBaseline(ctx context.Context, bodies []body, n int, discar
 		}()
 	}
 	wg.Wait()
-	d, cpu := time.Since(t0), selfCPU()-c0
+	d, cpu := time.Since(t0), benchkit.SelfCPU()-c0
 	st, stErr := ep.stats(ctx)
 	eu, _ := ep.stop()
 	if firstErr != nil {

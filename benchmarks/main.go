@@ -1,19 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 func main() {
@@ -146,28 +144,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp(o.out, "work-")
+	work, remove, err := benchkit.Scratch(o.out, o.keep)
 	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(work)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer remove()
+	ctx, cancel := benchkit.RunContext(o.timeout)
 	defer cancel()
 
-	stderr = &syncWriter{w: stderr} // the children's output pipes copy concurrently
+	stderr = &benchkit.SyncWriter{W: stderr} // the children's output pipes copy concurrently
 	h := &harness{o: o, exe: exe, work: work, stderr: stderr, progress: stderr}
 	if h.pad, err = padFor(o.shipEnvelopeBytes); err != nil {
 		return fmt.Errorf("-ship-envelope-bytes: %w", err)
 	}
 	d := &runData{
-		o: o, pad: h.pad, start: time.Now(), loadBefore: loadAvg(),
+		o: o, pad: h.pad, start: time.Now(), loadBefore: benchkit.LoadAvg(),
 		sdk: map[string]*scenarioResult{}, produce: map[string]*scenarioResult{},
 		ship: map[string]*scenarioResult{}, e2e: map[string]*scenarioResult{},
 		fill: map[string]*scenarioResult{},
@@ -211,7 +202,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if d.backlog, err = h.runBacklog(ctx); err != nil {
 		return err
 	}
-	d.end, d.loadAfter = time.Now(), loadAvg()
+	d.end, d.loadAfter = time.Now(), benchkit.LoadAvg()
 
 	targets := d.targets()
 	d.analyses = map[string]*analysis{}
@@ -242,18 +233,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("incomplete delivery: %s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// syncWriter serialises writes to w.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // all returns every scenario result in report order.

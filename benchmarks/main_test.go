@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
@@ -163,7 +164,7 @@ func lineCount(t *testing.T, s string) int64 {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return statsOf(ep.Stats()).Items
+	return benchkit.StatsOf(ep.Stats()).Items
 }
 
 // smokeRun runs the whole program at a tiny size with args (and short

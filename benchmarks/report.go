@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 // The report: targets with PASS/MISS, the main table, ratios to the
@@ -179,7 +181,7 @@ func (d *runData) markdown(ts []target) string {
 		o.spans, o.backlog, extra, o.producers, o.batch, o.backoffMax, d.start.UTC().Format("2006-01-02 15:04 MST"), d.end.Sub(d.start).Round(time.Second))
 	p("")
 	p("Machine: %s, %d CPUs (GOMAXPROCS %d), %s %s/%s. Load average (1, 5, 15 min) before: `%s`; after: `%s`.",
-		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, d.loadBefore, d.loadAfter)
+		benchkit.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, d.loadBefore, d.loadAfter)
 	p("The machine is shared, so absolute figures are noisy: the ratios to the baselines, measured in the same run, are the figures to compare across runs.")
 	p("")
 	p("Reproduce: `go run ./benchmarks` (flags: `-spans`, `-backlog` — `-backlog 1000000` is the full backlog — `-ship-envelopes`, `-ship-envelope-bytes`, `-ship-discard` — `%s` is the sender issue's ship — `-producers`, `-report`, `-out`; `-h` lists them). Profiles of every shipper run: `%s/<scenario>.cpu.pprof` and `.allocs.pprof`.", shipFlags, relOut(o.out))

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 // harness starts the child processes of one run and collects their
@@ -32,58 +31,6 @@ func (h *harness) logf(format string, args ...any) {
 	fmt.Fprintf(h.progress, "benchmarks: "+format+"\n", args...)
 }
 
-// childEnv is the children's environment: the parent's, plus (for race
-// builds, as in `go test -race`) no one-second sleep of the race runtime
-// at exit.
-func childEnv() []string {
-	env := os.Environ()
-	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	return append(env, "GORACE="+gorace)
-}
-
-// lineCapture is a child's standard output: it keeps the lines and hands
-// the first one to first (buffered, never blocking).
-type lineCapture struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	lines []string
-	first chan string
-}
-
-func newLineCapture() *lineCapture { return &lineCapture{first: make(chan string, 1)} }
-
-func (c *lineCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.buf.Write(p)
-	for {
-		line, err := c.buf.ReadString('\n')
-		if err != nil {
-			// Incomplete line: keep it for the next write.
-			c.buf.Reset()
-			c.buf.WriteString(line)
-			return len(p), nil
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if len(c.lines) == 0 {
-			c.first <- line
-		}
-		c.lines = append(c.lines, line)
-	}
-}
-
-// find returns the rest of the last line starting with prefix.
-func (c *lineCapture) find(prefix string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := len(c.lines) - 1; i >= 0; i-- {
-		if rest, ok := strings.CutPrefix(c.lines[i], prefix); ok {
-			return rest, true
-		}
-	}
-	return "", false
-}
-
 // endpointProc is a running endpoint child.
 type endpointProc struct {
 	cmd   *exec.Cmd
@@ -98,10 +45,10 @@ type endpointProc struct {
 func (h *harness) startEndpoint(ctx context.Context, down, discard bool) (*endpointProc, error) {
 	cmd := exec.CommandContext(ctx, h.exe, "-role=endpoint", "-down="+strconv.FormatBool(down),
 		"-discard="+strconv.FormatBool(discard), "-timeout="+h.o.timeout.String())
-	out := newLineCapture()
+	out := benchkit.NewLines()
 	cmd.Stdout, cmd.Stderr = out, h.stderr
-	cmd.SysProcAttr = childSysProcAttr()
-	cmd.Env = childEnv()
+	cmd.SysProcAttr = benchkit.ChildSysProcAttr()
+	cmd.Env = benchkit.ChildEnv()
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -111,36 +58,21 @@ func (h *harness) startEndpoint(ctx context.Context, down, discard bool) (*endpo
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	select {
-	case line := <-out.first:
-		url, ok := strings.CutPrefix(line, "LISTEN ")
-		if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
-			_, _ = ep.stop()
-			return nil, fmt.Errorf("endpoint said %q", line)
-		}
-		ep.url = url
-		return ep, nil
-	case <-time.After(30 * time.Second):
-		_, _ = ep.stop()
-		return nil, errors.New("endpoint did not start within 30 s")
+	url, err := out.Await("LISTEN ", nil, 30*time.Second)
+	if err == nil && !strings.HasPrefix(url, "http://127.0.0.1:") {
+		err = fmt.Errorf("listens on %q, not on loopback", url)
 	}
+	if err != nil {
+		_, _ = ep.stop()
+		return nil, fmt.Errorf("endpoint: %w", err)
+	}
+	ep.url = url
+	return ep, nil
 }
 
 // stats asks the endpoint for its counts.
-func (ep *endpointProc) stats(ctx context.Context) (endpointStats, error) {
-	var st endpointStats
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.url+"/stats", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	return st, json.NewDecoder(resp.Body).Decode(&st)
+func (ep *endpointProc) stats(ctx context.Context) (benchkit.EndpointStats, error) {
+	return benchkit.NewEndpointClient(ep.url).Stats(ctx)
 }
 
 // stop closes the endpoint's standard input (it exits), waits for it
@@ -179,10 +111,10 @@ func (h *harness) runShipper(ctx context.Context, name string, args ...string) (
 	}
 	full = append(full, args...)
 	cmd := exec.CommandContext(ctx, h.exe, full...)
-	out := newLineCapture()
+	out := benchkit.NewLines()
 	cmd.Stdout, cmd.Stderr = out, h.stderr
-	cmd.SysProcAttr = childSysProcAttr()
-	cmd.Env = childEnv()
+	cmd.SysProcAttr = benchkit.ChildSysProcAttr()
+	cmd.Env = benchkit.ChildEnv()
 	cmd.WaitDelay = 5 * time.Second
 	t0 := time.Now()
 	err := cmd.Run()
@@ -190,7 +122,7 @@ func (h *harness) runShipper(ctx context.Context, name string, args ...string) (
 	if err != nil {
 		return childResult{}, u, fmt.Errorf("shipper %s: %w", name, err)
 	}
-	line, ok := out.find("RESULT ")
+	line, ok := out.Find("RESULT ")
 	if !ok {
 		return childResult{}, u, fmt.Errorf("shipper %s printed no result", name)
 	}
@@ -209,7 +141,7 @@ type scenarioResult struct {
 	Child    childResult
 	Shipper  usage
 	Endpoint usage
-	EP       endpointStats
+	EP       benchkit.EndpointStats
 	// HasEndpoint: Endpoint and EP are meaningful.
 	HasEndpoint bool
 	// Discard: the endpoint discarded bodies, so EP.Items is 0 and the
@@ -363,7 +295,7 @@ func spansFor(workload string, envelopes int) int {
 func (h *harness) produceInto(ctx context.Context, name, workload string, spans int, extra ...string) (*scenarioResult, error) {
 	_, _, expected := plan(workload, spans)
 	s := &scenarioResult{Name: name, Scenario: scenProduce, Workload: workload, Expected: int64(expected)}
-	s.DiskBefore = dirBytes(h.spoolDir(name))
+	s.DiskBefore = benchkit.DirBytes(h.spoolDir(name))
 	args := append([]string{"-scenario=" + scenProduce, "-workload=" + workload,
 		"-spans=" + strconv.Itoa(spans), "-spool=" + h.spoolDir(name)}, extra...)
 	r, u, err := h.runShipper(ctx, name, args...)
@@ -371,7 +303,7 @@ func (h *harness) produceInto(ctx context.Context, name, workload string, spans 
 		return nil, err
 	}
 	s.Child, s.Shipper = r, u
-	s.DiskAfter = dirBytes(h.spoolDir(name))
+	s.DiskAfter = benchkit.DirBytes(h.spoolDir(name))
 	s.check()
 	return s, nil
 }
@@ -388,7 +320,7 @@ func (h *harness) runShip(ctx context.Context, workload string, produced *scenar
 	h.logf("%s: draining %d envelopes to the %s endpoint", name, produced.Child.Envelopes, mode)
 	s := &scenarioResult{Name: name, Scenario: scenShip, Workload: workload, Expected: produced.Child.Envelopes,
 		HasEndpoint: true, Discard: h.o.shipDiscard}
-	s.DiskBefore = dirBytes(h.spoolDir(src))
+	s.DiskBefore = benchkit.DirBytes(h.spoolDir(src))
 	ep, err := h.startEndpoint(ctx, false, h.o.shipDiscard)
 	if err != nil {
 		return nil, err
@@ -409,7 +341,7 @@ func (h *harness) finish(ctx context.Context, s *scenarioResult, ep *endpointPro
 		return nil, fmt.Errorf("%s: endpoint stats: %w", s.Name, stErr)
 	}
 	s.Child, s.Shipper, s.EP, s.Endpoint = r, u, st, eu
-	s.DiskAfter = dirBytes(h.spoolDir(spool))
+	s.DiskAfter = benchkit.DirBytes(h.spoolDir(spool))
 	s.check()
 	return s, nil
 }

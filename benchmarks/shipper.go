@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +16,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 	"github.com/aispool/aispool/exporter"
 	"github.com/aispool/aispool/sender"
 	"github.com/aispool/aispool/spool"
@@ -186,7 +185,7 @@ func shipperMain(ctx context.Context, f childFlags) (err error) {
 	if err != nil {
 		return err
 	}
-	r.PeakRSSKiB = max(readHWM(), r.SpoolHWMKiB)
+	r.PeakRSSKiB = max(benchkit.ReadHWM(), r.SpoolHWMKiB)
 	anon, file := mon.peaks(false)
 	r.RSSAnonKiB, r.RSSFileKiB = max(r.RSSAnonKiB, anon), max(r.RSSFileKiB, file)
 	if f.memProfile != "" {
@@ -338,7 +337,7 @@ func runShip(ctx context.Context, f childFlags, logger *slog.Logger) (*childResu
 	}
 	onFirstSent(snd, stop, func(time.Time) {
 		n, kb := mappedUnder(dir)
-		snap <- snapshot{n, kb, readStatusKiB("RssFile")[0]}
+		snap <- snapshot{n, kb, benchkit.ReadStatusKiB("RssFile")[0]}
 	})
 	err = snd.Flush(ctx)
 	close(stop)
@@ -415,22 +414,22 @@ func runBacklog(ctx context.Context, f childFlags, logger *slog.Logger, mon *mem
 	defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 
 	// Phase 1: the endpoint is down; everything piles up in the spool.
-	cpu0 := selfCPU()
+	cpu0 := benchkit.SelfCPU()
 	n, spoolD, err := produce(ctx, tp, f)
 	if err != nil {
 		return nil, err
 	}
 	r := &childResult{Spans: n, SpoolSeconds: spoolD.Seconds(), Envelopes: int64(exp.Spool().Stats().Appended)}
 	te.fill(r)
-	cpu1 := selfCPU()
+	cpu1 := benchkit.SelfCPU()
 	r.SpoolCPU = (cpu1 - cpu0).Seconds()
-	r.SpoolHWMKiB = readHWM()
-	r.DiskSpooled = dirBytes(f.spoolDir)
+	r.SpoolHWMKiB = benchkit.ReadHWM()
+	r.DiskSpooled = benchkit.DirBytes(f.spoolDir)
 	r.RSSAnonKiB, r.RSSFileKiB = mon.peaks(true)
-	resetHWM()
+	benchkit.ResetHWM()
 
 	// Phase 2: the endpoint comes back; the sender drains the backlog.
-	if err := setEndpointDown(ctx, f.endpoint, false); err != nil {
+	if err := benchkit.NewEndpointClient(f.endpoint).SetDown(ctx, false); err != nil {
 		return nil, err
 	}
 	tUp := time.Now()
@@ -452,40 +451,15 @@ func runBacklog(ctx context.Context, f childFlags, logger *slog.Logger, mon *mem
 	r.WaitSeconds = tFirst.Sub(tUp).Seconds()
 	r.DrainSeconds = tDone.Sub(tFirst).Seconds()
 	r.Seconds = tDone.Sub(tUp).Seconds()
-	r.DrainCPU = (selfCPU() - cpu1).Seconds()
-	r.DrainHWMKiB = readHWM()
+	r.DrainCPU = (benchkit.SelfCPU() - cpu1).Seconds()
+	r.DrainHWMKiB = benchkit.ReadHWM()
 	r.DrainAnonKiB, r.DrainFileKiB = mon.peaks(false)
-	r.DiskDrained = dirBytes(f.spoolDir)
+	r.DiskDrained = benchkit.DirBytes(f.spoolDir)
 	mergeDrops(r, exp.Spool(), snd, exp)
 	if err := tp.Shutdown(ctx); err != nil {
 		return nil, fmt.Errorf("shutdown: %w", err)
 	}
 	return r, nil
-}
-
-// setEndpointDown tells the endpoint at base to answer 503 (down) or
-// accept again.
-func setEndpointDown(ctx context.Context, base string, down bool) error {
-	v := "0"
-	if down {
-		v = "1"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/control?down="+v, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("endpoint control: %s", resp.Status)
-	}
-	return nil
 }
 
 // onFirstSent calls f once, from a goroutine of its own, at the first poll

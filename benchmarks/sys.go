@@ -1,60 +1,23 @@
 package main
 
 import (
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
-// usage is what the parent learns of a finished child from its rusage.
+// usage is what the parent learns of a finished child: its rusage, and
+// its wall time as the parent saw it.
 type usage struct {
-	CPU       time.Duration // user + system
-	MaxRSSKiB int64         // peak resident set size
-	Wall      time.Duration // from start to exit, as the parent saw it
+	benchkit.Usage
+	Wall time.Duration // from start to exit
 }
 
-// usageOf reads a finished child's rusage (Maxrss is in KiB on Linux).
+// usageOf reads a finished child's rusage.
 func usageOf(ps *os.ProcessState, wall time.Duration) usage {
-	u := usage{Wall: wall}
-	if ps == nil {
-		return u
-	}
-	u.CPU = ps.UserTime() + ps.SystemTime()
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		u.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		u.MaxRSSKiB = int64(ru.Maxrss)
-	}
-	return u
-}
-
-// selfCPU is this process's CPU time so far (user + system).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// dirBytes sums the sizes of the regular files under dir (0 if it does not
-// exist).
-func dirBytes(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
+	return usage{Usage: benchkit.UsageOf(ps), Wall: wall}
 }
 
 // memMonitor samples the process's resident anonymous memory (Go heap,
@@ -88,7 +51,7 @@ func startMemMonitor(interval time.Duration) *memMonitor {
 }
 
 func (m *memMonitor) sample() {
-	v := readStatusKiB("RssAnon", "RssFile")
+	v := benchkit.ReadStatusKiB("RssAnon", "RssFile")
 	m.mu.Lock()
 	m.anon, m.file = max(m.anon, v[0]), max(m.file, v[1])
 	m.mu.Unlock()

@@ -5,40 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
-
-// childSysProcAttr makes a child die with the parent.
-func childSysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
-
-// readHWM returns this process's peak RSS (VmHWM) in KiB, or 0.
-func readHWM() int64 { return readStatusKiB("VmHWM")[0] }
-
-// readStatusKiB returns the named fields of /proc/self/status, in KiB (0
-// when absent).
-func readStatusKiB(fields ...string) []int64 {
-	out := make([]int64, len(fields))
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		for i, name := range fields {
-			if k == name {
-				out[i], _ = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			}
-		}
-	}
-	return out
-}
 
 // mappedUnder returns how many mappings of this process map files under
 // dir, and their resident size in KiB (from /proc/self/smaps).
@@ -70,35 +37,4 @@ func mappedUnder(dir string) (mappings int, rssKiB int64) {
 		}
 	}
 	return mappings, rssKiB
-}
-
-// resetHWM resets VmHWM to the current RSS (Linux ≥ 4.0), so that a later
-// readHWM reports the peak of what follows only.
-func resetHWM() {
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// loadAvg is /proc/loadavg without its newline.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// cpuModel is the first "model name" of /proc/cpuinfo.
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
 }

@@ -67,6 +67,7 @@ type collector struct {
 	spoolRecords, spoolLeased, spoolBytes, spoolSegments, spoolOldest *prometheus.Desc
 	spoolQuarantined, enqueued, dropped                               *prometheus.Desc
 	spoolOrphaned, spoolSalvaged, spoolDelayed, spoolNextRetry        *prometheus.Desc
+	spoolCommits                                                      *prometheus.Desc
 
 	sent, retried, requests, duration, inFlight                         *prometheus.Desc
 	throttledUntil, lastSuccess, bodyBytes, transportRetries, redirects *prometheus.Desc
@@ -90,6 +91,7 @@ func newCollector(src Sources) *collector {
 		spoolSalvaged:    desc("spool_salvaged_records_total", "Records copied out of segments set aside (orphaned or damaged) into new segments."),
 		spoolDelayed:     desc("spool_delayed_records", "Records waiting a per-record retry delay before they are handed out again (a partial success kept them)."),
 		spoolNextRetry:   desc("spool_next_retry_timestamp_seconds", "Time the first record waiting a per-record retry delay comes due, as a Unix timestamp; 0 when none waits."),
+		spoolCommits:     desc("spool_group_commit_records", "Records stored per group commit of the spool (one transaction and one fsync each, shared by concurrent appends); the count is the number of commits."),
 		enqueued:         desc("envelopes_enqueued_total", "Envelopes appended durably to the spool."),
 		dropped:          desc("envelopes_dropped_total", "Envelopes removed undelivered, by reason (full, expired, corrupt, status_<code>, sampled_out, max_attempts, too_large, poison).", "reason"),
 		sent:             desc("envelopes_sent_total", "Envelopes the ingestion service accepted."),
@@ -117,7 +119,7 @@ func newCollector(src Sources) *collector {
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.buildInfo, c.spoolRecords, c.spoolLeased, c.spoolBytes, c.spoolSegments,
-		c.spoolOldest, c.spoolQuarantined, c.spoolOrphaned, c.spoolSalvaged, c.spoolDelayed, c.spoolNextRetry, c.enqueued, c.dropped,
+		c.spoolOldest, c.spoolQuarantined, c.spoolOrphaned, c.spoolSalvaged, c.spoolDelayed, c.spoolNextRetry, c.spoolCommits, c.enqueued, c.dropped,
 		c.sent, c.retried, c.requests, c.duration, c.inFlight, c.throttledUntil, c.lastSuccess, c.bodyBytes, c.transportRetries,
 		c.redirects, c.tokenErrors, c.queueErrors, c.batches, c.wrongEndpoint, c.isolations, c.delayed,
 		c.ingestRequests, c.ingestItems, c.ingestBytes} {
@@ -146,6 +148,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.spoolSalvaged, st.SalvagedRecords)
 		gauge(c.spoolDelayed, float64(st.Delayed))
 		gauge(c.spoolNextRetry, unixSeconds(st.NextDue))
+		ch <- prometheus.MustNewConstHistogram(c.spoolCommits, st.Commits, float64(st.Appended), commitBuckets(st.CommitSizes))
 		counter(c.enqueued, st.Appended)
 		reasons := []string{spool.ReasonFull, spool.ReasonExpired, spool.ReasonCorrupt}
 		for r := range st.Dropped {
@@ -195,6 +198,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.ingestItems, st.ItemsRefused, "refused")
 		counter(c.ingestBytes, st.BodyBytes)
 	}
+}
+
+// commitBuckets are the cumulative counts of a spool's group commit sizes
+// by upper bound; the last of [spool.Stats].CommitSizes is +Inf's.
+func commitBuckets(sizes [spool.CommitSizeBuckets]uint64) map[float64]uint64 {
+	buckets := make(map[float64]uint64, len(sizes)-1)
+	var cum uint64
+	for i, n := range sizes[:len(sizes)-1] {
+		cum += n
+		buckets[float64(spool.CommitSizeBound(i))] = cum
+	}
+	return buckets
 }
 
 func moduleVersion() string {

@@ -30,6 +30,7 @@ func fixedSources() Sources {
 			return spool.Stats{
 				Records: 1200, Leased: 500, Delayed: 4, NextDue: t0.Add(2 * time.Second), Bytes: 16 << 20, Segments: 3, Oldest: t0,
 				Appended: 10000, Acked: 8700, Retried: 40,
+				Commits: 9, CommitSizes: [spool.CommitSizeBuckets]uint64{0: 1, 2: 1, 10: 2, 11: 4, 15: 1},
 				Dropped:             map[string]uint64{"expired": 7, "status_400": 3, "sampled_out": 2, "poison": 1},
 				QuarantinedSegments: 1, OrphanedSegments: 1, SalvagedRecords: 2000,
 			}
@@ -140,6 +141,12 @@ func TestRealSpoolOverHTTP(t *testing.T) {
 		"aispool_spool_records 3",
 		"aispool_envelopes_enqueued_total 3",
 		`aispool_envelopes_dropped_total{reason="full"} 0`,
+		// One commit of 3 records: counted from the bucket of 4 up.
+		`aispool_spool_group_commit_records_bucket{le="2"} 0`,
+		`aispool_spool_group_commit_records_bucket{le="4"} 1`,
+		`aispool_spool_group_commit_records_bucket{le="+Inf"} 1`,
+		"aispool_spool_group_commit_records_sum 3",
+		"aispool_spool_group_commit_records_count 1",
 		"go_goroutines ",
 		"process_cpu_seconds_total ",
 	} {

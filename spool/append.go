@@ -250,6 +250,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		g.size = fileSize(g.path())
 		s.appended += uint64(n)
 		s.commits++
+		s.commitSizes[commitSizeBucket(n)]++
 		if g.damaged != nil {
 			// A reader found the file damaged while this transaction ran:
 			// copy its records, these ones too, before answering.

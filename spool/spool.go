@@ -85,6 +85,10 @@ type Spool struct {
 	quarantined              uint64
 	orphaned                 uint64 // active segments whose file lost its name (see checkName)
 	salvagedRecs             uint64 // records moved out of segments set aside (see salvageLocked)
+
+	// commitSizes counts the successful group commits by records (see
+	// commitSizeBucket).
+	commitSizes [CommitSizeBuckets]uint64
 }
 
 // Open opens (creating if needed) the spool in dir and starts a new active
@@ -431,6 +435,17 @@ type Stats struct {
 	Oldest time.Time
 	// Appended, Acked and Retried count records since Open.
 	Appended, Acked, Retried uint64
+	// Commits counts the group commits that stored appended records since
+	// Open: one transaction and one fsync each, whatever the number of
+	// Append calls it answered. Appended/Commits is the mean group size.
+	Commits uint64
+	// CommitSizes is the distribution of those commits by their size in
+	// records, in power-of-two buckets: CommitSizes[i] counts the commits
+	// of more than [CommitSizeBound](i-1) and at most CommitSizeBound(i)
+	// records; CommitSizes[0] those of 1 record, CommitSizes[1] of 2,
+	// CommitSizes[2] of 3 or 4, CommitSizes[3] of 5 to 8, …, and the last
+	// bucket every commit of more than 16384. Its sum is Commits.
+	CommitSizes [CommitSizeBuckets]uint64
 	// Dropped counts records removed undelivered, by reason (ReasonFull,
 	// ReasonExpired, ReasonCorrupt, ReasonRejected, or any reason passed to
 	// Settle).
@@ -462,6 +477,8 @@ func (s *Spool) Stats() Stats {
 		Appended:            s.appended,
 		Acked:               s.acked,
 		Retried:             s.retried,
+		Commits:             s.commits,
+		CommitSizes:         s.commitSizes,
 		Dropped:             maps.Clone(s.dropped),
 		QuarantinedSegments: s.quarantined,
 		OrphanedSegments:    s.orphaned,

@@ -6,8 +6,9 @@
 // SDK alone with an exporter that discards (the baseline).
 //
 //	cd benchmarks/compare
-//	go run .                              # 300,000 spans per run, 5 rounds, both span shapes, the probe
+//	go run .                              # 300,000 spans per run, 5 rounds, both span shapes, ua101 under load too, the probe
 //	go run . -spans 20000 -rounds 1       # a quick look
+//	go run . -load 0                      # quiet runs only
 //
 // It is a Go module of its own so that aispool's module never depends on
 // the Collector; it builds the aispool of the checkout it sits in
@@ -20,6 +21,12 @@
 // re-executed with -role), so that its CPU time (rusage) and peak RSS
 // (VmHWM) are its own. Rounds are round-robin; the report gives medians
 // and ranges.
+//
+// Under load (-load N, by default one per CPU): on the -load-shapes every
+// shipper runs a second time in each round beside a process keeping N
+// goroutines busy; the report gives each shipper's rise in CPU per span,
+// its context switches, and aispool's group commits (their number and
+// sizes, from its spool's Stats) quiet and loaded.
 //
 // The durability probe: the endpoint answers 503, a process hands 10,000
 // spans over, 3 s later it is SIGKILLed (or, separately, shut down

@@ -6,15 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 // harness starts the child processes of one comparison and collects their
@@ -31,95 +31,10 @@ func (h *harness) logf(format string, args ...any) {
 	fmt.Fprintf(h.progress, "compare: "+format+"\n", args...)
 }
 
-// lineCapture is a child's standard output: it keeps the lines and offers
-// each one on a channel (buffered; lines beyond its size are only kept).
-type lineCapture struct {
-	mu    sync.Mutex
-	part  []byte
-	lines []string
-	ch    chan string
-}
-
-func newLineCapture() *lineCapture { return &lineCapture{ch: make(chan string, 64)} }
-
-func (c *lineCapture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.part = append(c.part, p...)
-	for {
-		i := strings.IndexByte(string(c.part), '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := strings.TrimRight(string(c.part[:i]), "\r")
-		c.part = c.part[i+1:]
-		c.lines = append(c.lines, line)
-		select {
-		case c.ch <- line:
-		default:
-		}
-	}
-}
-
-// find returns the rest of the last line starting with prefix.
-func (c *lineCapture) find(prefix string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := len(c.lines) - 1; i >= 0; i-- {
-		if rest, ok := strings.CutPrefix(c.lines[i], prefix); ok {
-			return rest, true
-		}
-	}
-	return "", false
-}
-
-// await waits for a line starting with prefix, the child's exit (exited
-// is closed) or the timeout.
-func (c *lineCapture) await(prefix string, exited <-chan struct{}, timeout time.Duration) (string, error) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		select {
-		case line := <-c.ch:
-			if rest, ok := strings.CutPrefix(line, prefix); ok {
-				return rest, nil
-			}
-		case <-exited:
-			if rest, ok := c.find(prefix); ok {
-				return rest, nil
-			}
-			return "", fmt.Errorf("exited before it said %q", prefix)
-		case <-t.C:
-			return "", fmt.Errorf("did not say %q within %s", prefix, timeout)
-		}
-	}
-}
-
-// childEnv is the children's environment: the parent's.
-func childEnv() []string { return os.Environ() }
-
-// usage is what the parent learns of a finished child from its rusage.
-type usage struct {
-	CPU       time.Duration // user + system
-	MaxRSSKiB int64         // rusage peak resident set size
-}
-
-// usageOf reads a finished child's rusage (Maxrss is in KiB on Linux).
-func usageOf(ps *os.ProcessState) usage {
-	if ps == nil {
-		return usage{}
-	}
-	u := usage{CPU: ps.UserTime() + ps.SystemTime()}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		u.MaxRSSKiB = int64(ru.Maxrss)
-	}
-	return u
-}
-
 // proc is a running child.
 type proc struct {
 	cmd    *exec.Cmd
-	out    *lineCapture
+	out    *benchkit.Lines
 	stdin  io.WriteCloser // endpoint only
 	exited chan struct{}
 	err    error // Wait's, once exited is closed
@@ -128,10 +43,10 @@ type proc struct {
 // start starts this binary with args.
 func (h *harness) start(ctx context.Context, withStdin bool, args ...string) (*proc, error) {
 	cmd := exec.CommandContext(ctx, h.exe, args...)
-	p := &proc{cmd: cmd, out: newLineCapture(), exited: make(chan struct{})}
+	p := &proc{cmd: cmd, out: benchkit.NewLines(), exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, h.stderr
-	cmd.SysProcAttr = childSysProcAttr()
-	cmd.Env = childEnv()
+	cmd.SysProcAttr = benchkit.ChildSysProcAttr()
+	cmd.Env = benchkit.ChildEnv()
 	cmd.WaitDelay = 5 * time.Second
 	if withStdin {
 		w, err := cmd.StdinPipe()
@@ -151,7 +66,7 @@ func (h *harness) start(ctx context.Context, withStdin bool, args ...string) (*p
 }
 
 // wait waits for the child's exit, killing it after timeout.
-func (p *proc) wait(timeout time.Duration) (usage, error) {
+func (p *proc) wait(timeout time.Duration) (benchkit.Usage, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
@@ -159,15 +74,15 @@ func (p *proc) wait(timeout time.Duration) (usage, error) {
 	case <-t.C:
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		return usageOf(p.cmd.ProcessState), fmt.Errorf("killed after %s", timeout)
+		return benchkit.UsageOf(p.cmd.ProcessState), fmt.Errorf("killed after %s", timeout)
 	}
-	return usageOf(p.cmd.ProcessState), p.err
+	return benchkit.UsageOf(p.cmd.ProcessState), p.err
 }
 
 // result parses the child's "RESULT <json>" line.
 func (p *proc) result() (childResult, error) {
 	var r childResult
-	line, ok := p.out.find("RESULT ")
+	line, ok := p.out.Find("RESULT ")
 	if !ok {
 		return r, errors.New("printed no result")
 	}
@@ -177,7 +92,7 @@ func (p *proc) result() (childResult, error) {
 // endpointProc is a running endpoint child.
 type endpointProc struct {
 	*proc
-	*endpointClient
+	*benchkit.EndpointClient
 }
 
 // startEndpoint starts the loopback endpoint in another process and waits
@@ -187,7 +102,7 @@ func (h *harness) startEndpoint(ctx context.Context, down bool) (*endpointProc, 
 	if err != nil {
 		return nil, err
 	}
-	line, err := p.out.await("LISTEN ", p.exited, 30*time.Second)
+	line, err := p.out.Await("LISTEN ", p.exited, 30*time.Second)
 	if err == nil && !strings.HasPrefix(line, "http://127.0.0.1:") {
 		err = fmt.Errorf("listens on %q, not on loopback", line)
 	}
@@ -196,12 +111,12 @@ func (h *harness) startEndpoint(ctx context.Context, down bool) (*endpointProc, 
 		_, _ = ep.stop()
 		return nil, fmt.Errorf("endpoint: %w", err)
 	}
-	ep.endpointClient = newEndpointClient(line)
+	ep.EndpointClient = benchkit.NewEndpointClient(line)
 	return ep, nil
 }
 
 // stop closes the endpoint's standard input (it exits) and waits for it.
-func (ep *endpointProc) stop() (usage, error) {
+func (ep *endpointProc) stop() (benchkit.Usage, error) {
 	_ = ep.stdin.Close()
 	return ep.wait(10 * time.Second)
 }
@@ -219,7 +134,7 @@ func (h *harness) childArgs(role, shipper, shape, dir string, ep *endpointProc) 
 		"-timeout=" + h.o.timeout.String(),
 	}
 	if ep != nil {
-		args = append(args, "-endpoint="+ep.base)
+		args = append(args, "-endpoint="+ep.Base)
 	}
 	if h.o.verbose {
 		args = append(args, "-v")
@@ -240,10 +155,14 @@ func (h *harness) newDir(name string) (string, error) {
 type runResult struct {
 	Shipper, Shape string
 	Round          int
-	Child          childResult
-	Usage          usage
-	EP             endpointStats
-	Problems       []string
+	// Loaded: the run had the load process beside it, which used
+	// LoadCPUs CPUs on average while it ran.
+	Loaded   bool
+	LoadCPUs float64
+	Child    childResult
+	Usage    benchkit.Usage
+	EP       benchkit.EndpointStats
+	Problems []string
 }
 
 // Rate is spans per second end to end.
@@ -265,6 +184,9 @@ func (r *runResult) PeakRSSKiB() int64 {
 	return r.Usage.MaxRSSKiB
 }
 
+// Per100k is n per 100,000 spans of the run.
+func (r *runResult) Per100k(n float64) float64 { return ratio(n*1e5, float64(r.Child.Spans)) }
+
 // WirePerSpan is request body bytes as received (gzip) per span.
 func (r *runResult) WirePerSpan() float64 {
 	return ratio(float64(r.EP.BodyBytes), float64(r.Child.Spans))
@@ -278,9 +200,11 @@ func ratio(a, b float64) float64 {
 }
 
 // runOnce is one throughput run of shipper on shape: a fresh endpoint
-// (unless the shipper is the baseline) and a fresh storage directory.
-func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, round int) (*runResult, error) {
-	r := &runResult{Shipper: info.name, Shape: shape, Round: round}
+// (unless the shipper is the baseline) and a fresh storage directory;
+// loaded, with the load process spinning from before the shipper starts
+// until it has exited.
+func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, round int, loaded bool) (*runResult, error) {
+	r := &runResult{Shipper: info.name, Shape: shape, Round: round, Loaded: loaded}
 	var ep *endpointProc
 	if info.endpoint {
 		var err error
@@ -294,6 +218,17 @@ func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, r
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	var lp *loadProc
+	if loaded {
+		if lp, err = h.startLoad(ctx); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if lp != nil {
+				_, _ = lp.stop()
+			}
+		}()
+	}
 	args := append(h.childArgs(roleShipper, info.name, shape, dir, ep), "-spans="+strconv.Itoa(h.o.spans))
 	p, err := h.start(ctx, false, args...)
 	if err != nil {
@@ -303,11 +238,18 @@ func (h *harness) runOnce(ctx context.Context, info shipperInfo, shape string, r
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", info.name, shape, err)
 	}
+	if lp != nil {
+		r.LoadCPUs, err = lp.stop()
+		lp = nil
+		if err != nil {
+			return nil, fmt.Errorf("load beside %s on %s: %w", info.name, shape, err)
+		}
+	}
 	if r.Child, err = p.result(); err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", info.name, shape, err)
 	}
 	if ep != nil {
-		if r.EP, err = ep.stats(ctx); err != nil {
+		if r.EP, err = ep.Stats(ctx); err != nil {
 			return nil, err
 		}
 		switch {
@@ -371,7 +313,7 @@ func (h *harness) probe(ctx context.Context, info shipperInfo, variant string) (
 	if err != nil {
 		return nil, err
 	}
-	if _, err := fill.out.await("HANDED ", fill.exited, h.o.timeout); err != nil {
+	if _, err := fill.out.Await("HANDED ", fill.exited, h.o.timeout); err != nil {
 		_ = fill.cmd.Process.Kill()
 		_, _ = fill.wait(10 * time.Second)
 		return nil, fmt.Errorf("probe %s fill: %w", info.name, err)
@@ -412,16 +354,16 @@ func (h *harness) probe(ctx context.Context, info shipperInfo, variant string) (
 			pr.Notes = append(pr.Notes, "the first process's shutdown: "+pr.Fill.ShutdownErr)
 		}
 	}
-	stA, err := ep.stats(ctx)
+	stA, err := ep.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pr.Refused = stA.Rejected
-	pr.DiskBytes = dirBytes(dir)
+	pr.DiskBytes = benchkit.DirBytes(dir)
 	if stA.Items > 0 {
 		pr.Problems = append(pr.Problems, fmt.Sprintf("the endpoint accepted %d items while down", stA.Items))
 	}
-	if err := ep.setDown(ctx, false); err != nil {
+	if err := ep.SetDown(ctx, false); err != nil {
 		return nil, err
 	}
 
@@ -435,7 +377,7 @@ func (h *harness) probe(ctx context.Context, info shipperInfo, variant string) (
 	if pr.Recover, err = rec.result(); err != nil {
 		return nil, fmt.Errorf("probe %s recover: %w", info.name, err)
 	}
-	stB, err := ep.stats(ctx)
+	stB, err := ep.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -444,18 +386,4 @@ func (h *harness) probe(ctx context.Context, info shipperInfo, variant string) (
 		pr.Problems = append(pr.Problems, fmt.Sprintf("%d items delivered for %d spans handed over (duplicates)", pr.Delivered, pr.Handed))
 	}
 	return pr, nil
-}
-
-// dirBytes sums the sizes of the regular files under dir.
-func dirBytes(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }

@@ -1,20 +1,18 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 func main() {
@@ -41,13 +39,15 @@ type options struct {
 	out, report, command string
 	timeout              time.Duration
 	keep, verbose        bool
+	load                 int      // busy goroutines of the load process; 0: no loaded runs
+	loadShapes           []string // the shapes run under load too
 }
 
 // parseOptions parses the parent's flags. Paths default to this module's
 // directory (the nearest go.mod above the working directory).
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	var o options
-	var shapes, ships string
+	var shapes, ships, loadShapes string
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.spans, "spans", 300_000, "spans per run")
@@ -57,6 +57,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.producers, "producers", 2, "goroutines making spans")
 	fs.IntVar(&o.batch, "batch", 2048, "the SDK's BatchSpanProcessor max export batch size (every shipper)")
 	fs.IntVar(&o.queue, "queue", 4096, "the SDK's BatchSpanProcessor max queue size (every shipper)")
+	fs.IntVar(&o.load, "load", runtime.NumCPU(), "under load: busy goroutines in another process during a second run of every shipper on the -load-shapes (0: quiet runs only)")
+	fs.StringVar(&loadShapes, "load-shapes", shapeUA101, "span shapes also run under load, comma-separated (a subset of -shapes)")
 	fs.BoolVar(&o.probe, "probe", true, "run the durability probe")
 	fs.IntVar(&o.probeSpans, "probe-spans", 10_000, "probe: spans handed over while the endpoint answers 503")
 	fs.DurationVar(&o.probeDelay, "probe-delay", 3*time.Second, "probe: from the hand-over to the SIGKILL or SIGTERM")
@@ -80,6 +82,18 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	o.shapes = splitList(shapes)
 	o.shippers = splitList(ships)
+	o.loadShapes = splitList(loadShapes)
+	for _, s := range o.loadShapes {
+		if !slices.Contains(o.shapes, s) {
+			problems = append(problems, fmt.Errorf("-load-shapes: %q is not one of -shapes", s))
+		}
+	}
+	if o.load < 0 {
+		problems = append(problems, errors.New("-load must not be negative"))
+	}
+	if o.load == 0 {
+		o.loadShapes = nil // quiet runs only
+	}
 	for _, s := range o.shapes {
 		if err := checkShape(s); err != nil {
 			problems = append(problems, fmt.Errorf("-shapes: %w", err))
@@ -184,41 +198,41 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp(o.out, "work-")
+	work, remove, err := benchkit.Scratch(o.out, o.keep)
 	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(work)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer remove()
+	ctx, cancel := benchkit.RunContext(o.timeout)
 	defer cancel()
 
-	stderr = &syncWriter{w: stderr} // the children's output pipes copy concurrently
+	stderr = &benchkit.SyncWriter{W: stderr} // the children's output pipes copy concurrently
 	h := &harness{o: o, exe: exe, work: work, stderr: stderr, progress: stderr}
-	c := &comparison{o: o, start: time.Now(), loadBefore: loadAvg()}
-	h.logf("%d CPUs, load %s; %d spans per run, %d rounds, shapes %s, shippers %s",
-		runtime.NumCPU(), c.loadBefore, o.spans, o.rounds, strings.Join(o.shapes, ","), strings.Join(o.shippers, ","))
+	c := &comparison{o: o, start: time.Now(), loadBefore: benchkit.LoadAvg()}
+	h.logf("%d CPUs, load %s; %d spans per run, %d rounds, shapes %s, shippers %s, under load (%d busy goroutines): %s",
+		runtime.NumCPU(), c.loadBefore, o.spans, o.rounds, strings.Join(o.shapes, ","), strings.Join(o.shippers, ","),
+		o.load, strings.Join(o.loadShapes, ","))
 
 	for round := 1; round <= o.rounds; round++ {
 		for _, shape := range o.shapes {
 			for _, name := range rotate(o.shippers, round-1) {
 				info, _ := shipperByName(name)
-				r, err := h.runOnce(ctx, info, shape, round)
-				if err != nil {
-					return err
+				for _, loaded := range modes(o, shape, round) {
+					r, err := h.runOnce(ctx, info, shape, round, loaded)
+					if err != nil {
+						return err
+					}
+					mode := "quiet "
+					if loaded {
+						mode = fmt.Sprintf("loaded (the load used %.1f CPUs)", r.LoadCPUs)
+					}
+					h.logf("round %d %s %-17s %8.1fk spans/s  %.3f CPU s/100k  %5.1f MiB  %5.1f B/span  %s",
+						round, shape, name, r.Rate()/1e3, r.CPUPer100k(), float64(r.PeakRSSKiB())/1024, r.WirePerSpan(), mode)
+					for _, p := range r.Problems {
+						h.logf("  ⚠ %s", p)
+					}
+					c.runs = append(c.runs, r)
 				}
-				h.logf("round %d %s %-17s %8.1fk spans/s  %.3f CPU s/100k  %5.1f MiB  %5.1f B/span",
-					round, shape, name, r.Rate()/1e3, r.CPUPer100k(), float64(r.PeakRSSKiB())/1024, r.WirePerSpan())
-				for _, p := range r.Problems {
-					h.logf("  ⚠ %s", p)
-				}
-				c.runs = append(c.runs, r)
 			}
 		}
 	}
@@ -242,12 +256,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	c.end, c.loadAfter = time.Now(), loadAvg()
+	c.end, c.loadAfter = time.Now(), benchkit.LoadAvg()
 	if err := os.WriteFile(o.report, []byte(c.markdown()), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "report written to %s\n", o.report)
 	return nil
+}
+
+// modes are the runs of one shipper on shape in a round: quiet, and, on
+// the -load-shapes, under load too, right after or right before (they
+// alternate by round, so that neither always runs first).
+func modes(o options, shape string, round int) []bool {
+	if o.load == 0 || !slices.Contains(o.loadShapes, shape) {
+		return []bool{false}
+	}
+	if round%2 == 0 {
+		return []bool{true, false}
+	}
+	return []bool{false, true}
 }
 
 // rotate returns s rotated left by k: round r starts with a different
@@ -259,16 +286,4 @@ func rotate(s []string, k int) []string {
 	}
 	k %= len(s)
 	return append(slices.Clone(s[k:]), s[:k]...)
-}
-
-// syncWriter serialises writes to w.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

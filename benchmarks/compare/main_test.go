@@ -251,15 +251,15 @@ func TestShippersDeliverValidEnvelopes(t *testing.T) {
 }
 
 // TestSmoke runs the whole program at a tiny size: every shipper on both
-// shapes, the probe, the report. It starts some thirty child processes.
+// shapes, the probe, the report. It starts some fifty child processes.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts some thirty child processes; skipped with -short")
+		t.Skip("starts some fifty child processes; skipped with -short")
 	}
 	dir := t.TempDir()
 	report := filepath.Join(dir, "REPORT.md")
 	var stdout, stderr bytes.Buffer
-	err := run([]string{"-spans=3000", "-rounds=2", "-probe-spans=1000", "-probe-delay=200ms", "-probe-wait=3s",
+	err := run([]string{"-spans=3000", "-rounds=2", "-load=1", "-probe-spans=1000", "-probe-delay=200ms", "-probe-wait=3s",
 		"-out=" + dir, "-report=" + report, "-timeout=5m"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -276,6 +276,12 @@ func TestSmoke(t *testing.T) {
 		"| the OpenTelemetry SDK alone, discarding exporter | ",
 		"aispool vs the Collector with file_storage (medians)",
 		"azuremonitorexporter v0.161.0", "ApplicationInsights-Go v0.4.4",
+		// Every shipper also ran on ua101 under load, and aispool reported
+		// its group commits, quiet and loaded.
+		"## Under load: `ua101`, 1 busy goroutine in another process",
+		"its rise is ",
+		"## aispool's group commits",
+		"| ua101 | quiet | 2 | ", "| ua101 | 1 busy goroutine | 2 | ", "| ua41 | quiet | 2 | ",
 		// aispool keeps and delivers everything after a SIGKILL and after a
 		// clean shutdown.
 		"| **aispool** exporter (durable, README's settings) | yes | 1,000 of 1,000 (in ",

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 // The child processes. The parent re-executes its own binary with
@@ -28,6 +30,7 @@ const (
 	roleEndpoint = "endpoint"
 	roleShipper  = "shipper"
 	roleProbe    = "probe"
+	roleLoad     = "load"
 )
 
 // Phases of the durability probe.
@@ -48,6 +51,7 @@ func isChild(args []string) bool {
 type childFlags struct {
 	role, shipper, shape, phase string
 	spans, producers            int
+	goroutines                  int
 	batch, queue                int
 	dir, endpoint               string
 	down, verbose               bool
@@ -58,12 +62,13 @@ type childFlags struct {
 func childMain(args []string) int {
 	fs := flag.NewFlagSet("child", flag.ContinueOnError)
 	var f childFlags
-	fs.StringVar(&f.role, "role", "", "endpoint, shipper or probe")
+	fs.StringVar(&f.role, "role", "", "endpoint, shipper, probe or load")
 	fs.StringVar(&f.shipper, "shipper", "", "shipper and probe: which shipper")
 	fs.StringVar(&f.shape, "shape", shapeUA101, "shipper and probe: span shape")
 	fs.StringVar(&f.phase, "phase", "", "probe: fill or recover")
 	fs.IntVar(&f.spans, "spans", 10000, "spans to make (recover: spans to wait for)")
 	fs.IntVar(&f.producers, "producers", 2, "goroutines making spans")
+	fs.IntVar(&f.goroutines, "goroutines", 1, "load: busy goroutines")
 	fs.IntVar(&f.batch, "batch", 2048, "BatchSpanProcessor max export batch size")
 	fs.IntVar(&f.queue, "queue", 4096, "BatchSpanProcessor max queue size")
 	fs.StringVar(&f.dir, "dir", "", "the shipper's storage directory")
@@ -86,6 +91,8 @@ func childMain(args []string) int {
 		err = shipperMain(ctx, f)
 	case roleProbe:
 		err = probeMain(ctx, f)
+	case roleLoad:
+		err = loadMain(ctx, f, os.Stdin)
 	default:
 		err = fmt.Errorf("unknown role %q", f.role)
 	}
@@ -116,6 +123,21 @@ type childResult struct {
 	// Items is what the endpoint had counted when the child stopped
 	// waiting.
 	Items int64 `json:"items"`
+	// Spool is aispool's spool and sender at the end of a throughput run,
+	// before the shutdown; nil for the other shippers.
+	Spool *spoolFigures `json:"spool,omitempty"`
+}
+
+// spoolFigures are the counters of aispool's spool and sender that explain
+// its CPU per span: how many group commits (one fsync each) stored the
+// spans, their sizes, and how many batches the sender settled.
+type spoolFigures struct {
+	Appended uint64 `json:"appended"` // records stored
+	Commits  uint64 `json:"commits"`  // group commits that stored them
+	// CommitSizes counts the commits by records, in the buckets of
+	// spool.Stats.CommitSizes (bucket i: at most 1<<i records).
+	CommitSizes []uint64 `json:"commitSizes"`
+	Batches     uint64   `json:"batches"` // batches the sender leased
 }
 
 // emit prints the result line.
@@ -200,7 +222,7 @@ func shipperMain(ctx context.Context, f childFlags) error {
 	r.HandSeconds = time.Since(t0).Seconds()
 	if f.endpoint != "" {
 		dl, _ := ctx.Deadline()
-		st, err := newEndpointClient(f.endpoint).waitItems(ctx, int64(f.spans), pollInterval, dl)
+		st, err := benchkit.NewEndpointClient(f.endpoint).WaitItems(ctx, int64(f.spans), pollInterval, dl)
 		if err != nil {
 			shutdown(ctx, tp, f, &r)
 			return fmt.Errorf("waiting for the endpoint (it had counted %d of %d): %w", st.Items, f.spans, err)
@@ -208,8 +230,11 @@ func shipperMain(ctx context.Context, f childFlags) error {
 		r.Items = st.Items
 	}
 	r.Seconds = time.Since(t0).Seconds()
+	if p.figures != nil {
+		r.Spool = p.figures()
+	}
 	shutdown(ctx, tp, f, &r)
-	r.PeakRSSKiB = readHWM()
+	r.PeakRSSKiB = benchkit.ReadHWM()
 	return emit(r)
 }
 
@@ -250,7 +275,7 @@ func probeMain(ctx context.Context, f childFlags) error {
 		shutdown(ctx, tp, f, &r)
 	case phaseRecover:
 		t0 := time.Now()
-		st, err := newEndpointClient(f.endpoint).waitItems(ctx, int64(f.spans), pollInterval, t0.Add(f.wait))
+		st, err := benchkit.NewEndpointClient(f.endpoint).WaitItems(ctx, int64(f.spans), pollInterval, t0.Add(f.wait))
 		if err != nil {
 			shutdown(ctx, tp, f, &r)
 			return err
@@ -261,6 +286,6 @@ func probeMain(ctx context.Context, f childFlags) error {
 		shutdown(ctx, tp, f, &r)
 		return fmt.Errorf("unknown probe phase %q", f.phase)
 	}
-	r.PeakRSSKiB = readHWM()
+	r.PeakRSSKiB = benchkit.ReadHWM()
 	return emit(r)
 }

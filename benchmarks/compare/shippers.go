@@ -82,6 +82,9 @@ type pipeline struct {
 	// towards the wire once the SDK has exported everything
 	// (ApplicationInsights-Go batches for up to 10 s otherwise).
 	flush func()
+	// figures, if not nil, reads the shipper's own counters (aispool's
+	// spool and sender) for the report.
+	figures func() *spoolFigures
 }
 
 // buildPipeline builds the named shipper.
@@ -121,5 +124,9 @@ func buildAispool(ctx context.Context, env pipelineEnv) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pipeline{exp: exp, before: exporter.NewOperationNameProcessor()}, nil
+	figures := func() *spoolFigures {
+		st := exp.Spool().Stats()
+		return &spoolFigures{Appended: st.Appended, Commits: st.Commits, CommitSizes: st.CommitSizes[:], Batches: exp.Sender().Stats().Batches}
+	}
+	return &pipeline{exp: exp, before: exporter.NewOperationNameProcessor(), figures: figures}, nil
 }

@@ -1,0 +1,304 @@
+package benchkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aispool/aispool/chaos/fakeingest"
+	"github.com/aispool/aispool/internal/testkit"
+)
+
+// startEndpoint serves an endpoint in this process as the endpoint role
+// does in a child: it returns its client and a function that closes its
+// standard input and returns what ServeEndpoint returned.
+func startEndpoint(t *testing.T, bodies fakeingest.BodyMode, down bool) (*EndpointClient, func() error) {
+	t.Helper()
+	stdinR, stdinW := io.Pipe()
+	out := NewLines()
+	served := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	go func() { served <- ServeEndpoint(ctx, bodies, down, stdinR, out) }()
+	exited := make(chan struct{})
+	url, err := out.Await("LISTEN ", exited, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("listens on %q, not on loopback", url)
+	}
+	stop := sync.OnceValue(func() error {
+		_ = stdinW.Close()
+		select {
+		case err := <-served:
+			return err
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("the endpoint did not stop when its standard input closed")
+		}
+	})
+	t.Cleanup(func() { _ = stop() })
+	return NewEndpointClient(url), stop
+}
+
+func post(t *testing.T, base string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/v2.1/track", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Content-Type", "application/x-json-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The endpoint counts the lines of accepted bodies, refuses while down,
+// and stops when its standard input closes.
+func TestEndpointCountsAndGoesDown(t *testing.T) {
+	ctx := context.Background()
+	c, stop := startEndpoint(t, fakeingest.CountBodies, false)
+	body := testkit.Gzip(testkit.NDJSON(`{"a":1}`, `{"a":2}`, `{"a":3}`))
+	if code := post(t, c.Base, body); code != http.StatusOK {
+		t.Fatalf("post answered %d", code)
+	}
+	if err := c.SetDown(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if code := post(t, c.Base, body); code != http.StatusServiceUnavailable {
+		t.Fatalf("post while down answered %d", code)
+	}
+	if err := c.SetDown(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if code := post(t, c.Base, []byte("not gzip")); code/100 != 4 {
+		t.Fatalf("a bad body answered %d", code)
+	}
+	st, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := EndpointStats{Items: 3, BodyBytes: int64(len(body)), Requests: 1, Rejected: 1, BadBodies: 1}
+	if st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	// WaitItems returns at once when the count is reached, and with the
+	// last count and no error at its deadline.
+	if st, err := c.WaitItems(ctx, 3, time.Millisecond, time.Now().Add(time.Minute)); err != nil || st.Items != 3 {
+		t.Errorf("WaitItems(3) = %+v, %v", st, err)
+	}
+	t0 := time.Now()
+	if st, err := c.WaitItems(ctx, 4, 5*time.Millisecond, t0.Add(50*time.Millisecond)); err != nil || st.Items != 3 || time.Since(t0) < 50*time.Millisecond {
+		t.Errorf("WaitItems(4) = %+v, %v after %s", st, err, time.Since(t0))
+	}
+	if err := c.SetDown(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+"/control?down=maybe", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("control?down=maybe: %v %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stats(ctx); err == nil {
+		t.Error("the endpoint still answers after its standard input closed")
+	}
+}
+
+func TestEndpointDiscards(t *testing.T) {
+	c, _ := startEndpoint(t, fakeingest.DiscardBodies, true)
+	body := testkit.Gzip(testkit.NDJSON(`{"a":1}`))
+	if code := post(t, c.Base, body); code != http.StatusServiceUnavailable {
+		t.Fatalf("post to an endpoint started down answered %d", code)
+	}
+	if err := c.SetDown(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if code := post(t, c.Base, body); code != http.StatusOK {
+		t.Fatalf("post answered %d", code)
+	}
+	st, err := c.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Items != 0 || st.Requests != 1 || st.Rejected != 1 || st.BodyBytes != int64(len(body)) {
+		t.Errorf("stats %+v: a discarding endpoint counts requests and bytes, not items", st)
+	}
+}
+
+func TestLines(t *testing.T) {
+	l := NewLines()
+	for _, p := range []string{"HEL", "LO 1\r\nRESULT {\"a\"", ":1}\nHELLO 2\npartial"} {
+		if n, err := l.Write([]byte(p)); err != nil || n != len(p) {
+			t.Fatalf("Write(%q) = %d, %v", p, n, err)
+		}
+	}
+	if rest, ok := l.Find("HELLO "); !ok || rest != "2" {
+		t.Errorf("Find(HELLO) = %q, %v; want the last one, 2", rest, ok)
+	}
+	if rest, ok := l.Find("RESULT "); !ok || rest != `{"a":1}` {
+		t.Errorf("Find(RESULT) = %q, %v", rest, ok)
+	}
+	if _, ok := l.Find("partial"); ok {
+		t.Error("an unfinished line was found")
+	}
+	if rest, err := l.Await("RESULT ", nil, time.Second); err != nil || rest != `{"a":1}` {
+		t.Errorf("Await(RESULT) = %q, %v", rest, err)
+	}
+	exited := make(chan struct{})
+	close(exited)
+	if _, err := l.Await("NEVER ", exited, time.Minute); err == nil || !strings.Contains(err.Error(), "exited before") {
+		t.Errorf("Await after the exit: %v", err)
+	}
+	if _, err := l.Await("NEVER ", nil, 10*time.Millisecond); err == nil || !strings.Contains(err.Error(), "within") {
+		t.Errorf("Await past its timeout: %v", err)
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		_, _ = l.Write([]byte("\nLATE yes\n"))
+	}()
+	if rest, err := l.Await("LATE ", nil, 10*time.Second); err != nil || rest != "yes" {
+		t.Errorf("Await(LATE) = %q, %v", rest, err)
+	}
+}
+
+func TestDirBytes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, n := range map[string]int{"x": 10, "a/y": 200, "a/b/z": 3000} {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := DirBytes(dir); got != 3210 {
+		t.Errorf("DirBytes = %d, want 3210", got)
+	}
+	if got := DirBytes(filepath.Join(dir, "missing")); got != 0 {
+		t.Errorf("DirBytes of a missing directory = %d", got)
+	}
+}
+
+func TestSyncWriter(t *testing.T) {
+	var b bytes.Buffer
+	w := &SyncWriter{W: &b}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, _ = w.Write([]byte("0123456789\n"))
+			}
+		})
+	}
+	wg.Wait()
+	if b.Len() != 8*100*11 || strings.Count(b.String(), "0123456789\n") != 800 {
+		t.Errorf("%d bytes written, lines interleaved", b.Len())
+	}
+}
+
+// UsageOf reads a real child's rusage; this process's own figures come
+// from /proc.
+func TestUsageAndProc(t *testing.T) {
+	if u := UsageOf(nil); u != (Usage{}) {
+		t.Errorf("UsageOf(nil) = %+v", u)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = ChildEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	u := UsageOf(cmd.ProcessState)
+	if u.CPU <= 0 || u.Voluntary+u.Involuntary <= 0 {
+		t.Errorf("a child's usage %+v: no CPU or no context switch", u)
+	}
+	if SelfCPU() <= 0 {
+		t.Error("SelfCPU is 0")
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	if u.MaxRSSKiB <= 0 {
+		t.Errorf("a child's usage %+v: no peak RSS", u)
+	}
+	if hwm := ReadHWM(); hwm <= 0 {
+		t.Errorf("ReadHWM = %d", hwm)
+	}
+	if v := ReadStatusKiB("VmRSS", "NoSuchField"); v[0] <= 0 || v[1] != 0 {
+		t.Errorf("ReadStatusKiB = %v", v)
+	}
+	if LoadAvg() == "unknown" || CPUModel() == "" {
+		t.Errorf("LoadAvg %q, CPUModel %q", LoadAvg(), CPUModel())
+	}
+}
+
+func TestScratch(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "out", "deeper")
+		work, remove, err := Scratch(dir, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(work) != dir || !strings.HasPrefix(filepath.Base(work), "work-") {
+			t.Errorf("work directory %s, want work-* in %s", work, dir)
+		}
+		if err := os.WriteFile(filepath.Join(work, "f"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		remove()
+		if _, err := os.Stat(work); keep != (err == nil) {
+			t.Errorf("keep %v: after remove, Stat(work) = %v", keep, err)
+		}
+	}
+}
+
+func TestRunContextTimesOut(t *testing.T) {
+	ctx, cancel := RunContext(20 * time.Millisecond)
+	defer cancel()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunContext did not end at its timeout")
+	}
+}
+
+func TestUntilClosed(t *testing.T) {
+	r, w := io.Pipe()
+	done := make(chan struct{})
+	go func() { UntilClosed(context.Background(), r); close(done) }()
+	_, _ = w.Write([]byte("ignored"))
+	select {
+	case <-done:
+		t.Fatal("returned before the reader's end")
+	case <-time.After(20 * time.Millisecond):
+	}
+	_ = w.Close()
+	<-done
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r2, w2 := io.Pipe()
+	defer w2.Close()
+	UntilClosed(ctx, r2) // returns: ctx has ended
+}
