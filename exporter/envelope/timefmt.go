@@ -66,6 +66,17 @@ func appendDuration(dst []byte, d time.Duration) []byte {
 // appendDigits appends the non-negative v in decimal, zero-padded to at
 // least width digits.
 func appendDigits(dst []byte, v, width int) []byte {
+	if width >= 1 && width <= 9 && v >= 0 && v < pow10[width] {
+		// Exactly width digits (every field of a time stamp or a
+		// duration): written in place, right to left.
+		n := len(dst)
+		dst = append(dst, "000000000"[:width]...)
+		for i := n + width - 1; v > 0; i-- {
+			dst[i] = byte('0' + v%10)
+			v /= 10
+		}
+		return dst
+	}
 	var buf [20]byte
 	i := len(buf)
 	for v >= 10 || width > 1 {
@@ -78,3 +89,6 @@ func appendDigits(dst []byte, v, width int) []byte {
 	buf[i] = byte('0' + v)
 	return append(dst, buf[i:]...)
 }
+
+// pow10[w] is 10^w: the first value that needs more than w digits.
+var pow10 = [...]int{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
