@@ -3,6 +3,7 @@ package sender
 import (
 	"compress/gzip"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func makeRecords(n, size int) []spool.Record {
 }
 
 func TestBodyEncode(t *testing.T) {
-	pool, err := newBodyPool(gzip.BestSpeed)
+	pool, err := newBodyPool(gzip.BestSpeed, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +94,44 @@ func TestBodyEncode(t *testing.T) {
 		}
 	}
 	b.release()
-	if _, err := newBodyPool(42); err == nil {
+	if _, err := newBodyPool(42, 1); err == nil {
 		t.Error("level 42 accepted")
+	}
+}
+
+// TestBodyWriterReuse: bodies share the pool's gzip writers, one body's
+// encoding never touches another's bytes, and the pool keeps at most its
+// bound of idle writers.
+func TestBodyWriterReuse(t *testing.T) {
+	pool, err := newBodyPool(gzip.BestSpeed, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := makeRecords(50, 700)
+	bodies := make([]*body, 4)
+	for i := range bodies {
+		bodies[i] = pool.get()
+		if err := bodies[i].encode(recs, []int{i, i + 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(pool.writers); n != 1 {
+		t.Errorf("%d idle writers after sequential encodings, want 1 (reused)", n)
+	}
+	for i, b := range bodies {
+		want := string(recs[i].Data) + string(recs[i+10].Data)
+		if got := string(testkit.Gunzip(t, b.bytes())); got != want {
+			t.Errorf("body %d = %.40q…, want %.40q…", i, got, want)
+		}
+		b.release()
+	}
+	// More writers than the bound at once: the extra ones are not kept.
+	zws := []*kgzip.Writer{pool.writer(io.Discard), pool.writer(io.Discard), pool.writer(io.Discard)}
+	for _, zw := range zws {
+		pool.putWriter(zw)
+	}
+	if n := len(pool.writers); n != 2 {
+		t.Errorf("%d idle writers kept, want the bound 2", n)
 	}
 }
 
@@ -109,7 +146,7 @@ func BenchmarkBody(b *testing.B) {
 	}
 	for _, level := range []int{kgzip.HuffmanOnly, kgzip.BestSpeed, 2, 3, 5} {
 		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
-			pool, err := newBodyPool(level)
+			pool, err := newBodyPool(level, 1)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -240,7 +240,7 @@ func (c Config) Validate() error {
 	if c.RedirectTTL < 0 {
 		bad("RedirectTTL", "%v negative", c.RedirectTTL)
 	}
-	if _, err := newBodyPool(c.CompressionLevel); err != nil {
+	if _, err := newBodyPool(c.CompressionLevel, 1); err != nil {
 		bad("CompressionLevel", "%d not a gzip level", c.CompressionLevel)
 	}
 	return errors.Join(errs...)

@@ -62,7 +62,7 @@ func New(cfg Config) (*Sender, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	bodies, err := newBodyPool(cfg.CompressionLevel)
+	bodies, err := newBodyPool(cfg.CompressionLevel, cfg.MaxInFlight)
 	if err != nil {
 		return nil, err
 	}
