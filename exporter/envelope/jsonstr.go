@@ -103,14 +103,16 @@ func load8[T byteString](s T) uint64 {
 }
 
 // plain8 reports whether all eight bytes of x are plainASCII: none is a
-// control character (< 0x20), '"', '\\' or non-ASCII (>= 0x80). The
-// "has a byte less than n" test ((x - n·0x01…) & ^x & 0x80…) is exact as to
-// whether such a byte exists, which is all that is asked here.
+// control character (< 0x20), '"', '\\' or non-ASCII (>= 0x80). When no byte
+// has its high bit set, the high bit of byte k of x - n·0x01… says byte k is
+// less than n, give or take a borrow, which only ever comes from a lower
+// byte that is less than n itself: exact as to whether such a byte exists,
+// which is all that is asked here. '"' and '\\' are the bytes that XOR to
+// zero (less than 1).
 func plain8(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	lt := func(x uint64, n uint64) uint64 { return (x - ones*n) & ^x & highs }
-	bad := x&highs | lt(x, 0x20) | lt(x^(ones*'"'), 1) | lt(x^(ones*'\\'), 1)
-	return bad == 0
+	q, b := x^(ones*'"'), x^(ones*'\\')
+	return (x|(x-ones*0x20)|(q-ones)|(b-ones))&highs == 0
 }
 
 // appendEscapedASCII escapes one ASCII byte that cannot appear raw in a
