@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -292,6 +293,23 @@ func TestAppendEscapedFastPath(t *testing.T) {
 			if string(gotB) != string(want) || gotCutB != wantCut || budget != wb {
 				t.Fatalf("[]byte variant of %q differs: %q, %v", s, gotB, gotCutB)
 			}
+		}
+	}
+}
+
+// TestAppendDigits checks the zero-padded decimals of time stamps and
+// durations against fmt, on both paths (fits the width, or does not).
+func TestAppendDigits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		width := 1 + r.IntN(10)
+		v := r.IntN(pow10[min(width, 9)] * 10) // a tenth of them one digit too wide
+		if r.IntN(4) == 0 {
+			v = r.IntN(100)
+		}
+		want := fmt.Sprintf("x%0*d", width, v)
+		if got := string(appendDigits([]byte("x"), v, width)); got != want {
+			t.Fatalf("appendDigits(%d, %d) = %q, want %q", v, width, got, want)
 		}
 	}
 }
