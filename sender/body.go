@@ -15,34 +15,41 @@ import (
 // envelope line. Get one from a bodyPool, release it after the request.
 //
 // The gzip writer (whose deflate state is about 1 MiB to allocate) is not
-// part of the body: a body holds one only while it is encoded, so the
-// requests waiting for their answers hold their compressed bytes and
-// nothing more, and the writers live in a small free list of their own,
-// which a garbage collection does not empty (a sync.Pool would, and every
-// cycle would build them anew).
+// part of the body: a body borrows one of its pool's writers only while it
+// is compressed, so the requests waiting for their answers hold their
+// compressed bytes and nothing more. The writers are made once and kept (a
+// sync.Pool would drop them at every garbage collection, and the next
+// requests would build them anew).
 type body struct {
 	buf  bytes.Buffer
 	raw  int // uncompressed bytes
 	pool *bodyPool
 }
 
-// bodyPool recycles bodies and gzip writers for one compression level.
+// bodyPool recycles bodies for one compression level, and holds the gzip
+// writers they are compressed with.
 type bodyPool struct {
 	level  int
 	bodies sync.Pool
-	// writers holds idle gzip writers: at most as many as requests can be
-	// encoded at once (MaxInFlight), so what it keeps is bounded.
+	// writers has one slot per writer, nil until the writer is first
+	// needed. A body takes a slot to compress and gives it back: at most
+	// cap(writers) bodies are compressed at once, and compression never
+	// holds more than that many writers, whatever the requests in flight.
 	writers chan *gzip.Writer
 }
 
-// newBodyPool returns a pool for the gzip level that keeps at most keep
-// idle writers.
-func newBodyPool(level, keep int) (*bodyPool, error) {
+// newBodyPool returns a pool for the gzip level with the given number of
+// writers (at least one).
+func newBodyPool(level, writers int) (*bodyPool, error) {
 	// Validate the level once, so that get never fails.
 	if _, err := gzip.NewWriterLevel(nil, level); err != nil {
 		return nil, fmt.Errorf("sender: gzip level %d: %w", level, err)
 	}
-	return &bodyPool{level: level, writers: make(chan *gzip.Writer, max(keep, 1))}, nil
+	p := &bodyPool{level: level, writers: make(chan *gzip.Writer, max(writers, 1))}
+	for range cap(p.writers) {
+		p.writers <- nil
+	}
+	return p, nil
 }
 
 func (p *bodyPool) get() *body {
@@ -52,25 +59,22 @@ func (p *bodyPool) get() *body {
 	return &body{pool: p}
 }
 
-// writer returns a gzip writer writing to w: an idle one, or a new one.
+// writer returns a gzip writer writing to w, waiting while every writer is
+// busy compressing another body. Give it back with putWriter.
 func (p *bodyPool) writer(w io.Writer) *gzip.Writer {
-	select {
-	case zw := <-p.writers:
-		zw.Reset(w)
-		return zw
-	default:
-		zw, _ := gzip.NewWriterLevel(w, p.level) // level validated in newBodyPool
+	zw := <-p.writers
+	if zw == nil {
+		zw, _ = gzip.NewWriterLevel(w, p.level) // level validated in newBodyPool
 		return zw
 	}
+	zw.Reset(w)
+	return zw
 }
 
-// putWriter keeps zw for the next body, unless enough are idle.
+// putWriter gives zw back to the pool.
 func (p *bodyPool) putWriter(zw *gzip.Writer) {
 	zw.Reset(io.Discard) // do not keep the last body's buffer reachable
-	select {
-	case p.writers <- zw:
-	default:
-	}
+	p.writers <- zw
 }
 
 // release returns b to its pool. Large buffers are not kept, so one huge

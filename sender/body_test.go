@@ -100,23 +100,29 @@ func TestBodyEncode(t *testing.T) {
 }
 
 // TestBodyWriterReuse: bodies share the pool's gzip writers, one body's
-// encoding never touches another's bytes, and the pool keeps at most its
-// bound of idle writers.
+// compression never touches another's bytes, and no more bodies are
+// compressed at once than the pool has writers.
 func TestBodyWriterReuse(t *testing.T) {
-	pool, err := newBodyPool(gzip.BestSpeed, 2)
+	pool, err := newBodyPool(gzip.BestSpeed, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	recs := makeRecords(50, 700)
 	bodies := make([]*body, 4)
+	var first *kgzip.Writer
 	for i := range bodies {
 		bodies[i] = pool.get()
 		if err := bodies[i].encode(recs, []int{i, i + 10}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := len(pool.writers); n != 1 {
-		t.Errorf("%d idle writers after sequential encodings, want 1 (reused)", n)
+		zw := <-pool.writers
+		if first == nil {
+			first = zw
+		}
+		if zw == nil || zw != first {
+			t.Fatalf("body %d: the pool's writer is %p, want the first one made, %p", i, zw, first)
+		}
+		pool.writers <- zw
 	}
 	for i, b := range bodies {
 		want := string(recs[i].Data) + string(recs[i+10].Data)
@@ -125,14 +131,26 @@ func TestBodyWriterReuse(t *testing.T) {
 		}
 		b.release()
 	}
-	// More writers than the bound at once: the extra ones are not kept.
-	zws := []*kgzip.Writer{pool.writer(io.Discard), pool.writer(io.Discard), pool.writer(io.Discard)}
-	for _, zw := range zws {
-		pool.putWriter(zw)
+	pool, err = newBodyPool(gzip.BestSpeed, 2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := len(pool.writers); n != 2 {
-		t.Errorf("%d idle writers kept, want the bound 2", n)
+	// Both writers busy: a third compression waits for one to come back.
+	zw1, zw2 := pool.writer(io.Discard), pool.writer(io.Discard)
+	got := make(chan *kgzip.Writer)
+	go func() { got <- pool.writer(io.Discard) }()
+	select {
+	case <-got:
+		t.Fatal("a third writer was handed out while both were busy")
+	case <-time.After(20 * time.Millisecond):
 	}
+	pool.putWriter(zw1)
+	zw3 := <-got
+	if zw3 != zw1 {
+		t.Error("the waiting body did not get the writer given back")
+	}
+	pool.putWriter(zw2)
+	pool.putWriter(zw3)
 }
 
 // BenchmarkBody measures records → gzip body for 1 KiB envelopes, per level.
