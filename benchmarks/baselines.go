@@ -24,6 +24,7 @@ import (
 
 	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 	"github.com/aispool/aispool/exporter/envelope"
+	"github.com/aispool/aispool/sender"
 )
 
 // The limits of the machine, measured in the same run as aispool. Each is a
@@ -322,9 +323,9 @@ func makeBodies(recs [][]byte) []body {
 	return out
 }
 
-// gzipBaselines compresses the bodies with klauspost/compress level 1 (the
-// sender's default), and unless senderOnly with the standard library at
-// level 1 and at its default level.
+// gzipBaselines compresses the bodies with klauspost/compress at the
+// sender's default level, and unless senderOnly with the standard library
+// at level 1 and at its default level.
 func gzipBaselines(bodies []body, n int, senderOnly bool) []gzipFigure {
 	type compressor struct {
 		name string
@@ -335,11 +336,11 @@ func gzipBaselines(bodies []body, n int, senderOnly bool) []gzipFigure {
 		}
 	}
 	var sink bytes.Buffer
-	kw, _ := gzip.NewWriterLevel(&sink, gzip.BestSpeed)
+	kw, _ := gzip.NewWriterLevel(&sink, sender.DefaultCompressionLevel)
 	sw1, _ := stdgzip.NewWriterLevel(&sink, stdgzip.BestSpeed)
 	sw6, _ := stdgzip.NewWriterLevel(&sink, stdgzip.DefaultCompression)
 	var out []gzipFigure
-	cs := []compressor{{"klauspost/compress gzip, level 1 (the sender's)", kw}, {"compress/gzip (stdlib), level 1", sw1}, {"compress/gzip (stdlib), default level 6", sw6}}
+	cs := []compressor{{fmt.Sprintf("klauspost/compress gzip, level %d (the sender's)", sender.DefaultCompressionLevel), kw}, {"compress/gzip (stdlib), level 1", sw1}, {"compress/gzip (stdlib), default level 6", sw6}}
 	if senderOnly {
 		cs = cs[:1]
 	}
@@ -365,7 +366,7 @@ func gzipBaselines(bodies []body, n int, senderOnly bool) []gzipFigure {
 	return out
 }
 
-// httpBaseline posts pre-gzip'd bodies (klauspost level 1) from two
+// httpBaseline posts pre-gzip'd bodies (klauspost, the sender's level) from two
 // goroutines with a plain net/http client to an endpoint process (a
 // discarding one if discard), until n envelopes are counted: the most a
 // sender could ship over loopback to this endpoint, with no spool and no
@@ -374,7 +375,7 @@ func (h *harness) httpBaseline(ctx context.Context, bodies []body, n int, discar
 	zipped := make([][]byte, len(bodies))
 	for i, bd := range bodies {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw, _ := gzip.NewWriterLevel(&buf, sender.DefaultCompressionLevel)
 		_, _ = zw.Write(bd.data)
 		_ = zw.Close()
 		zipped[i] = buf.Bytes()

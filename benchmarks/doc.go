@@ -24,7 +24,7 @@
 //
 // Baselines: the SDK with an exporter that discards; raw bbolt, 1000 puts of
 // about 1 KiB per synced transaction; encoding/json of the same envelopes;
-// gzip of the same bodies (klauspost/compress level 1, the sender's, and the
+// gzip of the same bodies (klauspost/compress at the sender's level, and the
 // standard library); a plain net/http client posting pre-gzip'd bodies to
 // the same endpoint.
 //

@@ -3,6 +3,7 @@ package sender
 import (
 	"compress/gzip"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func makeRecords(n, size int) []spool.Record {
 }
 
 func TestBodyEncode(t *testing.T) {
-	pool, err := newBodyPool(gzip.BestSpeed)
+	pool, err := newBodyPool(gzip.BestSpeed, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +94,63 @@ func TestBodyEncode(t *testing.T) {
 		}
 	}
 	b.release()
-	if _, err := newBodyPool(42); err == nil {
+	if _, err := newBodyPool(42, 1); err == nil {
 		t.Error("level 42 accepted")
 	}
+}
+
+// TestBodyWriterReuse: bodies share the pool's gzip writers, one body's
+// compression never touches another's bytes, and no more bodies are
+// compressed at once than the pool has writers.
+func TestBodyWriterReuse(t *testing.T) {
+	pool, err := newBodyPool(gzip.BestSpeed, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := makeRecords(50, 700)
+	bodies := make([]*body, 4)
+	var first *kgzip.Writer
+	for i := range bodies {
+		bodies[i] = pool.get()
+		if err := bodies[i].encode(recs, []int{i, i + 10}); err != nil {
+			t.Fatal(err)
+		}
+		zw := <-pool.writers
+		if first == nil {
+			first = zw
+		}
+		if zw == nil || zw != first {
+			t.Fatalf("body %d: the pool's writer is %p, want the first one made, %p", i, zw, first)
+		}
+		pool.writers <- zw
+	}
+	for i, b := range bodies {
+		want := string(recs[i].Data) + string(recs[i+10].Data)
+		if got := string(testkit.Gunzip(t, b.bytes())); got != want {
+			t.Errorf("body %d = %.40q…, want %.40q…", i, got, want)
+		}
+		b.release()
+	}
+	pool, err = newBodyPool(gzip.BestSpeed, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both writers busy: a third compression waits for one to come back.
+	zw1, zw2 := pool.writer(io.Discard), pool.writer(io.Discard)
+	got := make(chan *kgzip.Writer)
+	go func() { got <- pool.writer(io.Discard) }()
+	select {
+	case <-got:
+		t.Fatal("a third writer was handed out while both were busy")
+	case <-time.After(20 * time.Millisecond):
+	}
+	pool.putWriter(zw1)
+	zw3 := <-got
+	if zw3 != zw1 {
+		t.Error("the waiting body did not get the writer given back")
+	}
+	pool.putWriter(zw2)
+	pool.putWriter(zw3)
 }
 
 // BenchmarkBody measures records → gzip body for 1 KiB envelopes, per level.
@@ -109,7 +164,7 @@ func BenchmarkBody(b *testing.B) {
 	}
 	for _, level := range []int{kgzip.HuffmanOnly, kgzip.BestSpeed, 2, 3, 5} {
 		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
-			pool, err := newBodyPool(level)
+			pool, err := newBodyPool(level, 1)
 			if err != nil {
 				b.Fatal(err)
 			}

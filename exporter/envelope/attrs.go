@@ -11,9 +11,13 @@ const _ = uint(64 - numAttrIDs)
 
 // spanAttrs indexes the attributes of one span by the ids the mapping reads.
 // It is scratch space owned by a Converter: scan resets only the presence
-// bits, so reusing it costs nothing per span.
+// bits, so reusing it costs nothing per span. It keeps the position of each
+// mapped attribute in the span's own slice rather than a copy of its value:
+// no value is copied, and no pointer written (with a write barrier while
+// the garbage collector marks) per attribute.
 type spanAttrs struct {
-	vals    [numAttrIDs]attribute.Value
+	kvs     []attribute.KeyValue // the span's attributes, as scanned
+	pos     [numAttrIDs]int32    // pos[id]: index in kvs, when present
 	present uint64
 }
 
@@ -21,6 +25,7 @@ type spanAttrs struct {
 // attribute telling whether the attribute is copied into properties.
 // A later duplicate key wins, as it does in the SDK.
 func (a *spanAttrs) scan(kvs []attribute.KeyValue, keep []bool) {
+	a.kvs = kvs
 	a.present = 0
 	for i := range kvs {
 		id, consumed := classify(string(kvs[i].Key))
@@ -28,21 +33,27 @@ func (a *spanAttrs) scan(kvs []attribute.KeyValue, keep []bool) {
 			keep[i] = !consumed
 		}
 		if id != keyNone && kvs[i].Value.Type() != attribute.EMPTY {
-			a.vals[id] = kvs[i].Value
+			a.pos[id] = int32(i)
 			a.present |= 1 << id
 		}
 	}
 }
+
+// val is the value of a present attribute.
+func (a *spanAttrs) val(id attrID) attribute.Value { return a.kvs[a.pos[id]].Value }
 
 func (a *spanAttrs) has(id attrID) bool { return a.present&(1<<id) != 0 }
 
 // str returns the value of a string attribute, or "" when the attribute is
 // absent or not a string.
 func (a *spanAttrs) str(id attrID) string {
-	if !a.has(id) || a.vals[id].Type() != attribute.STRING {
+	if !a.has(id) {
 		return ""
 	}
-	return a.vals[id].AsString()
+	if v := &a.kvs[a.pos[id]].Value; v.Type() == attribute.STRING {
+		return v.AsString()
+	}
+	return ""
 }
 
 // first returns the first non-empty string among ids.
@@ -61,7 +72,7 @@ func (a *spanAttrs) part(id attrID) part {
 	if !a.has(id) {
 		return part{}
 	}
-	v := a.vals[id]
+	v := a.val(id)
 	switch v.Type() {
 	case attribute.STRING:
 		return part{s: v.AsString()}
@@ -104,7 +115,7 @@ func (a *spanAttrs) number(id attrID) (float64, bool) {
 	if !a.has(id) {
 		return 0, false
 	}
-	v := a.vals[id]
+	v := a.val(id)
 	switch v.Type() {
 	case attribute.INT64:
 		return float64(v.AsInt64()), true

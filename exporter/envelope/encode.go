@@ -14,7 +14,11 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 	dst = append(dst, `","time":"`...)
 	dst = appendTime(dst, it.time)
 	dst = append(dst, `","sampleRate":`...)
-	dst = strconv.AppendFloat(dst, sp.sampleRate, 'f', -1, 64)
+	if sp.sampleRate == 100 {
+		dst = append(dst, "100"...) // nothing sampled out: nearly every span
+	} else {
+		dst = strconv.AppendFloat(dst, sp.sampleRate, 'f', -1, 64)
+	}
 	dst = append(dst, c.ikey...)
 
 	dst = append(dst, `,"tags":{`...)

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -206,6 +207,109 @@ func TestValidDuration(t *testing.T) {
 	} {
 		if got := validDuration(in); got != want {
 			t.Errorf("validDuration(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// appendEscapedOneByOne is appendEscaped as it was before the eight-byte
+// fast path: every byte through the loop. The reference of
+// TestAppendEscapedFastPath.
+func appendEscapedOneByOne(dst []byte, s string, budget *int) ([]byte, bool) {
+	b := *budget
+	start, i := 0, 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if b == 0 {
+				break
+			}
+			b--
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = appendEscapedASCII(dst, c)
+			i++
+			start = i
+			continue
+		}
+		r, size := decodeRune(s[i:])
+		units := 1
+		if r >= 0x10000 {
+			units = 2
+		}
+		if b < units {
+			break
+		}
+		b -= units
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, replacementChar...)
+			i++
+			start = i
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hexDigits[r&0xf])
+			i += size
+			start = i
+		default:
+			i += size
+		}
+	}
+	dst = append(dst, s[start:i]...)
+	*budget = b
+	return dst, i < len(s)
+}
+
+// TestAppendEscapedFastPath checks the eight-byte run of appendEscaped
+// against the byte-by-byte loop: random strings with long plain runs
+// around every kind of byte that stops a run, at every budget.
+func TestAppendEscapedFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 3000 {
+		var sb strings.Builder
+		for n := r.IntN(6); n >= 0; n-- {
+			sb.WriteString(strings.Repeat("abcdefghij"[r.IntN(10):], r.IntN(4)))
+			sb.WriteRune(rune(0x20 + r.IntN(0x5f)))
+			if r.IntN(2) == 0 {
+				sb.WriteString(randomString(r))
+			}
+			if r.IntN(3) == 0 {
+				sb.WriteByte(byte(r.IntN(256)))
+			}
+		}
+		s := sb.String()
+		for _, budget := range []int{0, 1, 7, 8, 9, 15, 16, 17, r.IntN(len(s) + 2), len(s), len(s) * 2} {
+			wb, gb := budget, budget
+			want, wantCut := appendEscapedOneByOne([]byte("x"), s, &wb)
+			got, gotCut := appendEscaped([]byte("x"), s, &gb)
+			if string(got) != string(want) || gotCut != wantCut || gb != wb {
+				t.Fatalf("appendEscaped(%q, %d) = %q, %v, left %d; byte by byte: %q, %v, left %d", s, budget, got, gotCut, gb, want, wantCut, wb)
+			}
+			gotB, gotCutB := appendEscaped([]byte("x"), []byte(s), &budget)
+			if string(gotB) != string(want) || gotCutB != wantCut || budget != wb {
+				t.Fatalf("[]byte variant of %q differs: %q, %v", s, gotB, gotCutB)
+			}
+		}
+	}
+}
+
+// TestAppendDigits checks the zero-padded decimals of time stamps and
+// durations against fmt, on both paths (fits the width, or does not).
+func TestAppendDigits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		width := 1 + r.IntN(10)
+		v := r.IntN(pow10[min(width, 9)] * 10) // a tenth of them one digit too wide
+		if r.IntN(4) == 0 {
+			v = r.IntN(100)
+		}
+		want := fmt.Sprintf("x%0*d", width, v)
+		if got := string(appendDigits([]byte("x"), v, width)); got != want {
+			t.Fatalf("appendDigits(%d, %d) = %q, want %q", v, width, got, want)
 		}
 	}
 }

@@ -24,16 +24,31 @@ func appendEscaped[T byteString](dst []byte, s T, budget *int) ([]byte, bool) {
 	b := *budget
 	start, i := 0, 0
 	for i < len(s) {
+		// The common case first: a run of ASCII that needs no escaping,
+		// eight bytes at a time, within the budget (one unit per byte).
+		end := len(s)
+		if b < end-i {
+			end = i + b
+		}
+		j := i
+		for j+8 <= end && plain8(load8(s[j:])) {
+			j += 8
+		}
+		for j < end && plainASCII[s[j]] {
+			j++
+		}
+		b -= j - i
+		i = j
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if b == 0 {
 				break
 			}
 			b--
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
+			// c needs escaping: the run above stopped on it.
 			dst = append(dst, s[start:i]...)
 			dst = appendEscapedASCII(dst, c)
 			i++
@@ -68,6 +83,36 @@ func appendEscaped[T byteString](dst []byte, s T, budget *int) ([]byte, bool) {
 	dst = append(dst, s[start:i]...)
 	*budget = b
 	return dst, i < len(s)
+}
+
+// plainASCII reports the bytes that appear raw in a JSON string body: ASCII
+// other than control characters, '"' and '\\'.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// load8 reads the first eight bytes of s (len(s) >= 8), little-endian; the
+// compiler makes one load of it.
+func load8[T byteString](s T) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plain8 reports whether all eight bytes of x are plainASCII: none is a
+// control character (< 0x20), '"', '\\' or non-ASCII (>= 0x80). When no byte
+// has its high bit set, the high bit of byte k of x - n·0x01… says byte k is
+// less than n, give or take a borrow, which only ever comes from a lower
+// byte that is less than n itself: exact as to whether such a byte exists,
+// which is all that is asked here. '"' and '\\' are the bytes that XOR to
+// zero (less than 1).
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, b := x^(ones*'"'), x^(ones*'\\')
+	return (x|(x-ones*0x20)|(q-ones)|(b-ones))&highs == 0
 }
 
 // appendEscapedASCII escapes one ASCII byte that cannot appear raw in a

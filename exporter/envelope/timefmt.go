@@ -66,6 +66,23 @@ func appendDuration(dst []byte, d time.Duration) []byte {
 // appendDigits appends the non-negative v in decimal, zero-padded to at
 // least width digits.
 func appendDigits(dst []byte, v, width int) []byte {
+	if width >= 1 && width <= 9 && v >= 0 && v < pow10[width] {
+		// Exactly width digits (every field of a time stamp or a
+		// duration): written in place, right to left.
+		dst = append(dst, "000000000"[:width]...)
+		i := len(dst)
+		for v >= 10 {
+			q := v / 100
+			r := 2 * (v - 100*q)
+			i -= 2
+			dst[i], dst[i+1] = digitPairs[r], digitPairs[r+1]
+			v = q
+		}
+		if v > 0 {
+			dst[i-1] = byte('0' + v)
+		}
+		return dst
+	}
 	var buf [20]byte
 	i := len(buf)
 	for v >= 10 || width > 1 {
@@ -78,3 +95,11 @@ func appendDigits(dst []byte, v, width int) []byte {
 	buf[i] = byte('0' + v)
 	return append(dst, buf[i:]...)
 }
+
+// pow10[w] is 10^w: the first value that needs more than w digits.
+var pow10 = [...]int{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
+
+// digitPairs holds "00" to "99": two decimal digits per division.
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
+	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" + "60616263646566676869" +
+	"70717273747576777879" + "80818283848586878889" + "90919293949596979899"
