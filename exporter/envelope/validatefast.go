@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,36 +55,53 @@ func skipSpace(src []byte, i int) int {
 	return i
 }
 
+// Word-at-a-time tests (exact as tests of the whole word): whether any
+// byte of x is zero, below n (n <= 128), or a JSON string's special byte.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasZero(x uint64) bool         { return (x-ones)&^x&highs != 0 }
+func hasLess(x uint64, n byte) bool { return (x-ones*uint64(n))&^x&highs != 0 }
+func hasSpecial(x uint64) bool {
+	return hasZero(x^(ones*'"')) || hasZero(x^(ones*'\\')) || hasLess(x, 0x20)
+}
+func isStringByte(c byte) bool      { return c >= 0x20 && c != '"' && c != '\\' }
+func load64(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i : i+8]) }
+
 // str returns the end (one past the closing quote) of the string at
-// src[i] == '"', and whether it holds a backslash escape.
-func (s *fastScan) str(i int) (end int, esc, ok bool) {
+// src[i] == '"'.
+func (s *fastScan) str(i int) (int, bool) {
 	src := s.src
 	j := i + 1
 	for {
-		for j < len(src) && src[j] >= 0x20 && src[j] != '"' && src[j] != '\\' {
+		for j+8 <= len(src) && !hasSpecial(load64(src, j)) {
+			j += 8
+		}
+		for j < len(src) && isStringByte(src[j]) {
 			j++
 		}
 		if j >= len(src) || src[j] < 0x20 {
-			return 0, false, false
+			return 0, false
 		}
 		if src[j] == '"' {
-			return j + 1, esc, true
+			return j + 1, true
 		}
-		esc = true
-		j++
+		j++ // a backslash
 		if j >= len(src) {
-			return 0, false, false
+			return 0, false
 		}
 		switch src[j] {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			j++
 		case 'u':
 			if j+4 >= len(src) || !isHex(src[j+1]) || !isHex(src[j+2]) || !isHex(src[j+3]) || !isHex(src[j+4]) {
-				return 0, false, false
+				return 0, false
 			}
 			j += 5
 		default:
-			return 0, false, false
+			return 0, false
 		}
 	}
 }
@@ -143,25 +161,25 @@ func (s *fastScan) value(i, depth int) (int, bool) {
 	}
 	switch c := src[i]; c {
 	case '"':
-		end, _, ok := s.str(i)
-		return end, ok
+		return s.str(i)
 	case '{', '[':
 		if depth >= fastMaxDepth {
 			return 0, false
 		}
 		var it iter
-		if !s.open(&it, i, c) {
-			return 0, false
-		}
+		s.open(&it, i)
 		for {
-			_, vs, ve, more, ok := s.next(&it, depth+1)
+			_, vs, more, ok := s.elem(&it)
 			if !ok {
 				return 0, false
 			}
 			if !more {
 				return it.i, true
 			}
-			_, _ = vs, ve
+			ve, ok := s.value(vs, depth+1)
+			if !ok || !s.end(&it, ve) {
+				return 0, false
+			}
 		}
 	case 't':
 		return literal(src, i, "true")
@@ -180,83 +198,76 @@ func literal(src []byte, i int, lit string) (int, bool) {
 	return 0, false
 }
 
-// iter walks the members of an object or the elements of an array.
+// iter walks the members of an object or the elements of an array: elem
+// finds the next one, the caller reads its value, end takes what follows
+// the value.
 type iter struct {
 	i      int  // next byte to read
-	object bool // an object: members have keys
-	first  bool
+	closer byte // '}' or ']'
+	comma  bool // a ',' was taken: an element must follow
 }
 
-// open starts an iter over the container at src[i] == c ('{' or '[').
-func (s *fastScan) open(it *iter, i int, c byte) bool {
-	if i >= len(s.src) || s.src[i] != c {
-		return false
+// open starts an iter over the container at src[i] ('{' or '[').
+func (s *fastScan) open(it *iter, i int) {
+	*it = iter{i: i + 1, closer: ']'}
+	if s.src[i] == '{' {
+		it.closer = '}'
 	}
-	*it = iter{i: i + 1, object: c == '{', first: true}
-	return true
 }
 
-// next returns the next member: its key's content (nil for an array
-// element; escaped keys are refused), and its value's bounds. more is
-// false at the end of the container, it.i then being one past it.
-func (s *fastScan) next(it *iter, depth int) (key []byte, vs, ve int, more, ok bool) {
+// elem returns the next member's key (for an object; a key with escapes
+// is refused) and where its value starts. more is false at the end of the
+// container, it.i then being one past it.
+func (s *fastScan) elem(it *iter) (key []byte, vs int, more, ok bool) {
 	src := s.src
 	i := skipSpace(src, it.i)
 	if i >= len(src) {
-		return nil, 0, 0, false, false
+		return nil, 0, false, false
 	}
-	closer := byte(']')
-	if it.object {
-		closer = '}'
-	}
-	if src[i] == closer {
-		if !it.first {
-			return nil, 0, 0, false, false // a trailing comma was consumed
-		}
+	if src[i] == it.closer {
 		it.i = i + 1
-		return nil, 0, 0, false, true
+		return nil, 0, false, !it.comma
 	}
-	it.first = false
-	if it.object {
+	if it.closer == '}' {
 		if src[i] != '"' {
-			return nil, 0, 0, false, false
+			return nil, 0, false, false
 		}
-		end, esc, ok := s.str(i)
-		if !ok || esc {
-			return nil, 0, 0, false, false
+		end, ok := s.str(i)
+		if !ok {
+			return nil, 0, false, false
 		}
 		key = src[i+1 : end-1]
+		if !plain(key) {
+			return nil, 0, false, false
+		}
 		i = skipSpace(src, end)
 		if i >= len(src) || src[i] != ':' {
-			return nil, 0, 0, false, false
+			return nil, 0, false, false
 		}
 		i = skipSpace(src, i+1)
+		if i >= len(src) {
+			return nil, 0, false, false
+		}
 	}
-	vs = i
-	ve, ok = s.value(i, depth)
-	if !ok {
-		return nil, 0, 0, false, false
-	}
-	i = skipSpace(src, ve)
+	return key, i, true, true
+}
+
+// end takes what follows a value that ends at ve: a ',' or the closer
+// (left for elem).
+func (s *fastScan) end(it *iter, ve int) bool {
+	src := s.src
+	i := skipSpace(src, ve)
 	switch {
 	case i >= len(src):
-		return nil, 0, 0, false, false
+		return false
 	case src[i] == ',':
-		i = skipSpace(src, i+1)
-		if i < len(src) && src[i] == closer {
-			return nil, 0, 0, false, false
-		}
-		it.i = i
-	case src[i] == closer:
-		// Leave the closer for the next call, which ends the walk.
-		it.i, it.first = i, true
-	default:
-		return nil, 0, 0, false, false
+		it.i, it.comma = i+1, true
+		return true
+	case src[i] == it.closer:
+		it.i, it.comma = i, false
+		return true
 	}
-	if it.object {
-		return key, vs, ve, true, true
-	}
-	return nil, vs, ve, true, true
+	return false
 }
 
 // slot finds key among keys: its index for an exact match, -1 for none,
@@ -288,22 +299,25 @@ type span struct{ start, end int }
 
 func (sp span) absent() bool { return sp.end == 0 }
 
-// members collects the values of the schema keys of the object at src[i]
-// into vals (indexed like keys), and returns the object's end. A
-// duplicated schema key or a case variant of one is refused.
-func (s *fastScan) members(i, depth int, keys []key, vals []span) (int, bool) {
-	var it iter
-	if !s.open(&it, i, '{') {
+// members walks the object at src[i], a level of the schema: the value of
+// each key of keys is read by visit (which returns its end), the others
+// are skipped; the schema keys' values are noted in vals (indexed like
+// keys). A duplicated schema key or a case variant of one is refused.
+func (s *fastScan) members(i, depth int, keys []key, vals []span, visit func(n, vs int) (int, bool)) (int, bool) {
+	if i >= len(s.src) || s.src[i] != '{' {
 		return 0, false
 	}
+	var it iter
+	s.open(&it, i)
 	for {
-		k, vs, ve, more, ok := s.next(&it, depth+1)
+		k, vs, more, ok := s.elem(&it)
 		if !ok {
 			return 0, false
 		}
 		if !more {
 			return it.i, true
 		}
+		var ve int
 		switch n := slot(k, keys); {
 		case n == -2:
 			return 0, false
@@ -311,7 +325,17 @@ func (s *fastScan) members(i, depth int, keys []key, vals []span) (int, bool) {
 			if !vals[n].absent() {
 				return 0, false // duplicated: the slow way keeps the last
 			}
+			if visit != nil {
+				ve, ok = visit(n, vs)
+			} else {
+				ve, ok = s.value(vs, depth+1)
+			}
 			vals[n] = span{vs, ve}
+		default:
+			ve, ok = s.value(vs, depth+1)
+		}
+		if !ok || !s.end(&it, ve) {
+			return 0, false
 		}
 	}
 }
@@ -452,11 +476,6 @@ func (s *fastScan) field(sp span, f field) bool {
 
 // envelope checks the envelope object at src[i] and returns its end.
 func (s *fastScan) envelope(i int) (int, bool) {
-	var vals [9]span // envelopeKeys
-	end, ok := s.members(i, 0, envelopeKeys, vals[:])
-	if !ok {
-		return 0, false
-	}
 	const (
 		kName = iota
 		kTime
@@ -468,6 +487,19 @@ func (s *fastScan) envelope(i int) (int, bool) {
 		kTags
 		kData
 	)
+	var vals [9]span // envelopeKeys
+	end, ok := s.members(i, 0, envelopeKeys, vals[:], func(n, vs int) (int, bool) {
+		switch n {
+		case kTags:
+			return s.stringMap(vs, func(k []byte) int { return tagLimit(string(k)) }, 0)
+		case kData:
+			return s.data(vs)
+		}
+		return s.value(vs, 1)
+	})
+	if !ok || s.null(vals[kData]) {
+		return 0, false
+	}
 	if !s.requiredString(vals[kName], maxEnvelopeName) || !s.requiredString(vals[kIKey], maxIKey) {
 		return 0, false
 	}
@@ -487,156 +519,194 @@ func (s *fastScan) envelope(i int) (int, bool) {
 			return 0, false
 		}
 	}
-	if !s.tags(vals[kTags]) || !s.data(vals[kData]) {
+	return end, true
+}
+
+// stringMap checks the object of strings at src[i], or null, and returns
+// its end; limit gives each key's value limit; keyLimit, if positive, also
+// bounds the keys and refuses an empty one (checkTags, checkStringMap).
+func (s *fastScan) stringMap(i int, limit func([]byte) int, keyLimit int) (int, bool) {
+	src := s.src
+	if src[i] != '{' {
+		return literal(src, i, "null")
+	}
+	var it iter
+	s.open(&it, i)
+	for {
+		k, vs, more, ok := s.elem(&it)
+		if !ok {
+			return 0, false
+		}
+		if !more {
+			return it.i, true
+		}
+		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) {
+			return 0, false
+		}
+		if src[vs] != '"' {
+			return 0, false
+		}
+		ve, ok := s.str(vs)
+		if !ok || !fits(src[vs+1:ve-1], limit(k)) || !s.end(&it, ve) {
+			return 0, false
+		}
+	}
+}
+
+// data checks the envelope's data object (or null, refused by the
+// caller) and its baseData, and returns its end.
+func (s *fastScan) data(i int) (int, bool) {
+	src := s.src
+	if src[i] != '{' {
+		return literal(src, i, "null")
+	}
+	var vals [2]span // dataKeys: baseType, baseData
+	deferred := false
+	end, ok := s.members(i, 1, dataKeys, vals[:], func(n, vs int) (int, bool) {
+		if n == 1 && !vals[0].absent() { // baseType first, as SDKs write it
+			return s.baseData(vs, s.src[vals[0].start:vals[0].end])
+		}
+		if n == 1 {
+			deferred = true // checked once baseType is known
+		}
+		return s.value(vs, 2)
+	})
+	if !ok {
+		return 0, false
+	}
+	bt, ok := s.content(vals[0])
+	if !ok || !plain(bt) || len(bt) == 0 || !fits(bt, maxEnvelopeName) {
+		return 0, false
+	}
+	if bd := vals[1]; deferred {
+		if _, ok := s.baseData(bd.start, src[vals[0].start:vals[0].end]); !ok {
+			return 0, false
+		}
+	} else if bd.absent() {
 		return 0, false
 	}
 	return end, true
 }
 
-// tags checks the context tags (checkTags).
-func (s *fastScan) tags(sp span) bool {
-	if s.null(sp) {
-		return true
+// baseData checks baseData at src[i] against the schema of baseType (a
+// JSON value, not yet checked) and returns its end.
+func (s *fastScan) baseData(i int, baseType []byte) (int, bool) {
+	src := s.src
+	if src[i] != '{' || len(baseType) < 2 || baseType[0] != '"' {
+		return 0, false
 	}
-	return s.stringMap(sp, func(k []byte) int { return tagLimit(string(k)) }, 0)
-}
-
-// stringMap checks an object of strings; limit gives each key's value
-// limit; keyLimit, if positive, also bounds the keys and refuses an empty
-// one (checkStringMap).
-func (s *fastScan) stringMap(sp span, limit func([]byte) int, keyLimit int) bool {
-	var it iter
-	if !s.open(&it, sp.start, '{') {
-		return false
-	}
-	for {
-		k, vs, ve, more, ok := s.next(&it, 2)
-		if !ok {
-			return false
-		}
-		if !more {
-			return true
-		}
-		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) {
-			return false
-		}
-		c, ok := s.content(span{vs, ve})
-		if !ok || !fits(c, limit(k)) {
-			return false
-		}
-	}
-}
-
-// data checks the envelope's data and its baseData.
-func (s *fastScan) data(sp span) bool {
-	if s.null(sp) {
-		return false
-	}
-	var vals [2]span // dataKeys
-	if _, ok := s.members(sp.start, 1, dataKeys, vals[:]); !ok {
-		return false
-	}
-	bt, ok := s.content(vals[0])
-	if !ok || !plain(bt) || len(bt) == 0 || !fits(bt, maxEnvelopeName) {
-		return false
-	}
-	bd := vals[1]
-	if s.null(bd) || s.src[bd.start] != '{' {
-		return false
-	}
+	bt := baseType[1 : len(baseType)-1]
 	schema, known := baseSchemas[string(bt)]
 	if !known {
-		return true // its syntax was checked with the envelope's
+		return s.value(i, 2) // an object is all it needs
 	}
 	keys := baseKeys[string(bt)]
-	var bvals [16]span
-	if len(keys) > len(bvals) {
-		return false
+	var vals [16]span
+	if len(keys) > len(vals) {
+		return 0, false
 	}
-	if _, ok := s.members(bd.start, 2, keys, bvals[:len(keys)]); !ok {
-		return false
-	}
-	for j, f := range schema { // keys starts with the schema's fields
-		if !s.field(bvals[j], f) {
-			return false
-		}
-	}
-	n := len(schema) // then commonBaseKeys: ver, properties, measurements
-	if !s.field(bvals[n], field{"ver", kindInt, false, 0}) {
-		return false
-	}
-	if len(keys) > n+3 && !s.field(bvals[n+3], field{"severityLevel", kindSeverity, false, 0}) {
-		return false
-	}
-	if p := bvals[n+1]; !s.null(p) && !s.stringMap(p, func([]byte) int { return maxPropertyValue }, maxPropertyKey) {
-		return false
-	}
-	if !s.measurements(bvals[n+2]) {
-		return false
-	}
+	// keys holds the schema's fields, then commonBaseKeys (ver,
+	// properties, measurements), then severityLevel where it is one.
+	n := len(schema)
+	list := -1 // the schema's array of objects
+	var listKeys []key
+	var listFields []field
 	switch string(bt) {
 	case "ExceptionData":
-		return s.objects(bvals[0], exceptionKeys, exceptionFields[:])
+		list, listKeys, listFields = 0, exceptionKeys, exceptionFields[:]
 	case "MetricData":
-		return s.objects(bvals[0], dataPointKeys, dataPointFields[:])
+		list, listKeys, listFields = 0, dataPointKeys, dataPointFields[:]
 	}
-	return true
+	end, ok := s.members(i, 2, keys, vals[:len(keys)], func(k, vs int) (int, bool) {
+		switch {
+		case k == n+1:
+			return s.stringMap(vs, func([]byte) int { return maxPropertyValue }, maxPropertyKey)
+		case k == n+2:
+			return s.measurements(vs)
+		case k == list && s.src[vs] == '[':
+			return s.objects(vs, listKeys, listFields)
+		}
+		return s.value(vs, 3)
+	})
+	if !ok {
+		return 0, false
+	}
+	for j, f := range schema {
+		if !s.field(vals[j], f) {
+			return 0, false
+		}
+	}
+	if !s.field(vals[n], field{"ver", kindInt, false, 0}) {
+		return 0, false
+	}
+	if len(keys) > n+3 && !s.field(vals[n+3], field{"severityLevel", kindSeverity, false, 0}) {
+		return 0, false
+	}
+	return end, true
 }
 
-// measurements checks a measurements object (checkMeasurements).
-func (s *fastScan) measurements(sp span) bool {
-	if s.null(sp) {
-		return true
+// measurements checks the measurements object at src[i], or null, and
+// returns its end (checkMeasurements).
+func (s *fastScan) measurements(i int) (int, bool) {
+	src := s.src
+	if src[i] != '{' {
+		return literal(src, i, "null")
 	}
 	var it iter
-	if !s.open(&it, sp.start, '{') {
-		return false
-	}
+	s.open(&it, i)
 	for {
-		k, vs, ve, more, ok := s.next(&it, 3)
+		k, vs, more, ok := s.elem(&it)
 		if !ok {
-			return false
+			return 0, false
 		}
 		if !more {
-			return true
+			return it.i, true
 		}
-		v := span{vs, ve}
-		if !fits(k, maxPropertyKey) || (!s.null(v) && !s.numberOK(v)) {
-			return false
+		if !fits(k, maxPropertyKey) {
+			return 0, false
+		}
+		var ve int
+		if src[vs] == 'n' {
+			ve, ok = literal(src, vs, "null")
+		} else if ve, ok = s.number(vs); ok {
+			ok = s.numberOK(span{vs, ve})
+		}
+		if !ok || !s.end(&it, ve) {
+			return 0, false
 		}
 	}
 }
 
-// objects checks the objects of the array at sp (checkObjects).
-func (s *fastScan) objects(sp span, keys []key, fields []field) bool {
-	var it iter
-	if !s.open(&it, sp.start, '[') {
-		return false
-	}
+// objects checks the array of objects at src[i] (checkObjects) and
+// returns its end.
+func (s *fastScan) objects(i int, keys []key, fields []field) (int, bool) {
 	var vals [8]span
 	if len(keys) > len(vals) {
-		return false
+		return 0, false
 	}
+	var it iter
+	s.open(&it, i)
 	for {
-		_, vs, _, more, ok := s.next(&it, 3)
+		_, vs, more, ok := s.elem(&it)
 		if !ok {
-			return false
+			return 0, false
 		}
 		if !more {
-			return true
+			return it.i, true
 		}
 		clear(vals[:])
-		if s.src[vs] != '{' {
-			return false
-		}
-		if _, ok := s.members(vs, 4, keys, vals[:len(keys)]); !ok {
-			return false
+		ve, ok := s.members(vs, 4, keys, vals[:len(keys)], nil)
+		if !ok {
+			return 0, false
 		}
 		for _, f := range fields {
 			n := slices.IndexFunc(keys, func(k key) bool { return k.name == f.name })
 			if n < 0 || !s.field(vals[n], f) {
-				return false
+				return 0, false
 			}
+		}
+		if !s.end(&it, ve) {
+			return 0, false
 		}
 	}
 }

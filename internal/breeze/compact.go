@@ -1,6 +1,7 @@
 package breeze
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 )
@@ -178,11 +179,28 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 	}
 }
 
+// Word-at-a-time tests (exact as tests of the whole word): whether any
+// byte of x is zero, below n (n <= 128), or a byte that ends a string's
+// plain run ('"', '\\' or a control character).
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasZero(x uint64) bool         { return (x-ones)&^x&highs != 0 }
+func hasLess(x uint64, n byte) bool { return (x-ones*uint64(n))&^x&highs != 0 }
+func hasSpecial(x uint64) bool {
+	return hasZero(x^(ones*'"')) || hasZero(x^(ones*'\\')) || hasLess(x, 0x20)
+}
+
 // scanString returns the end (one past the closing quote) of the string
-// starting at src[i] == '"'.
+// starting at src[i] == '"'. Plain bytes are skipped eight at a time.
 func scanString(src []byte, i int) (int, error) {
 	j := i + 1
 	for {
+		for j+8 <= len(src) && !hasSpecial(binary.LittleEndian.Uint64(src[j:j+8])) {
+			j += 8
+		}
 		for j < len(src) && src[j] >= 0x20 && src[j] != '"' && src[j] != '\\' {
 			j++
 		}
