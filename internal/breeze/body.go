@@ -130,6 +130,19 @@ const ItemOverhead = 96
 // error, decoding stops at once and DecodeCharged returns an error
 // wrapping it.
 func DecodeCharged(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
+	return decode(r, contentEncoding, lim, charge, false)
+}
+
+// DecodeLines is [DecodeCharged] for a caller that stores the items as
+// lines of newline-delimited JSON: the Raw of each valid item is followed
+// by a newline, included in its length, so that it can be stored without
+// a copy. Everything else, limits and errors included, is as for
+// DecodeCharged (MaxItemBytes applies to the item without its newline).
+func DecodeLines(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
+	return decode(r, contentEncoding, lim, charge, true)
+}
+
+func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, lines bool) ([]Item, error) {
 	lim = lim.WithDefaults()
 	gz, err := parseEncoding(contentEncoding)
 	if err != nil {
@@ -160,6 +173,7 @@ func DecodeCharged(r io.Reader, contentEncoding string, lim Limits, charge func(
 	decoded := &limitReader{r: src, limit: lim.MaxDecodedBytes, charge: charge}
 	d := newDecoder(decoded, lim)
 	d.charge = charge
+	d.lines = lines
 	items, err := d.run()
 	if err != nil {
 		return nil, decodeError(err, body, decoded, lim)

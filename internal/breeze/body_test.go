@@ -179,6 +179,7 @@ func TestDecode(t *testing.T) {
 				body = testkit.Gzip(tt.body)
 			}
 			items, err := Decode(bytes.NewReader(body), tt.encoding, tt.lim)
+			checkLines(t, items, err, body, tt.encoding, tt.lim)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || !strings.Contains(fmt.Sprint(err), tt.errMsg) || items != nil {
 					t.Fatalf("Decode = %d items, %v; want error %v containing %q", len(items), err, tt.err, tt.errMsg)

@@ -67,8 +67,20 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 	)
 	start := len(dst)
 	fail := func(err error) ([]byte, []byte, error) { return dst[:start], stack[:0], err }
+	// The output is src without its insignificant whitespace: src is
+	// copied a run at a time, from mark up to the next whitespace that
+	// ws skips.
+	mark := 0
+	ws := func(i int) int {
+		j := skipWS(src, i)
+		if j != i {
+			dst = append(dst, src[mark:i]...)
+			mark = j
+		}
+		return j
+	}
 	stack = stack[:0]
-	i := skipWS(src, 0)
+	i := ws(0)
 	st := stValue
 	for {
 		switch st {
@@ -81,14 +93,12 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 				if len(stack) >= maxDepth {
 					return fail(&syntaxError{msg: "exceeded max depth", off: i})
 				}
-				dst = append(dst, c)
-				i = skipWS(src, i+1)
+				i = ws(i + 1)
 				end := byte('}')
 				if c == '[' {
 					end = ']'
 				}
 				if i < len(src) && src[i] == end {
-					dst = append(dst, end)
 					i++
 					st = stAfter
 					continue
@@ -102,7 +112,6 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 				if err != nil {
 					return fail(err)
 				}
-				dst = append(dst, src[i:j]...)
 				i, st = j, stAfter
 			case 't', 'f', 'n':
 				lit := "null"
@@ -117,7 +126,6 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 						return fail(errAt(src, i+k, "in literal "+lit+" (expecting "+quoteChar(lit[k])+")"))
 					}
 				}
-				dst = append(dst, lit...)
 				i, st = i+len(lit), stAfter
 			default:
 				if c != '-' && (c < '0' || c > '9') {
@@ -127,7 +135,6 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 				if err != nil {
 					return fail(err)
 				}
-				dst = append(dst, src[i:j]...)
 				i, st = j, stAfter
 			}
 		case stKey:
@@ -138,19 +145,20 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 			if err != nil {
 				return fail(err)
 			}
-			dst = append(dst, src[i:j]...)
-			i = skipWS(src, j)
+			i = ws(j)
 			if i >= len(src) || src[i] != ':' {
 				return fail(errAt(src, i, "after object key"))
 			}
-			dst = append(dst, ':')
-			i = skipWS(src, i+1)
+			i = ws(i + 1)
 			st = stValue
 		case stAfter:
-			i = skipWS(src, i)
+			i = ws(i)
 			if len(stack) == 0 {
 				if i != len(src) {
 					return fail(errAt(src, i, "after top-level value"))
+				}
+				if mark < len(src) {
+					dst = append(dst, src[mark:]...)
 				}
 				return dst, stack, nil
 			}
@@ -160,14 +168,12 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 			c, top := src[i], stack[len(stack)-1]
 			switch {
 			case c == ',':
-				dst = append(dst, ',')
-				i = skipWS(src, i+1)
+				i = ws(i + 1)
 				st = stValue
 				if top == '{' {
 					st = stKey
 				}
 			case c == '}' && top == '{', c == ']' && top == '[':
-				dst = append(dst, c)
 				stack = stack[:len(stack)-1]
 				i++
 			case top == '{':

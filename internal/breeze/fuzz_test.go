@@ -60,6 +60,7 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			checkInvariants(t, items, fuzzLimits)
 		}
+		checkLines(t, items, err, send, enc, fuzzLimits)
 		if mode == 3 || len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b || len(send) > int(fuzzLimits.MaxBodyBytes) {
 			return
 		}
@@ -83,6 +84,32 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkLines checks that DecodeLines returns what Decode returned (items
+// and err), each valid item with a newline.
+func checkLines(t *testing.T, items []Item, err error, send []byte, enc string, lim Limits) {
+	t.Helper()
+	lines, lerr := DecodeLines(bytes.NewReader(send), enc, lim, nil)
+	if (err == nil) != (lerr == nil) || err != nil && err.Error() != lerr.Error() {
+		t.Fatalf("DecodeLines err = %v, Decode's %v", lerr, err)
+	}
+	if len(lines) != len(items) {
+		t.Fatalf("DecodeLines has %d items, Decode %d", len(lines), len(items))
+	}
+	for i, it := range items {
+		want := it.Raw
+		if want != nil {
+			want = append(bytes.Clone(want), '\n')
+		}
+		if !bytes.Equal(lines[i].Raw, want) || (it.Err == nil) != (lines[i].Err == nil) ||
+			it.Err != nil && it.Err.Error() != lines[i].Err.Error() {
+			t.Fatalf("item %d: DecodeLines %q, %v; Decode %q, %v", i, lines[i].Raw, lines[i].Err, it.Raw, it.Err)
+		}
+		if cap(lines[i].Raw) != len(lines[i].Raw) {
+			t.Fatalf("item %d: DecodeLines' Raw has spare capacity", i)
+		}
+	}
 }
 
 // reference decodes a plain body the slow, obvious way. It returns (nil,

@@ -36,6 +36,7 @@ type decoder struct {
 	stack     []byte // appendCompact's scratch
 	scratch   []byte
 	line      int // physical lines consumed (NDJSON), for messages
+	lines     bool // DecodeLines: a newline after each valid item's Raw
 
 	charge func(int64) error // DecodeCharged's, or nil
 }
@@ -352,12 +353,13 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 	if !utf8.Valid(raw) {
 		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 	}
-	if cap(d.arena)-len(d.arena) < len(raw) {
+	if cap(d.arena)-len(d.arena) < len(raw)+1 {
 		d.arenaSize = min(max(minArena, 2*d.arenaSize), maxArena)
-		d.arena = make([]byte, 0, max(d.arenaSize, len(raw)))
+		d.arena = make([]byte, 0, max(d.arenaSize, len(raw)+1))
 	}
 	// The compacted item is never longer than raw, so it lands in the
-	// arena's spare capacity, after the items before it.
+	// arena's spare capacity, after the items before it, and so does the
+	// newline of DecodeLines.
 	start := len(d.arena)
 	res, stack, err := appendCompact(d.arena, raw, d.stack)
 	d.stack = stack
@@ -372,6 +374,9 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 	case len(out) > d.lim.MaxItemBytes:
 		d.items = append(d.items, Item{Err: fmt.Errorf("%s %d: %w: %d bytes (limit %s)",
 			unit, n, ErrItemTooLarge, len(out), formatBytes(int64(d.lim.MaxItemBytes)))})
+	case d.lines:
+		d.arena = append(res, '\n')
+		d.items = append(d.items, Item{Raw: d.arena[start:len(d.arena):len(d.arena)]})
 	default:
 		d.arena = res
 		d.items = append(d.items, Item{Raw: out})
