@@ -35,7 +35,7 @@ type decoder struct {
 	arenaSize int    // size of the last arena allocated
 	stack     []byte // appendCompact's scratch
 	scratch   []byte
-	line      int // physical lines consumed (NDJSON), for messages
+	line      int  // physical lines consumed (NDJSON), for messages
 	lines     bool // DecodeLines: a newline after each valid item's Raw
 
 	charge func(int64) error // DecodeCharged's, or nil
