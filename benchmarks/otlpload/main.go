@@ -87,7 +87,7 @@ func main() {
 	fs.IntVar(&o.rounds, "rounds", 1, "rounds: each runs every phase with every client count and every binary once, binaries alternating")
 	fs.StringVar(&o.phases, "phases", "otlp-proto,otlp-proto-gzip,breeze", "phases to run, comma-separated")
 	fs.StringVar(&o.runArgs, "run-args", "", "extra flags for aispool run, space-separated")
-	fs.StringVar(&o.profile, "profile", "", "directory for the daemon's CPU and allocation profiles of each run (its admin endpoint with --admin-pprof; empty: none)")
+	fs.StringVar(&o.profile, "profile", "", "directory for the daemon's profiles of each run (its admin endpoint with --admin-pprof; empty: none): CPU for -profile-seconds from the start, the heap in use at its end, allocations over the whole run")
 	fs.IntVar(&o.profSecs, "profile-seconds", 10, "length of each CPU profile, from the start of the run")
 	_ = fs.Parse(os.Args[1:])
 	if err := run(o); err != nil {
@@ -148,7 +148,7 @@ func run(o options) error {
 		}
 	}
 	fmt.Println()
-	fmt.Println("| round | aispool | phase | clients | body bytes / span | spans/s acknowledged (fsynced) | spans/s delivered upstream | daemon CPU s / 100k spans | daemon cores busy | daemon peak RSS | requests (non-200) |")
+	fmt.Println("| round | aispool | phase | clients | body bytes / span | spans/s acknowledged (fsynced) | spans/s delivered upstream | daemon CPU s / 100k spans | daemon cores busy | daemon peak RSS (highest anonymous + file-backed sampled) | requests (non-200) |")
 	fmt.Println("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	var all []result
 	for round := 1; round <= o.rounds; round++ {
@@ -171,9 +171,9 @@ func run(o options) error {
 					}
 					r.round = round
 					all = append(all, r)
-					fmt.Printf("| %d | %s | %s | %d | %.0f | %.1fk | %.1fk | %.3f | %.2f | %.1f MiB | %d (%d) |\n", round, b.name, ph.name, c,
+					fmt.Printf("| %d | %s | %s | %d | %.0f | %.1fk | %.1fk | %.3f | %.2f | %.1f MiB (%.0f + %.0f) | %d (%d) |\n", round, b.name, ph.name, c,
 						float64(len(ph.body))/float64(o.batch), r.ackedRate/1000, r.deliveredRate/1000, r.cpuPer100k(), r.cpu/r.wall.Seconds(),
-						float64(r.hwm)/1024, r.requests, r.refused)
+						float64(r.hwm)/1024, float64(r.anon)/1024, float64(r.file)/1024, r.requests, r.refused)
 				}
 			}
 		}
@@ -356,6 +356,7 @@ type result struct {
 	ackedRate, deliveredRate float64
 	cpu                      float64 // daemon seconds
 	hwm                      int64   // KiB
+	anon, file               int64   // KiB: the highest RssAnon and RssFile sampled
 	requests, refused        int
 }
 
@@ -380,10 +381,33 @@ func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *u
 	profDone := make(chan error, 1)
 	if o.profile != "" {
 		go func() {
-			profDone <- fetchProfile(d.admin+fmt.Sprintf("/debug/pprof/profile?seconds=%d", o.profSecs),
+			err := fetchProfile(d.admin+fmt.Sprintf("/debug/pprof/profile?seconds=%d", o.profSecs),
 				filepath.Join(o.profile, name+".cpu.pprof"))
+			if err == nil { // the heap in use then, while the load lasts
+				err = fetchProfile(d.admin+"/debug/pprof/heap", filepath.Join(o.profile, name+".heap.pprof"))
+			}
+			profDone <- err
 		}()
 	}
+	// Sample the daemon's resident memory by kind: anonymous (the Go
+	// heap) and file-backed (the spool's mapped segments).
+	stopSampling := make(chan struct{})
+	sampled := make(chan [2]int64, 1)
+	go func() {
+		var peak [2]int64
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			a, f := rss(d.cmd.Process.Pid)
+			peak[0], peak[1] = max(peak[0], a), max(peak[1], f)
+			select {
+			case <-tick.C:
+			case <-stopSampling:
+				sampled <- peak
+				return
+			}
+		}
+	}()
 	cpu0 := cpuSeconds(d.cmd.Process.Pid)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -430,8 +454,10 @@ func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *u
 			return result{}, err
 		}
 	}
+	close(stopSampling)
+	peak := <-sampled
 	spans := requests * o.batch
-	return result{phase: ph.name, bin: bin.name, clients: clients, spans: spans, wall: delivered, ackedRate: float64(spans) / acked.Seconds(),
+	return result{anon: peak[0], file: peak[1], phase: ph.name, bin: bin.name, clients: clients, spans: spans, wall: delivered, ackedRate: float64(spans) / acked.Seconds(),
 		deliveredRate: float64(spans) / delivered.Seconds(), cpu: cpu, hwm: hwm(d.cmd.Process.Pid),
 		requests: requests + int(refused.Load()), refused: int(refused.Load())}, nil
 }
@@ -608,6 +634,29 @@ func cpuSeconds(pid int) float64 {
 	utime, _ := strconv.ParseFloat(fields[11], 64)
 	stime, _ := strconv.ParseFloat(fields[12], 64)
 	return (utime + stime) / 100 // USER_HZ
+}
+
+// rss returns a process's resident anonymous and file-backed memory
+// (RssAnon, RssFile), in KiB.
+func rss(pid int) (anon, file int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		switch k {
+		case "RssAnon":
+			anon = n
+		case "RssFile":
+			file = n
+		}
+	}
+	return anon, file
 }
 
 // hwm returns a process's peak RSS (VmHWM), in KiB.
