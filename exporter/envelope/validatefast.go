@@ -422,7 +422,7 @@ func (s *fastScan) numberOK(sp span) bool {
 	if len(b) == 0 || (b[0] != '-' && !isDigit(b[0])) {
 		return false
 	}
-	if bytes.IndexAny(b, "eE") < 0 && len(b) <= 300 {
+	if !bytes.ContainsAny(b, "eE") && len(b) <= 300 {
 		return true // no exponent: at most 10^300, finite
 	}
 	if len(b) > 32 {
