@@ -132,6 +132,10 @@ type Handler struct {
 	budget             *memBudget
 	minBodyRate        int64
 	bodyRateGrace      time.Duration
+	// decoders holds *breeze.Buffers between requests: what a decode
+	// needs besides its items (charged as decodeOverhead) is not
+	// allocated for every request.
+	decoders sync.Pool
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -263,7 +267,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var items []breeze.Item
 	err := mem.take(decodeOverhead)
 	if err == nil {
-		items, err = breeze.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
+		bufs, _ := h.decoders.Get().(*breeze.Buffers)
+		if bufs == nil {
+			bufs = new(breeze.Buffers)
+		}
+		items, err = bufs.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
+		h.decoders.Put(bufs)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {

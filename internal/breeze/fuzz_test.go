@@ -38,6 +38,7 @@ func FuzzDecode(f *testing.F) {
 			f.Add([]byte(s), mode)
 		}
 	}
+	bufs := new(Buffers) // reused from input to input
 	f.Fuzz(func(t *testing.T, body []byte, mode byte) {
 		mode %= 4
 		send, enc := body, ""
@@ -60,7 +61,7 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			checkInvariants(t, items, fuzzLimits)
 		}
-		checkLines(t, items, err, send, enc, fuzzLimits)
+		checkLines(t, items, err, send, enc, fuzzLimits, bufs)
 		if mode == 3 || len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b || len(send) > int(fuzzLimits.MaxBodyBytes) {
 			return
 		}
@@ -87,10 +88,17 @@ func FuzzDecode(f *testing.F) {
 }
 
 // checkLines checks that DecodeLines returns what Decode returned (items
-// and err), each valid item with a newline.
-func checkLines(t *testing.T, items []Item, err error, send []byte, enc string, lim Limits) {
+// and err), each valid item with a newline, and so does it with bufs,
+// Buffers used for other bodies before.
+func checkLines(t *testing.T, items []Item, err error, send []byte, enc string, lim Limits, bufs *Buffers) {
 	t.Helper()
-	lines, lerr := DecodeLines(bytes.NewReader(send), enc, lim, nil)
+	checkLinesOf(t, items, err, func() ([]Item, error) { return DecodeLines(bytes.NewReader(send), enc, lim, nil) })
+	checkLinesOf(t, items, err, func() ([]Item, error) { return bufs.DecodeLines(bytes.NewReader(send), enc, lim, nil) })
+}
+
+func checkLinesOf(t *testing.T, items []Item, err error, decode func() ([]Item, error)) {
+	t.Helper()
+	lines, lerr := decode()
 	if (err == nil) != (lerr == nil) || err != nil && err.Error() != lerr.Error() {
 		t.Fatalf("DecodeLines err = %v, Decode's %v", lerr, err)
 	}

@@ -42,11 +42,13 @@ type decoder struct {
 	charge func(int64) error // DecodeCharged's, or nil
 }
 
-func newDecoder(r io.Reader, lim Limits) *decoder {
+// newDecoder returns a decoder reading br, a buffer of at least
+// readBufSize bytes.
+func newDecoder(br *bufio.Reader, lim Limits) *decoder {
 	rawCap := int64(lim.MaxItemBytes) * rawFactor
 	rawCap = min(rawCap, lim.MaxDecodedBytes, 1<<30)
 	return &decoder{
-		br:     bufio.NewReaderSize(r, readBufSize),
+		br:     br,
 		lim:    lim,
 		rawCap: int(rawCap),
 	}
