@@ -132,6 +132,10 @@ type Handler struct {
 	budget             *memBudget
 	minBodyRate        int64
 	bodyRateGrace      time.Duration
+	// decoders holds *breeze.Buffers between requests: what a decode
+	// needs besides its items (charged as decodeOverhead) is not
+	// allocated for every request.
+	decoders sync.Pool
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
 	bodyBytes, storedBytes                                    atomic.Uint64
@@ -263,7 +267,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var items []breeze.Item
 	err := mem.take(decodeOverhead)
 	if err == nil {
-		items, err = breeze.DecodeCharged(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
+		bufs, _ := h.decoders.Get().(*breeze.Buffers)
+		if bufs == nil {
+			bufs = new(breeze.Buffers)
+		}
+		items, err = bufs.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
+		h.decoders.Put(bufs)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
@@ -304,11 +313,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"too many requests are being stored at once; nothing was stored, send it again after Retry-After")
 		return
 	}
-	// The items become garbage once checked (items is not used after
-	// check, so the collector may take them): what the decode holds is
-	// given back then.
+	// The records are the items' own bytes (DecodeLines makes each a line
+	// of NDJSON, ready to store): what the decode holds is held until the
+	// spool has them.
 	mem.trim()
-	decoded := mem.held
 	resp, records, err := h.check(items, mem)
 	if err != nil {
 		status, reason := http.StatusServiceUnavailable, ""
@@ -316,7 +324,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, start, status, breeze.TrackResponse{}, body.n, reason)
 		return
 	}
-	mem.give(decoded)
 	h.itemsReceived.Add(uint64(resp.ItemsReceived))
 	if len(records) == 0 {
 		h.itemsRejected.Add(uint64(len(resp.Errors)))
@@ -376,19 +383,15 @@ func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, r
 	return false
 }
 
-// check validates the decoded items. It returns the response as if every
-// valid item were stored, and the records of the valid items, whose memory
-// it takes from mem first.
+// check validates the items that DecodeLines decoded. It returns the
+// response as if every valid item were stored, and the records of the
+// valid items (the items' own lines, not copies), whose memory it takes
+// from mem first.
 func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, []record, error) {
 	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
-	size := 0
-	for _, it := range items {
-		size += len(it.Raw) + 1
-	}
-	if err := mem.take(int64(size) + int64(len(items))*recordOverhead); err != nil {
+	if err := mem.take(int64(len(items)) * recordOverhead); err != nil {
 		return breeze.TrackResponse{}, nil, err
 	}
-	buf := make([]byte, 0, size)
 	records := make([]record, 0, len(items))
 	for i, it := range items {
 		err := it.Err
@@ -399,10 +402,7 @@ func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, 
 			resp.Errors = append(resp.Errors, breeze.ItemError{Index: i, StatusCode: http.StatusBadRequest, Message: err.Error()})
 			continue
 		}
-		start := len(buf)
-		buf = append(buf, it.Raw...)
-		buf = append(buf, '\n')
-		records = append(records, record{index: i, data: buf[start:len(buf):len(buf)]})
+		records = append(records, record{index: i, data: it.Raw})
 	}
 	resp.ItemsAccepted = len(records)
 	if err := mem.take(int64(len(resp.Errors)) * errorOverhead); err != nil {

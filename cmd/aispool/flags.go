@@ -41,6 +41,7 @@ func (f *daemonFlags) register(fs *pflag.FlagSet, listeners bool) {
 	if listeners {
 		fs.StringVar(&f.cfg.Listen, "listen", d.Listen, "address of the local ingestion endpoint (empty: off)")
 		fs.StringVar(&f.cfg.AdminListen, "admin-listen", d.AdminListen, "address of /metrics, /healthz, /readyz and /spool (empty: off)")
+		fs.BoolVar(&f.cfg.AdminPprof, "admin-pprof", false, "also serve the Go runtime's profiles at /debug/pprof/ on the admin address (for profiling; off by default)")
 		fs.StringVar(&f.cfg.OTLPHTTPListen, "otlp-http-listen", d.OTLPHTTPListen, "address of the OTLP/HTTP intake (empty: off); at the default, a port in use (a local OpenTelemetry Collector) leaves it off with a warning")
 		fs.StringVar(&f.cfg.OTLPGRPCListen, "otlp-grpc-listen", d.OTLPGRPCListen, "address of the OTLP/gRPC intake (empty: off); at the default, a port in use (a local OpenTelemetry Collector) leaves it off with a warning")
 		fs.StringVar(&f.cfg.TLSCert, "tls-cert", "", "certificate file: serve the local ingestion endpoint over HTTPS")

@@ -32,6 +32,15 @@ import (
 // ErrTooLarge for input over the service's 64 KiB item limit (the
 // converter itself stays under the stricter MaxEnvelopeBytes).
 func Validate(raw []byte) error {
+	if validFast(raw) {
+		return nil // the common case, in one pass without allocating
+	}
+	return validateSlow(raw)
+}
+
+// validateSlow is Validate without its fast path: it decodes raw with
+// encoding/json and finds the first problem.
+func validateSlow(raw []byte) error {
 	const maxIncoming = 64 << 10
 	if len(bytes.TrimRight(raw, "\r\n")) > maxIncoming {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw))

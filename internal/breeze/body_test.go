@@ -172,6 +172,7 @@ func TestDecode(t *testing.T) {
 		{name: "unsupported deflate", encoding: "deflate", body: `[{}]`, err: ErrUnsupportedEncoding},
 		{name: "gzip twice", encoding: "gzip, gzip", body: `[{}]`, err: ErrUnsupportedEncoding},
 	}
+	bufs := new(Buffers) // reused from case to case
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := []byte(tt.body)
@@ -179,6 +180,7 @@ func TestDecode(t *testing.T) {
 				body = testkit.Gzip(tt.body)
 			}
 			items, err := Decode(bytes.NewReader(body), tt.encoding, tt.lim)
+			checkLines(t, items, err, body, tt.encoding, tt.lim, bufs)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || !strings.Contains(fmt.Sprint(err), tt.errMsg) || items != nil {
 					t.Fatalf("Decode = %d items, %v; want error %v containing %q", len(items), err, tt.err, tt.errMsg)

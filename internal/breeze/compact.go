@@ -1,6 +1,7 @@
 package breeze
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 )
@@ -66,8 +67,20 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 	)
 	start := len(dst)
 	fail := func(err error) ([]byte, []byte, error) { return dst[:start], stack[:0], err }
+	// The output is src without its insignificant whitespace: src is
+	// copied a run at a time, from mark up to the next whitespace that
+	// ws skips.
+	mark := 0
+	ws := func(i int) int {
+		j := skipWS(src, i)
+		if j != i {
+			dst = append(dst, src[mark:i]...)
+			mark = j
+		}
+		return j
+	}
 	stack = stack[:0]
-	i := skipWS(src, 0)
+	i := ws(0)
 	st := stValue
 	for {
 		switch st {
@@ -80,14 +93,12 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 				if len(stack) >= maxDepth {
 					return fail(&syntaxError{msg: "exceeded max depth", off: i})
 				}
-				dst = append(dst, c)
-				i = skipWS(src, i+1)
+				i = ws(i + 1)
 				end := byte('}')
 				if c == '[' {
 					end = ']'
 				}
 				if i < len(src) && src[i] == end {
-					dst = append(dst, end)
 					i++
 					st = stAfter
 					continue
@@ -101,7 +112,6 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 				if err != nil {
 					return fail(err)
 				}
-				dst = append(dst, src[i:j]...)
 				i, st = j, stAfter
 			case 't', 'f', 'n':
 				lit := "null"
@@ -116,7 +126,6 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 						return fail(errAt(src, i+k, "in literal "+lit+" (expecting "+quoteChar(lit[k])+")"))
 					}
 				}
-				dst = append(dst, lit...)
 				i, st = i+len(lit), stAfter
 			default:
 				if c != '-' && (c < '0' || c > '9') {
@@ -126,7 +135,6 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 				if err != nil {
 					return fail(err)
 				}
-				dst = append(dst, src[i:j]...)
 				i, st = j, stAfter
 			}
 		case stKey:
@@ -137,19 +145,20 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 			if err != nil {
 				return fail(err)
 			}
-			dst = append(dst, src[i:j]...)
-			i = skipWS(src, j)
+			i = ws(j)
 			if i >= len(src) || src[i] != ':' {
 				return fail(errAt(src, i, "after object key"))
 			}
-			dst = append(dst, ':')
-			i = skipWS(src, i+1)
+			i = ws(i + 1)
 			st = stValue
 		case stAfter:
-			i = skipWS(src, i)
+			i = ws(i)
 			if len(stack) == 0 {
 				if i != len(src) {
 					return fail(errAt(src, i, "after top-level value"))
+				}
+				if mark < len(src) {
+					dst = append(dst, src[mark:]...)
 				}
 				return dst, stack, nil
 			}
@@ -159,14 +168,12 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 			c, top := src[i], stack[len(stack)-1]
 			switch {
 			case c == ',':
-				dst = append(dst, ',')
-				i = skipWS(src, i+1)
+				i = ws(i + 1)
 				st = stValue
 				if top == '{' {
 					st = stKey
 				}
 			case c == '}' && top == '{', c == ']' && top == '[':
-				dst = append(dst, c)
 				stack = stack[:len(stack)-1]
 				i++
 			case top == '{':
@@ -178,11 +185,28 @@ func appendCompact(dst, src, stack []byte) ([]byte, []byte, error) {
 	}
 }
 
+// Word-at-a-time tests (exact as tests of the whole word): whether any
+// byte of x is zero, below n (n <= 128), or a byte that ends a string's
+// plain run ('"', '\\' or a control character).
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasZero(x uint64) bool         { return (x-ones)&^x&highs != 0 }
+func hasLess(x uint64, n byte) bool { return (x-ones*uint64(n))&^x&highs != 0 }
+func hasSpecial(x uint64) bool {
+	return hasZero(x^(ones*'"')) || hasZero(x^(ones*'\\')) || hasLess(x, 0x20)
+}
+
 // scanString returns the end (one past the closing quote) of the string
-// starting at src[i] == '"'.
+// starting at src[i] == '"'. Plain bytes are skipped eight at a time.
 func scanString(src []byte, i int) (int, error) {
 	j := i + 1
 	for {
+		for j+8 <= len(src) && !hasSpecial(binary.LittleEndian.Uint64(src[j:j+8])) {
+			j += 8
+		}
 		for j < len(src) && src[j] >= 0x20 && src[j] != '"' && src[j] != '\\' {
 			j++
 		}

@@ -38,6 +38,7 @@ func FuzzDecode(f *testing.F) {
 			f.Add([]byte(s), mode)
 		}
 	}
+	bufs := new(Buffers) // reused from input to input
 	f.Fuzz(func(t *testing.T, body []byte, mode byte) {
 		mode %= 4
 		send, enc := body, ""
@@ -60,6 +61,7 @@ func FuzzDecode(f *testing.F) {
 		} else {
 			checkInvariants(t, items, fuzzLimits)
 		}
+		checkLines(t, items, err, send, enc, fuzzLimits, bufs)
 		if mode == 3 || len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b || len(send) > int(fuzzLimits.MaxBodyBytes) {
 			return
 		}
@@ -83,6 +85,39 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkLines checks that DecodeLines returns what Decode returned (items
+// and err), each valid item with a newline, and so does it with bufs,
+// Buffers used for other bodies before.
+func checkLines(t *testing.T, items []Item, err error, send []byte, enc string, lim Limits, bufs *Buffers) {
+	t.Helper()
+	checkLinesOf(t, items, err, func() ([]Item, error) { return DecodeLines(bytes.NewReader(send), enc, lim, nil) })
+	checkLinesOf(t, items, err, func() ([]Item, error) { return bufs.DecodeLines(bytes.NewReader(send), enc, lim, nil) })
+}
+
+func checkLinesOf(t *testing.T, items []Item, err error, decode func() ([]Item, error)) {
+	t.Helper()
+	lines, lerr := decode()
+	if (err == nil) != (lerr == nil) || err != nil && err.Error() != lerr.Error() {
+		t.Fatalf("DecodeLines err = %v, Decode's %v", lerr, err)
+	}
+	if len(lines) != len(items) {
+		t.Fatalf("DecodeLines has %d items, Decode %d", len(lines), len(items))
+	}
+	for i, it := range items {
+		want := it.Raw
+		if want != nil {
+			want = append(bytes.Clone(want), '\n')
+		}
+		if !bytes.Equal(lines[i].Raw, want) || (it.Err == nil) != (lines[i].Err == nil) ||
+			it.Err != nil && it.Err.Error() != lines[i].Err.Error() {
+			t.Fatalf("item %d: DecodeLines %q, %v; Decode %q, %v", i, lines[i].Raw, lines[i].Err, it.Raw, it.Err)
+		}
+		if cap(lines[i].Raw) != len(lines[i].Raw) {
+			t.Fatalf("item %d: DecodeLines' Raw has spare capacity", i)
+		}
+	}
 }
 
 // reference decodes a plain body the slow, obvious way. It returns (nil,

@@ -48,6 +48,11 @@ type Config struct {
 	Listen string
 	// AdminListen serves /metrics, /healthz and /readyz; empty disables it.
 	AdminListen string
+	// AdminPprof also serves the Go runtime's profiles (net/http/pprof)
+	// under /debug/pprof/ on the admin address, for profiling a running
+	// daemon (docs/benchmarks.md). Off by default: a profile costs CPU
+	// and shows the program's internals to whoever can reach the address.
+	AdminPprof bool
 	// OTLPHTTPListen and OTLPGRPCListen are the OTLP intake's addresses
 	// (OTLP/HTTP and OTLP/gRPC, docs/otlp.md); empty disables either. At
 	// their defaults (OTLP's own ports on loopback), an address already

@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Daemon, error) {
 		}
 	}
 	if cfg.AdminListen != "" {
-		d.adm = newServer(adminHandler(reg, d.sp.Ready, d.sp))
+		d.adm = newServer(adminHandler(reg, d.sp.Ready, d.sp, cfg.AdminPprof))
 		if d.admLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
 			return fail(fmt.Errorf("--admin-listen %s: %w", cfg.AdminListen, err))
 		}

@@ -247,3 +247,37 @@ func TestDrainManySegments(t *testing.T) {
 	}
 	waitDelivered(t, up, ids)
 }
+
+// TestAdminPprof: the runtime's profiles are on the admin address only
+// with AdminPprof.
+func TestAdminPprof(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		cfg := testConfig(t, cs)
+		cfg.AdminPprof = on
+		ctx, cancel := context.WithCancel(context.Background())
+		d, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx) }()
+		for path, want := range map[string]int{"/debug/pprof/": 200, "/debug/pprof/heap": 200, "/debug/pprof/profile?seconds=1": 200} {
+			if !on {
+				want = http.StatusNotFound
+			}
+			resp, err := http.Get(d.AdminURL() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("AdminPprof %v: GET %s = %d, want %d", on, path, resp.StatusCode, want)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	}
+}
