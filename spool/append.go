@@ -428,6 +428,7 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	err = g.db.Update(func(tx *bolt.Tx) error {
+		g.setGrowStep(tx)
 		b := tx.Bucket(bucketRecords)
 		if b == nil {
 			return fmt.Errorf("%w: segment %s has no records bucket", ErrCorrupt, g.id)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -96,6 +97,8 @@ type segment struct {
 	// dense is set in a segment this process created: the records from
 	// next to last are all in its tree, in sequence, so a gap is damage.
 	dense bool
+	// mapped is set when db was opened with the mapping of appendMapping.
+	mapped bool
 	// appending is set while the committer writes to the segment.
 	appending bool
 	// batches are its batches leased and not yet settled (for a salvage).
@@ -131,8 +134,61 @@ func boltOptions() *bolt.Options {
 		// its whole tree in a goroutine of bbolt's own, where a corrupt page
 		// panics beyond any recover and kills the process.
 		FreelistType: bolt.FreelistMapType,
-		// No InitialMmapSize: bbolt grows the file to the mmap size, which
-		// would make every segment look full at once.
+		// InitialMmapSize is left to appendMapping: only the active
+		// segment needs a mapping larger than its file.
+	}
+}
+
+// appendMapping sizes bbolt's mapping of a segment this process appends
+// to: large enough for segMax and the one group that may overshoot it, or
+// 0 (bbolt's default: it maps the file as it grows).
+//
+// Left alone, bbolt maps a file at 32 KiB and doubles the mapping each
+// time a commit needs more: every step unmaps and maps the file again,
+// copies the write transaction's nodes off the old mapping and faults its
+// pages back in (about a tenth of the exporter path's CPU). So the active
+// segment is mapped once, at its creation. The mapping is address space,
+// not memory: only the pages read through it count (see dropPages).
+//
+// A mapping larger than the file changes how bbolt grows the file: while
+// the mapping is at most bbolt's AllocSize (16 MiB by default) it
+// truncates the file to the whole mapping, which would make the segment
+// look full at its first commit (fullness and the MaxBytes accounting
+// read the file's size); beyond, it grows the file to what a commit needs
+// plus AllocSize. The segment's write transactions set AllocSize
+// (growStep) so that the file keeps step with what it holds.
+//
+// On Windows bbolt sizes the file to the mapping when it opens it: there
+// the mapping grows as before.
+func appendMapping(segMax int64) int {
+	if segMax <= 0 || runtime.GOOS == "windows" {
+		return 0
+	}
+	return int(min(segMax+min(segMax, 2*maxGroupBytes), maxAppendMapping))
+}
+
+// maxAppendMapping bounds the mapping appendMapping asks for (address
+// space on 32-bit systems); a segment that outgrows it is mapped again by
+// bbolt as it grows.
+const maxAppendMapping = 1 << 30
+
+// growStep is the AllocSize for a write transaction on a segment of size
+// bytes with a mapping from appendMapping: bbolt grows the file to what the
+// commit needs plus this. The file doubles while small, as it did with
+// bbolt's own mapping, then grows 1 MiB at a time: it stays within 1 MiB
+// of what it holds (the doubling left a 16 MiB segment up to half empty),
+// and a 16 MiB segment grows about 20 times (each growth syncs the file
+// once more). Never 0: that would grow, and sync, at every commit.
+func growStep(size int64) int {
+	return int(min(max(size, 32<<10), 1<<20))
+}
+
+// setGrowStep sets bbolt's AllocSize for the write transaction tx on g;
+// nothing on a segment without a mapping from appendMapping. AllocSize is
+// read under bbolt's writer lock, which tx holds.
+func (g *segment) setGrowStep(tx *bolt.Tx) {
+	if g.mapped {
+		tx.DB().AllocSize = growStep(tx.Size())
 	}
 }
 
@@ -140,15 +196,20 @@ func boltOptions() *bolt.Options {
 // a .tmp name and renamed only once bbolt has written and synced its meta
 // pages, so that a crash during initialisation never leaves a half-made
 // .active file behind.
-func createSegment(dir string, now time.Time) (*segment, error) {
-	return createSegmentID(dir, newSegmentID(now), now)
+// segMax is the segment's SegmentMaxBytes, for its mapping (see
+// appendMapping).
+func createSegment(dir string, now time.Time, segMax int64) (*segment, error) {
+	return createSegmentID(dir, newSegmentID(now), now, segMax)
 }
 
-// createSegmentID is createSegment with the segment's id given.
-func createSegmentID(dir, id string, now time.Time) (*segment, error) {
+// createSegmentID is createSegment with the segment's id given; segMax 0
+// for a segment written once (a salvage's): bbolt maps it as it grows.
+func createSegmentID(dir, id string, now time.Time, segMax int64) (*segment, error) {
 	g := &segment{dir: dir, id: id, ext: extTmp, created: now, active: true, next: 1, dense: true}
 	tmp := g.path()
 	o := boltOptions()
+	o.InitialMmapSize = appendMapping(segMax)
+	g.mapped = o.InitialMmapSize > 0
 	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
 		g.file = f // bbolt's own: for checkName while the db is open
@@ -160,6 +221,7 @@ func createSegmentID(dir, id string, now time.Time) (*segment, error) {
 		return nil, fmt.Errorf("spool: create segment %s: %w", tmp, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		g.setGrowStep(tx)
 		for _, name := range [][]byte{bucketRecords, bucketAttempts, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err

@@ -266,7 +266,7 @@ func (s *Spool) closeSegments() {
 
 // newActiveLocked creates this process's next active segment.
 func (s *Spool) newActiveLocked() error {
-	g, err := createSegment(s.dir, s.opts.Clock.Now())
+	g, err := createSegment(s.dir, s.opts.Clock.Now(), s.opts.SegmentMaxBytes)
 	if err != nil {
 		return err
 	}
