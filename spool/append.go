@@ -446,6 +446,7 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 			off += vlen
 		}
 		last = seq
+		g.dropPages(tx)
 		if err := addRecordCount(tx, int64(n)); err != nil {
 			return err
 		}

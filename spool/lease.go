@@ -332,6 +332,7 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			b.Records[i].Data = arena[off : off+len(v) : off+len(v)]
 			off += copy(arena[off:], v)
 		}
+		g.dropPages(tx)
 		return nil
 	})
 	if err != nil {
@@ -703,6 +704,7 @@ func (w *settleWrite) write() (err error) {
 				return err
 			}
 		}
+		w.g.dropPages(tx)
 		if delta != 0 {
 			return addRecordCount(tx, -delta)
 		}

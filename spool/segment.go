@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,6 +98,10 @@ type segment struct {
 	// dense is set in a segment this process created: the records from
 	// next to last are all in its tree, in sequence, so a gap is damage.
 	dense bool
+	// opened is when db was opened (monotonic), and lastDrop the time
+	// since then of the last dropPages.
+	opened   time.Time
+	lastDrop atomic.Int64
 	// mapped is set when db was opened with the mapping of appendMapping.
 	mapped bool
 	// appending is set while the committer writes to the segment.
@@ -205,7 +210,7 @@ func createSegment(dir string, now time.Time, segMax int64) (*segment, error) {
 // createSegmentID is createSegment with the segment's id given; segMax 0
 // for a segment written once (a salvage's): bbolt maps it as it grows.
 func createSegmentID(dir, id string, now time.Time, segMax int64) (*segment, error) {
-	g := &segment{dir: dir, id: id, ext: extTmp, created: now, active: true, next: 1, dense: true}
+	g := &segment{dir: dir, id: id, ext: extTmp, created: now, active: true, next: 1, dense: true, opened: time.Now()}
 	tmp := g.path()
 	o := boltOptions()
 	o.InitialMmapSize = appendMapping(segMax)
@@ -250,12 +255,40 @@ func createSegmentID(dir, id string, now time.Time, segMax int64) (*segment, err
 	return g, nil
 }
 
+// dropInterval is the least time between two dropPages of a segment.
+const dropInterval = 10 * time.Millisecond
+
+// dropPages takes the pages of g's mapping out of the process's resident
+// set, if it has not done so for dropInterval; tx is a transaction on g,
+// in which bbolt cannot remap the file. Every transaction on a segment
+// calls it.
+//
+// A page read through the mapping stays resident while the file is
+// mapped, and the kernel maps up to 16 neighbouring pages with each
+// fault: the leases (which copy records out of the mapping), the deletes
+// of settled records and the commits, scattered over the file as it reuses
+// freed pages, keep most of an active segment resident: up to 16 MiB, in
+// the process's peak RSS and its container's memory, of pages the page
+// cache holds anyway. Dropping them at most every 10 ms keeps a segment's
+// share to what it touches in that time. The pages still needed (meta,
+// branches, the right edge) are mapped again from the page cache at their
+// next read, a minor fault each.
+func (g *segment) dropPages(tx *bolt.Tx) {
+	now := int64(time.Since(g.opened))
+	last := g.lastDrop.Load()
+	if now-last < int64(dropInterval) || !g.lastDrop.CompareAndSwap(last, now) {
+		return
+	}
+	// Only an optimisation: a failure leaves the pages where they were.
+	_ = dropMapping(tx.DB().Info().Data, uintptr(tx.Size()))
+}
+
 // openSegment takes over an existing segment file: a sealed one, or the
 // active one of a process that died. It returns an error wrapping ErrLocked
 // if a live process holds the file, and one wrapping ErrCorrupt if the file
 // is truncated, has a damaged tree, or panics bbolt.
 func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error) {
-	g = &segment{dir: dir, id: f.id, ext: f.ext, next: 1}
+	g = &segment{dir: dir, id: f.id, ext: f.ext, next: 1, opened: time.Now()}
 	path := g.path()
 	defer func() {
 		if r := recover(); r != nil {
