@@ -98,6 +98,10 @@ type segment struct {
 	// dense is set in a segment this process created: the records from
 	// next to last are all in its tree, in sequence, so a gap is damage.
 	dense bool
+	// mapLen is how many bytes bbolt's mapping of db covers at least: the
+	// mapping asked for, or the file's size when it was opened (bbolt
+	// never maps less, and its mapping only grows).
+	mapLen int64
 	// opened is when db was opened (monotonic), and lastDrop the time
 	// since then of the last dropPages.
 	opened   time.Time
@@ -252,6 +256,7 @@ func createSegmentID(dir, id string, now time.Time, segMax int64) (*segment, err
 	}
 	g.db = db
 	g.size = fileSize(g.path())
+	g.mapLen = int64(o.InitialMmapSize)
 	return g, nil
 }
 
@@ -279,8 +284,16 @@ func (g *segment) dropPages(tx *bolt.Tx) {
 	if now-last < int64(dropInterval) || !g.lastDrop.CompareAndSwap(last, now) {
 		return
 	}
+	// Never past the mapping: beyond it may lie the process's own memory,
+	// which the advice would zero. tx.Size() is within it (bbolt reads
+	// every page below it through the mapping); mapLen is what the mapping
+	// is known to cover, against a meta page gone wrong.
+	n := min(tx.Size(), g.mapLen)
+	if n <= 0 {
+		return
+	}
 	// Only an optimisation: a failure leaves the pages where they were.
-	_ = dropMapping(tx.DB().Info().Data, uintptr(tx.Size()))
+	_ = dropMapping(tx.DB().Info().Data, uintptr(n))
 }
 
 // openSegment takes over an existing segment file: a sealed one, or the
@@ -379,6 +392,7 @@ func openSegment(dir string, f segmentFile, segMax int64) (g *segment, err error
 		return nil, fmt.Errorf("%w: segment %s: %v", ErrCorrupt, f.name(), err)
 	}
 	g.size = size
+	g.mapLen = size
 	return g, nil
 }
 
