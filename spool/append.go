@@ -429,6 +429,7 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	err = g.db.Update(func(tx *bolt.Tx) error {
+		g.setGrowStep(tx)
 		b := tx.Bucket(bucketRecords)
 		if b == nil {
 			return fmt.Errorf("%w: segment %s has no records bucket", ErrCorrupt, g.id)
@@ -446,6 +447,7 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 			off += vlen
 		}
 		last = seq
+		g.dropPages(tx)
 		if err := addRecordCount(tx, int64(n)); err != nil {
 			return err
 		}

@@ -197,6 +197,20 @@ func removeSeg(segs []*segment, g *segment) []*segment {
 	return segs
 }
 
+// maxLeasePrealloc bounds the records readLocked makes room for at once.
+const maxLeasePrealloc = 4096
+
+// availableCount is at most how many records Lease can hand out from g
+// now: those released for a retry and those never handed out (some of
+// which may be marked settled or gone).
+func (g *segment) availableCount() int {
+	n := uint64(len(g.retry))
+	if g.last >= g.next {
+		n += g.last - g.next + 1
+	}
+	return int(min(n, maxLeasePrealloc))
+}
+
 // readLocked reads the next batch of g. It returns (nil, nil) if every
 // available record was expired or corrupt (and is now dropped).
 func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err error) {
@@ -214,6 +228,18 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		retryUsed int
 	)
 	b = &Batch{s: s, g: g}
+	// Room for the records g can give, at most maxRecords (and 4096: a
+	// batch limited by bytes grows beyond): no doubling as they are taken.
+	if n := min(maxRecords, g.availableCount()); n > 0 {
+		b.Records = make([]Record, 0, n)
+		b.seqs = make([]uint64, 0, n)
+	}
+	views = s.views[:0]
+	defer func() {
+		// views point into the mapping: none kept once read.
+		clear(views)
+		s.views = views[:0]
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			b, err = nil, fmt.Errorf("%w: bbolt panicked reading segment %s: %v", ErrCorrupt, g.id, r)
@@ -332,6 +358,7 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			b.Records[i].Data = arena[off : off+len(v) : off+len(v)]
 			off += copy(arena[off:], v)
 		}
+		g.dropPages(tx)
 		return nil
 	})
 	if err != nil {
@@ -476,7 +503,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 	b.settled = true
 	defer b.release()
 	var (
-		settled []uint64 // acknowledged or dropped
+		settled = make([]uint64, 0, len(b.seqs)) // acknowledged or dropped
 		retries []retryRec
 		acked   int
 	)
@@ -703,6 +730,7 @@ func (w *settleWrite) write() (err error) {
 				return err
 			}
 		}
+		w.g.dropPages(tx)
 		if delta != 0 {
 			return addRecordCount(tx, -delta)
 		}

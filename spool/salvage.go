@@ -373,7 +373,7 @@ func (s *Spool) writeSalvageLocked(id string, recs []salvaged, batches []*Batch)
 	if len(recs) == 0 {
 		return "", nil
 	}
-	dst, err := createSegmentID(s.dir, salvageID(id), s.opts.Clock.Now())
+	dst, err := createSegmentID(s.dir, salvageID(id), s.opts.Clock.Now(), 0)
 	if err != nil {
 		return "", err
 	}

@@ -48,6 +48,7 @@ type Spool struct {
 	arena   []byte    // the committer's reusable key/value arena
 	lens    []int     // the committer's reusable list of value lengths
 	arenas  sync.Pool // memory of settled batches, for the next leases
+	views   [][]byte  // readLocked's scratch, guarded by mu
 
 	mu       sync.Mutex
 	closed   bool
@@ -270,7 +271,7 @@ func (s *Spool) closeSegments() {
 
 // newActiveLocked creates this process's next active segment.
 func (s *Spool) newActiveLocked() error {
-	g, err := createSegment(s.dir, s.opts.Clock.Now())
+	g, err := createSegment(s.dir, s.opts.Clock.Now(), s.opts.SegmentMaxBytes)
 	if err != nil {
 		return err
 	}

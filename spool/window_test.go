@@ -85,7 +85,7 @@ func TestDrainerHoldsFewSegments(t *testing.T) {
 	dir := t.TempDir()
 	o := &Options{SegmentMaxBytes: minSegmentBytes, MaxBytes: 1 << 30}
 	p := openTest(t, dir, o)
-	const total = 1500
+	const total = 1800 // about 45 segments: a segment is sealed at about 40 records
 	fillSealed(t, p, total)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
