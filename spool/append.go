@@ -178,6 +178,10 @@ func (s *Spool) maintainLocked() {
 	if g.size >= s.opts.SegmentMaxBytes || (g.records > 0 && now.Sub(g.created) >= s.opts.SegmentMaxAge) {
 		if err := s.sealLocked(g); err != nil {
 			s.log.Error("seal active segment", "err", err)
+		} else if s.reader && !s.closed {
+			// A drainer keeps it open: close it again (it is taken back
+			// in turn) if it makes the window exceed drainWindow.
+			s.trimLocked("")
 		}
 	}
 }

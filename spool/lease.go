@@ -513,7 +513,7 @@ func (b *Batch) Settle(ctx context.Context, o Outcome) error {
 			acked++
 			settled = append(settled, seq)
 		case retry:
-			r := retryRec{seq: seq, attempts: uint32(min(b.Records[i].Attempts+1, 1<<31))}
+			r := retryRec{seq: seq, attempts: uint32(min(int64(b.Records[i].Attempts)+1, 1<<31))}
 			if delay != nil {
 				r.delay = delay[i]
 			}

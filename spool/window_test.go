@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // windowRec is record i of the window tests, padded so that a few dozen
@@ -321,4 +322,56 @@ func TestOlderFileFreedGoesFirst(t *testing.T) {
 	if next := drainFIFO(t, d, first+5, math.MaxInt); next != 1000 {
 		t.Fatalf("drained up to %d, want 1000", next)
 	}
+}
+
+// A drainer whose window is full and whose active segment is over
+// SegmentMaxBytes after its last commit (its file grows ahead of what it
+// holds) seals it at the next tick: the window stays within drainWindow
+// (the segment is closed and taken back in turn), not until the next scan.
+// TestOwnSealedSegmentsBeyondWindow failed now and then when the tick fell
+// in the middle of its drain.
+func TestTickSealKeepsWindow(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, &Options{SegmentMaxBytes: minSegmentBytes, MaxBytes: 1 << 30, SegmentMaxAge: time.Hour})
+	if b := mustLease(t, s, 1); b != nil {
+		t.Fatal("leased from an empty spool")
+	}
+	n := 0
+	for {
+		if n >= 5000 {
+			t.Fatalf("no active segment over SegmentMaxBytes after %d records", n)
+		}
+		fillSealedFrom(t, s, n, n+10)
+		n += 10
+		s.mu.Lock() // held from the check to the tick below
+		if n > 1000 && s.active != nil && s.active.size >= s.opts.SegmentMaxBytes {
+			break
+		}
+		s.mu.Unlock()
+	}
+	if err := s.scanLocked(); err != nil {
+		t.Fatal(err)
+	}
+	s.maintainLocked() // the commit loop's tick
+	sealed := s.active == nil
+	s.mu.Unlock()
+	if !sealed {
+		t.Fatal("the tick did not seal the active segment over SegmentMaxBytes")
+	}
+	if got := openSealed(s); got > drainWindow {
+		t.Fatalf("%d sealed segments open after the tick sealed the active one, bound %d", got, drainWindow)
+	}
+	if next := drainFIFO(t, s, 0, math.MaxInt); next != n {
+		t.Fatalf("drained %d of %d", next, n)
+	}
+}
+
+// fillSealedFrom appends records from..to-1 through s in one group.
+func fillSealedFrom(t *testing.T, s *Spool, from, to int) {
+	t.Helper()
+	var recs [][]byte
+	for j := from; j < to; j++ {
+		recs = append(recs, windowRec(j))
+	}
+	mustAppend(t, s, recs...)
 }
