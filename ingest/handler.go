@@ -23,6 +23,8 @@ import (
 // Appender stores records durably: Append returns nil only once every
 // record is on stable storage. *spool.Spool implements it. An error refuses
 // the whole call; a *spool.RecordError names one record refused on its own.
+// Append keeps nothing of records once it returns (the handler reuses their
+// memory for the next request), whatever it returns.
 type Appender interface {
 	Append(ctx context.Context, records ...[]byte) error
 }
@@ -133,8 +135,8 @@ type Handler struct {
 	minBodyRate        int64
 	bodyRateGrace      time.Duration
 	// decoders holds *breeze.Buffers between requests: what a decode
-	// needs besides its items (charged as decodeOverhead) is not
-	// allocated for every request.
+	// needs besides its items (charged as decodeOverhead), and the
+	// memory of the items themselves, is not allocated for every request.
 	decoders sync.Pool
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
@@ -271,8 +273,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if bufs == nil {
 			bufs = new(breeze.Buffers)
 		}
+		// The items are in bufs' memory, which the next request's
+		// decode reuses: bufs goes back once the spool has them (Append
+		// keeps nothing of its records once it returns).
+		defer h.decoders.Put(bufs)
 		items, err = bufs.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
-		h.decoders.Put(bufs)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {

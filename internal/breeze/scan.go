@@ -32,9 +32,11 @@ type decoder struct {
 	lim       Limits
 	rawCap    int // longest raw item buffered
 	items     []Item
-	arena     []byte // backing array of the items' Raw; len is what is used
-	arenaSize int    // size of the last arena allocated
-	stack     []byte // appendCompact's scratch
+	arena     []byte   // backing array of the items' Raw; len is what is used
+	arenaSize int      // size of the last arena allocated
+	stack     []byte   // appendCompact's scratch
+	free      [][]byte // arenas of an earlier decode, to use first
+	used      [][]byte // the arenas this decode wrote to
 	scratch   []byte
 	line      int  // physical lines consumed (NDJSON), for messages
 	lines     bool // DecodeLines: a newline after each valid item's Raw
@@ -357,8 +359,7 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 	}
 	if cap(d.arena)-len(d.arena) < len(raw)+1 {
-		d.arenaSize = min(max(minArena, d.arenaSize+d.arenaSize/4), maxArena)
-		d.arena = make([]byte, 0, max(d.arenaSize, len(raw)+1))
+		d.arena = d.newArena(len(raw) + 1)
 	}
 	// The compacted item is never longer than raw, so it lands in the
 	// arena's spare capacity, after the items before it, and so does the
@@ -384,6 +385,26 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 		d.arena = res
 		d.items = append(d.items, Item{Raw: out})
 	}
+}
+
+// newArena returns an empty arena of at least need bytes: the next of an
+// earlier decode's if it is large enough, else a new one, a quarter larger
+// than the last (see minArena).
+func (d *decoder) newArena(need int) []byte {
+	var a []byte
+	if len(d.free) > 0 && cap(d.free[0]) >= need {
+		a = d.free[0]
+		d.arenaSize = cap(a)
+	} else {
+		d.arenaSize = min(max(minArena, d.arenaSize+d.arenaSize/4), maxArena)
+		a = make([]byte, 0, max(d.arenaSize, need))
+	}
+	if len(d.free) > 0 {
+		d.free[0] = nil
+		d.free = d.free[1:]
+	}
+	d.used = append(d.used, a)
+	return a
 }
 
 // kind names the JSON type that starts with c.
