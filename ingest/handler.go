@@ -134,9 +134,10 @@ type Handler struct {
 	budget             *memBudget
 	minBodyRate        int64
 	bodyRateGrace      time.Duration
-	// decoders holds *breeze.Buffers between requests: what a decode
-	// needs besides its items (charged as decodeOverhead), and the
-	// memory of the items themselves, is not allocated for every request.
+	// decoders holds *scratch between requests: what a decode needs
+	// besides its items (charged as decodeOverhead), the memory of the
+	// items themselves and the slices that hand them to the spool are not
+	// allocated for every request.
 	decoders sync.Pool
 
 	itemsReceived, itemsAccepted, itemsRejected, itemsRefused atomic.Uint64
@@ -267,17 +268,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rate := newRateReader(w, r, mem, h.minBodyRate, h.bodyRateGrace, start)
 	body := &countingReader{r: rate}
 	var items []breeze.Item
+	var tmp *scratch
 	err := mem.take(decodeOverhead)
 	if err == nil {
-		bufs, _ := h.decoders.Get().(*breeze.Buffers)
-		if bufs == nil {
-			bufs = new(breeze.Buffers)
+		sc, _ := h.decoders.Get().(*scratch)
+		if sc == nil {
+			sc = new(scratch)
 		}
-		// The items are in bufs' memory, which the next request's
-		// decode reuses: bufs goes back once the spool has them (Append
-		// keeps nothing of its records once it returns).
-		defer h.decoders.Put(bufs)
-		items, err = bufs.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
+		// The items are in sc's memory, which the next request's decode
+		// reuses: sc goes back once the spool has them (Append keeps
+		// nothing of its records once it returns).
+		defer h.decoders.Put(sc)
+		tmp = sc
+		items, err = sc.bufs.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
@@ -322,7 +325,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// of NDJSON, ready to store): what the decode holds is held until the
 	// spool has them.
 	mem.trim()
-	resp, records, err := h.check(items, mem)
+	resp, records, err := h.check(items, mem, tmp)
 	if err != nil {
 		status, reason := http.StatusServiceUnavailable, ""
 		h.memoryRefusal(w, err, &status, &reason)
@@ -346,7 +349,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, start, status, breeze.TrackResponse{ItemsReceived: resp.ItemsReceived}, body.n, reason)
 		return
 	}
-	if err := h.store(ctx, &resp, records); err != nil {
+	if err := h.store(ctx, &resp, records, tmp); err != nil {
 		h.itemsRefused.Add(uint64(resp.ItemsAccepted))
 		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
 		w.Header().Set("Retry-After", h.retryAfter)
@@ -362,6 +365,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusPartialContent
 	}
 	h.finish(w, r, start, status, resp, body.n, "")
+}
+
+// scratch is the memory one request's decode and append use, kept from
+// one request to the next (in Handler.decoders).
+type scratch struct {
+	bufs    breeze.Buffers
+	records []record
+	data    [][]byte
+}
+
+// keepSlices bounds the records a scratch's slices keep room for.
+const keepSlices = 4096
+
+// recordSlice returns an empty slice with room for n records.
+func (sc *scratch) recordSlice(n int) []record {
+	if cap(sc.records) < n {
+		s := make([]record, 0, n)
+		if n <= keepSlices {
+			sc.records = s
+		}
+		return s
+	}
+	clear(sc.records[:cap(sc.records)])
+	return sc.records[:0]
+}
+
+// dataSlice returns a slice of n nil records.
+func (sc *scratch) dataSlice(n int) [][]byte {
+	if cap(sc.data) < n {
+		s := make([][]byte, n)
+		if n <= keepSlices {
+			sc.data = s
+		}
+		return s
+	}
+	clear(sc.data[:cap(sc.data)])
+	return sc.data[:n]
 }
 
 // record is an accepted item on its way to the spool.
@@ -392,12 +432,12 @@ func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, r
 // response as if every valid item were stored, and the records of the
 // valid items (the items' own lines, not copies), whose memory it takes
 // from mem first.
-func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, []record, error) {
+func (h *Handler) check(items []breeze.Item, mem *lease, sc *scratch) (breeze.TrackResponse, []record, error) {
 	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
 	if err := mem.take(int64(len(items)) * recordOverhead); err != nil {
 		return breeze.TrackResponse{}, nil, err
 	}
-	records := make([]record, 0, len(items))
+	records := sc.recordSlice(len(items))
 	for i, it := range items {
 		err := it.Err
 		if err == nil {
@@ -419,8 +459,8 @@ func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, 
 // store appends the records in one call. A record the spool refuses on its
 // own (a *spool.RecordError) becomes a per-item error and the rest is
 // appended again; any other error refuses the whole request.
-func (h *Handler) store(ctx context.Context, resp *breeze.TrackResponse, records []record) error {
-	data := make([][]byte, len(records))
+func (h *Handler) store(ctx context.Context, resp *breeze.TrackResponse, records []record, sc *scratch) error {
+	data := sc.dataSlice(len(records))
 	for i, rec := range records {
 		data[i] = rec.data
 	}
