@@ -53,8 +53,8 @@ type Config struct {
 	// it is answered 503, so that clients with short timeouts get an
 	// answer. Default DefaultAppendTimeout (15 s).
 	AppendTimeout time.Duration
-	// MaxConcurrent bounds the requests validated and stored at once: a
-	// request takes a slot once its body is read and decoded (which only
+	// MaxConcurrent bounds the requests stored at once: a request takes a
+	// slot once its body is read, decoded and validated (which only
 	// MemoryBudget bounds), so that slow clients hold none; the others
 	// wait their turn, up to AppendTimeout. Default DefaultMaxConcurrent.
 	MaxConcurrent int
@@ -130,7 +130,7 @@ type Handler struct {
 	// retryAfterDuration is retryAfter as gRPC's RetryInfo says it.
 	retryAfterDuration time.Duration
 	appendTimeout      time.Duration
-	slots              chan struct{} // one per request being validated and stored
+	slots              chan struct{} // one per request being stored
 	budget             *memBudget
 	minBodyRate        int64
 	bodyRateGrace      time.Duration
@@ -280,7 +280,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// nothing of its records once it returns).
 		defer h.decoders.Put(sc)
 		tmp = sc
-		items, err = sc.bufs.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
+		// The decode validates each item's envelope (see check): an item
+		// that it finds valid and compact already is not compacted again.
+		items, err = sc.bufs.DecodeLinesChecked(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge, envelope.Validate)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
@@ -428,10 +430,12 @@ func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, r
 	return false
 }
 
-// check validates the items that DecodeLines decoded. It returns the
-// response as if every valid item were stored, and the records of the
-// valid items (the items' own lines, not copies), whose memory it takes
-// from mem first.
+// check collects the items that DecodeLinesChecked decoded and validated
+// with envelope.Validate (which refuses anything that is not valid JSON,
+// as the decode requires: FuzzValidateFast and FuzzHandler hold it to
+// that). It returns the response as if every valid item were stored, and
+// the records of the valid items (the items' own lines, not copies), whose
+// memory it takes from mem first.
 func (h *Handler) check(items []breeze.Item, mem *lease, sc *scratch) (breeze.TrackResponse, []record, error) {
 	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
 	if err := mem.take(int64(len(items)) * recordOverhead); err != nil {
@@ -439,11 +443,7 @@ func (h *Handler) check(items []breeze.Item, mem *lease, sc *scratch) (breeze.Tr
 	}
 	records := sc.recordSlice(len(items))
 	for i, it := range items {
-		err := it.Err
-		if err == nil {
-			err = envelope.Validate(it.Raw)
-		}
-		if err != nil {
+		if err := it.Err; err != nil {
 			resp.Errors = append(resp.Errors, breeze.ItemError{Index: i, StatusCode: http.StatusBadRequest, Message: err.Error()})
 			continue
 		}

@@ -157,6 +157,7 @@ type Buffers struct {
 	// items its Item slice: the next decode writes its items there.
 	arenas [][]byte
 	items  []Item
+	check  func([]byte) error // DecodeLinesChecked's
 }
 
 // What a Buffers keeps of a decode's item memory for the next: enough for
@@ -171,6 +172,24 @@ const (
 // share b's memory: they are valid until b's next decode, so b must not
 // go back to a pool (or decode again) while they are in use.
 func (b *Buffers) DecodeLines(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
+	return decode(r, contentEncoding, lim, charge, true, b)
+}
+
+// DecodeLinesChecked is [Buffers.DecodeLines] for a caller that checks
+// every valid item further (an envelope's schema): check is called with
+// each item that DecodeLines would return valid (its compacted JSON,
+// without the newline), and an error from it becomes the item's Err as it
+// is. check must return an error for anything that is not one valid JSON
+// value (as encoding/json judges it), and keep nothing of its argument.
+//
+// That lets the decode skip its own pass over an item that has no
+// whitespace next to a JSON structural character ({ } [ ] : ,) or at its
+// ends, as encoders write JSON: if check accepts it, it is valid JSON, and
+// then it is compact already. Items, errors and messages are those of
+// DecodeLines followed by check.
+func (b *Buffers) DecodeLinesChecked(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, check func(item []byte) error) ([]Item, error) {
+	b.check = check
+	defer func() { b.check = nil }()
 	return decode(r, contentEncoding, lim, charge, true, b)
 }
 
@@ -226,6 +245,7 @@ func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64
 	d := newDecoder(reader(&bufs.decoded, decoded, readBufSize), lim)
 	d.charge = charge
 	d.lines = lines
+	d.check = bufs.check
 	d.free = bufs.arenas
 	clear(bufs.items)
 	d.items = bufs.items[:0]
