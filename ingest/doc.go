@@ -64,9 +64,9 @@
 //
 // # Slow clients
 //
-// A request's body is read and decoded as it arrives, before the request
-// takes one of the Config.MaxConcurrent slots in which requests are
-// validated and stored: a client that sends slowly holds no slot, only its
+// A request's body is read, decoded and validated as it arrives, before the
+// request takes one of the Config.MaxConcurrent slots in which requests are
+// stored: a client that sends slowly holds no slot, only its
 // goroutine and the memory of what it has sent. A body must arrive at
 // Config.MinBodyRate on average after Config.BodyRateGrace (and within
 // ReadTimeout in any case), which is enforced with the connection's read

@@ -23,6 +23,8 @@ import (
 // Appender stores records durably: Append returns nil only once every
 // record is on stable storage. *spool.Spool implements it. An error refuses
 // the whole call; a *spool.RecordError names one record refused on its own.
+// Append keeps nothing of records once it returns (the handler reuses their
+// memory for the next request), whatever it returns.
 type Appender interface {
 	Append(ctx context.Context, records ...[]byte) error
 }
@@ -51,8 +53,8 @@ type Config struct {
 	// it is answered 503, so that clients with short timeouts get an
 	// answer. Default DefaultAppendTimeout (15 s).
 	AppendTimeout time.Duration
-	// MaxConcurrent bounds the requests validated and stored at once: a
-	// request takes a slot once its body is read and decoded (which only
+	// MaxConcurrent bounds the requests stored at once: a request takes a
+	// slot once its body is read, decoded and validated (which only
 	// MemoryBudget bounds), so that slow clients hold none; the others
 	// wait their turn, up to AppendTimeout. Default DefaultMaxConcurrent.
 	MaxConcurrent int
@@ -128,12 +130,13 @@ type Handler struct {
 	// retryAfterDuration is retryAfter as gRPC's RetryInfo says it.
 	retryAfterDuration time.Duration
 	appendTimeout      time.Duration
-	slots              chan struct{} // one per request being validated and stored
+	slots              chan struct{} // one per request being stored
 	budget             *memBudget
 	minBodyRate        int64
 	bodyRateGrace      time.Duration
-	// decoders holds *breeze.Buffers between requests: what a decode
-	// needs besides its items (charged as decodeOverhead) is not
+	// decoders holds *scratch between requests: what a decode needs
+	// besides its items (charged as decodeOverhead), the memory of the
+	// items themselves and the slices that hand them to the spool are not
 	// allocated for every request.
 	decoders sync.Pool
 
@@ -265,14 +268,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rate := newRateReader(w, r, mem, h.minBodyRate, h.bodyRateGrace, start)
 	body := &countingReader{r: rate}
 	var items []breeze.Item
+	var tmp *scratch
 	err := mem.take(decodeOverhead)
 	if err == nil {
-		bufs, _ := h.decoders.Get().(*breeze.Buffers)
-		if bufs == nil {
-			bufs = new(breeze.Buffers)
+		sc, _ := h.decoders.Get().(*scratch)
+		if sc == nil {
+			sc = new(scratch)
 		}
-		items, err = bufs.DecodeLines(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge)
-		h.decoders.Put(bufs)
+		// The items are in sc's memory, which the next request's decode
+		// reuses: sc goes back once the spool has them (Append keeps
+		// nothing of its records once it returns).
+		defer h.decoders.Put(sc)
+		tmp = sc
+		// The decode validates each item's envelope (see check): an item
+		// that it finds valid and compact already is not compacted again.
+		items, err = sc.bufs.DecodeLinesChecked(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge, envelope.Validate)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
@@ -317,7 +327,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// of NDJSON, ready to store): what the decode holds is held until the
 	// spool has them.
 	mem.trim()
-	resp, records, err := h.check(items, mem)
+	resp, records, err := h.check(items, mem, tmp)
 	if err != nil {
 		status, reason := http.StatusServiceUnavailable, ""
 		h.memoryRefusal(w, err, &status, &reason)
@@ -341,7 +351,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, start, status, breeze.TrackResponse{ItemsReceived: resp.ItemsReceived}, body.n, reason)
 		return
 	}
-	if err := h.store(ctx, &resp, records); err != nil {
+	if err := h.store(ctx, &resp, records, tmp); err != nil {
 		h.itemsRefused.Add(uint64(resp.ItemsAccepted))
 		h.warn.warn(h.log, "ingest: spool refused a request; answering 503", "err", err)
 		w.Header().Set("Retry-After", h.retryAfter)
@@ -357,6 +367,43 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusPartialContent
 	}
 	h.finish(w, r, start, status, resp, body.n, "")
+}
+
+// scratch is the memory one request's decode and append use, kept from
+// one request to the next (in Handler.decoders).
+type scratch struct {
+	bufs    breeze.Buffers
+	records []record
+	data    [][]byte
+}
+
+// keepSlices bounds the records a scratch's slices keep room for.
+const keepSlices = 4096
+
+// recordSlice returns an empty slice with room for n records.
+func (sc *scratch) recordSlice(n int) []record {
+	if cap(sc.records) < n {
+		s := make([]record, 0, n)
+		if n <= keepSlices {
+			sc.records = s
+		}
+		return s
+	}
+	clear(sc.records[:cap(sc.records)])
+	return sc.records[:0]
+}
+
+// dataSlice returns a slice of n nil records.
+func (sc *scratch) dataSlice(n int) [][]byte {
+	if cap(sc.data) < n {
+		s := make([][]byte, n)
+		if n <= keepSlices {
+			sc.data = s
+		}
+		return s
+	}
+	clear(sc.data[:cap(sc.data)])
+	return sc.data[:n]
 }
 
 // record is an accepted item on its way to the spool.
@@ -383,22 +430,20 @@ func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, r
 	return false
 }
 
-// check validates the items that DecodeLines decoded. It returns the
-// response as if every valid item were stored, and the records of the
-// valid items (the items' own lines, not copies), whose memory it takes
-// from mem first.
-func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, []record, error) {
+// check collects the items that DecodeLinesChecked decoded and validated
+// with envelope.Validate (which refuses anything that is not valid JSON,
+// as the decode requires: FuzzValidateFast and FuzzHandler hold it to
+// that). It returns the response as if every valid item were stored, and
+// the records of the valid items (the items' own lines, not copies), whose
+// memory it takes from mem first.
+func (h *Handler) check(items []breeze.Item, mem *lease, sc *scratch) (breeze.TrackResponse, []record, error) {
 	resp := breeze.TrackResponse{ItemsReceived: len(items), Errors: []breeze.ItemError{}}
 	if err := mem.take(int64(len(items)) * recordOverhead); err != nil {
 		return breeze.TrackResponse{}, nil, err
 	}
-	records := make([]record, 0, len(items))
+	records := sc.recordSlice(len(items))
 	for i, it := range items {
-		err := it.Err
-		if err == nil {
-			err = envelope.Validate(it.Raw)
-		}
-		if err != nil {
+		if err := it.Err; err != nil {
 			resp.Errors = append(resp.Errors, breeze.ItemError{Index: i, StatusCode: http.StatusBadRequest, Message: err.Error()})
 			continue
 		}
@@ -414,8 +459,8 @@ func (h *Handler) check(items []breeze.Item, mem *lease) (breeze.TrackResponse, 
 // store appends the records in one call. A record the spool refuses on its
 // own (a *spool.RecordError) becomes a per-item error and the rest is
 // appended again; any other error refuses the whole request.
-func (h *Handler) store(ctx context.Context, resp *breeze.TrackResponse, records []record) error {
-	data := make([][]byte, len(records))
+func (h *Handler) store(ctx context.Context, resp *breeze.TrackResponse, records []record, sc *scratch) error {
+	data := sc.dataSlice(len(records))
 	for i, rec := range records {
 		data[i] = rec.data
 	}

@@ -144,18 +144,52 @@ func DecodeLines(r io.Reader, contentEncoding string, lim Limits, charge func(n 
 
 // Buffers keeps the buffers of decoding from one body to the next: the
 // body's read buffer, the gzip reader's state and the decompressed
-// stream's buffer, about 150 KiB together, which a server would otherwise
-// allocate (and clear) for every request. The zero value is ready to use.
-// A Buffers serves one decode at a time (a server keeps several in a
-// sync.Pool); the items a decode returns never share its memory.
+// stream's buffer, about 150 KiB together, and the memory of the items
+// (up to keepArenaBytes of it), which a server would otherwise allocate
+// (and clear) for every request. The zero value is ready to use. A
+// Buffers serves one decode at a time (a server keeps several in a
+// sync.Pool).
 type Buffers struct {
 	body    *bufio.Reader // the body as received
 	gz      *gzip.Reader
 	decoded *bufio.Reader // the decompressed stream
+	// arenas are the backing arrays of the last decode's Item.Raw, and
+	// items its Item slice: the next decode writes its items there.
+	arenas [][]byte
+	items  []Item
+	check  func([]byte) error // DecodeLinesChecked's
 }
 
-// DecodeLines is [DecodeLines] with b's buffers.
+// What a Buffers keeps of a decode's item memory for the next: enough for
+// a body of a few hundred typical envelopes; a larger body's further
+// arenas are left to the garbage collector.
+const (
+	keepArenaBytes = 1 << 20
+	keepItems      = 4096
+)
+
+// DecodeLines is [DecodeLines] with b's buffers. The items it returns
+// share b's memory: they are valid until b's next decode, so b must not
+// go back to a pool (or decode again) while they are in use.
 func (b *Buffers) DecodeLines(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
+	return decode(r, contentEncoding, lim, charge, true, b)
+}
+
+// DecodeLinesChecked is [Buffers.DecodeLines] for a caller that checks
+// every valid item further (an envelope's schema): check is called with
+// each item that DecodeLines would return valid (its compacted JSON,
+// without the newline), and an error from it becomes the item's Err as it
+// is. check must return an error for anything that is not one valid JSON
+// value (as encoding/json judges it), and keep nothing of its argument.
+//
+// That lets the decode skip its own pass over an item that has no
+// whitespace next to a JSON structural character ({ } [ ] : ,) or at its
+// ends, as encoders write JSON: if check accepts it, it is valid JSON, and
+// then it is compact already. Items, errors and messages are those of
+// DecodeLines followed by check.
+func (b *Buffers) DecodeLinesChecked(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, check func(item []byte) error) ([]Item, error) {
+	b.check = check
+	defer func() { b.check = nil }()
 	return decode(r, contentEncoding, lim, charge, true, b)
 }
 
@@ -211,11 +245,35 @@ func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64
 	d := newDecoder(reader(&bufs.decoded, decoded, readBufSize), lim)
 	d.charge = charge
 	d.lines = lines
+	d.check = bufs.check
+	d.free = bufs.arenas
+	clear(bufs.items)
+	d.items = bufs.items[:0]
 	items, err := d.run()
+	bufs.keep(d)
 	if err != nil {
 		return nil, decodeError(err, body, decoded, lim)
 	}
 	return items, nil
+}
+
+// keep takes what d's decode allocated for its items, to be reused by the
+// next decode, up to keepArenaBytes and keepItems.
+func (b *Buffers) keep(d *decoder) {
+	b.arenas = b.arenas[:0]
+	total := 0
+	for _, a := range d.used {
+		if total+cap(a) > keepArenaBytes {
+			break
+		}
+		total += cap(a)
+		b.arenas = append(b.arenas, a[:0])
+	}
+	clear(d.used)
+	b.items = nil
+	if cap(d.items) <= keepItems {
+		b.items = d.items[:0]
+	}
 }
 
 // parseEncoding reports whether contentEncoding asks for gzip. It accepts a

@@ -392,3 +392,43 @@ func TestDecodeCharged(t *testing.T) {
 		})
 	}
 }
+
+// TestBuffersReuseItemMemory checks that a Buffers hands the memory of
+// one decode's items to the next: a second decode of a body of typical
+// size allocates next to nothing, and returns the same items as a fresh
+// decode.
+func TestBuffersReuseItemMemory(t *testing.T) {
+	var sb strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&sb, `{"name":"Microsoft.ApplicationInsights.Request","time":"2026-12-07T00:00:00Z","iKey":"k","data":{"baseType":"RequestData","baseData":{"ver":2,"id":"%04d","name":"GET /x","duration":"00:00:00.001","responseCode":"200","success":true,"properties":{"a":"%s"}}}}`+"\n", i, strings.Repeat("v", 500))
+	}
+	body := testkit.Gzip(sb.String())
+	want, err := DecodeLines(bytes.NewReader(body), "gzip", Limits{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs := new(Buffers)
+	if _, err := bufs.DecodeLines(bytes.NewReader(body), "gzip", Limits{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got []Item
+	allocs := testing.AllocsPerRun(5, func() {
+		got, err = bufs.DecodeLines(bytes.NewReader(body), "gzip", Limits{}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d items, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].Raw, want[i].Raw) || got[i].Err != nil {
+			t.Fatalf("item %d: %q, %v; want %q", i, got[i].Raw, got[i].Err, want[i].Raw)
+		}
+	}
+	// The readers and their limits; not the items' arenas (about 25 of
+	// them for this body) nor their slice.
+	if allocs > 10 {
+		t.Errorf("a decode with reused Buffers allocates %v times, want at most 10", allocs)
+	}
+}

@@ -87,7 +87,7 @@ func TestAppendCompactMessages(t *testing.T) {
 func FuzzCompact(f *testing.F) {
 	for _, s := range []string{
 		`{"a":[1,-2.5e+3,true,false,null,"x\"\\\u00e9",{},[]]}`, " { \"a\" : 1 } ", `"s"`, `0`, `-0.5E-7`,
-		`[1,]`, `01`, `"\u12"`, "\"\x01\"", "{\"\xff\":1}", `[[[[]]]]`, `{"a":1}{}`, `tru`, `1.e5`,
+		`[1,]`, `01`, `"\u12"`, `{"a b":"c, d","e":[1 ,2]}`, "[1,\t2]", `{"a":"x" }`, "\"\x01\"", "{\"\xff\":1}", `[[[[]]]]`, `{"a":1}{}`, `tru`, `1.e5`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -98,5 +98,37 @@ func FuzzCompact(f *testing.F) {
 		if (err == nil) != (wantErr == nil) || err == nil && !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("appendCompact(%q) = %q, %v; json.Compact = %q, %v", src, got, err, want.Bytes(), wantErr)
 		}
+		// What DecodeLinesChecked relies on to skip compacting.
+		if err == nil && isCompact(src) && !bytes.Equal(got, src) {
+			t.Fatalf("isCompact(%q), but it compacts to %q", src, got)
+		}
 	})
+}
+
+func TestIsCompact(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{`{"a":1}`, true},
+		{`{"name":"GET /api/users/{id}","x":[1,2]}`, true},
+		{`{"a": 1}`, false},
+		{`{"a" :1}`, false},
+		{`{"a":1 }`, false},
+		{`{ "a":1}`, false},
+		{`[1 ,2]`, false},
+		{"[1,\t2]", false},
+		{"{\"a\":1,\r\n\"b\":2}", false},
+		{` {"a":1}`, false},
+		{`{"a":1} `, false},
+		{`{"a":"b, c"}`, false}, // inside a string: only a needless compaction
+		{`{"ua":"Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/1"}`, true},
+		{``, false},
+		{`1`, true},
+	}
+	for _, tt := range tests {
+		if got := isCompact([]byte(tt.in)); got != tt.want {
+			t.Errorf("isCompact(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
 }

@@ -28,6 +28,7 @@ func FuzzDecode(f *testing.F) {
 		"\uFEFF [ {\"a\" : [1, {\"b\": \"]}\\\"\"}]}, 2, \"x\", {} ]",
 		"[{\"m\":\"a\xffb\"}]",
 		"{\"m\":\"\xed\xa0\x80\"}\n",
+		"{\"no\":1}\n{\"no\" : 1}\n{\"a\":\"b c\",\"d\":[1, 2]}\n{\"a\":1,}\n{\"a\":\"x\xffy\"}\n",
 		"",
 		"[]",
 		"[{},]",
@@ -94,6 +95,39 @@ func checkLines(t *testing.T, items []Item, err error, send []byte, enc string, 
 	t.Helper()
 	checkLinesOf(t, items, err, func() ([]Item, error) { return DecodeLines(bytes.NewReader(send), enc, lim, nil) })
 	checkLinesOf(t, items, err, func() ([]Item, error) { return bufs.DecodeLines(bytes.NewReader(send), enc, lim, nil) })
+	// DecodeLinesChecked: what DecodeLines returns, then the check's
+	// verdict on each valid item, whether or not the decode compacted it.
+	checked := make([]Item, len(items))
+	for i, it := range items {
+		checked[i] = it
+		if it.Err == nil {
+			checked[i] = Item{Raw: it.Raw, Err: jsonCheck(it.Raw)}
+			if checked[i].Err != nil {
+				checked[i].Raw = nil
+			}
+		}
+	}
+	checkLinesOf(t, checked, err, func() ([]Item, error) {
+		return bufs.DecodeLinesChecked(bytes.NewReader(send), enc, lim, nil, jsonCheck)
+	})
+}
+
+// errCheck is jsonCheck's refusal.
+var errCheck = errors.New("refused by the check")
+
+// jsonCheck is a check for DecodeLinesChecked: it refuses what is not
+// valid JSON, as the contract asks, and objects with a key "no".
+func jsonCheck(item []byte) error {
+	if !json.Valid(item) {
+		return errCheck
+	}
+	var m map[string]any
+	if json.Unmarshal(item, &m) == nil {
+		if _, no := m["no"]; no {
+			return errCheck
+		}
+	}
+	return nil
 }
 
 func checkLinesOf(t *testing.T, items []Item, err error, decode func() ([]Item, error)) {

@@ -3,6 +3,7 @@ package breeze
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -32,12 +33,15 @@ type decoder struct {
 	lim       Limits
 	rawCap    int // longest raw item buffered
 	items     []Item
-	arena     []byte // backing array of the items' Raw; len is what is used
-	arenaSize int    // size of the last arena allocated
-	stack     []byte // appendCompact's scratch
+	arena     []byte   // backing array of the items' Raw; len is what is used
+	arenaSize int      // size of the last arena allocated
+	stack     []byte   // appendCompact's scratch
+	free      [][]byte // arenas of an earlier decode, to use first
+	used      [][]byte // the arenas this decode wrote to
 	scratch   []byte
-	line      int  // physical lines consumed (NDJSON), for messages
-	lines     bool // DecodeLines: a newline after each valid item's Raw
+	line      int                // physical lines consumed (NDJSON), for messages
+	lines     bool               // DecodeLines: a newline after each valid item's Raw
+	check     func([]byte) error // DecodeLinesChecked's, or nil
 
 	charge func(int64) error // DecodeCharged's, or nil
 }
@@ -357,13 +361,19 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 	}
 	if cap(d.arena)-len(d.arena) < len(raw)+1 {
-		d.arenaSize = min(max(minArena, d.arenaSize+d.arenaSize/4), maxArena)
-		d.arena = make([]byte, 0, max(d.arenaSize, len(raw)+1))
+		d.arena = d.newArena(len(raw) + 1)
 	}
 	// The compacted item is never longer than raw, so it lands in the
 	// arena's spare capacity, after the items before it, and so does the
 	// newline of DecodeLines.
 	start := len(d.arena)
+	if d.check != nil && len(raw) > 0 && raw[0] == '{' && len(raw) <= d.lim.MaxItemBytes &&
+		isCompact(raw) && d.check(raw) == nil {
+		// Valid JSON (check accepts nothing else) without insignificant
+		// whitespace: compacting it would copy it as it is.
+		d.keepItem(append(d.arena, raw...), start)
+		return
+	}
 	res, stack, err := appendCompact(d.arena, raw, d.stack)
 	d.stack = stack
 	if err != nil {
@@ -377,13 +387,79 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 	case len(out) > d.lim.MaxItemBytes:
 		d.items = append(d.items, Item{Err: fmt.Errorf("%s %d: %w: %d bytes (limit %s)",
 			unit, n, ErrItemTooLarge, len(out), formatBytes(int64(d.lim.MaxItemBytes)))})
-	case d.lines:
-		d.arena = append(res, '\n')
-		d.items = append(d.items, Item{Raw: d.arena[start:len(d.arena):len(d.arena)]})
+	case d.check != nil:
+		if err := d.check(out); err != nil {
+			d.items = append(d.items, Item{Err: err})
+			return
+		}
+		d.keepItem(res, start)
 	default:
-		d.arena = res
-		d.items = append(d.items, Item{Raw: out})
+		d.keepItem(res, start)
 	}
+}
+
+// keepItem adds the valid item res[start:] (res is the arena with the item
+// appended) to d.items, with a newline for DecodeLines.
+func (d *decoder) keepItem(res []byte, start int) {
+	if d.lines {
+		res = append(res, '\n')
+	}
+	d.arena = res
+	d.items = append(d.items, Item{Raw: res[start:len(res):len(res)]})
+}
+
+// isCompact reports whether src, if it is one valid JSON value, has no
+// insignificant whitespace. Outside strings, whitespace can only stand
+// between two tokens, one of which is a structural character ({ } [ ] :
+// ,), or at the ends: src has none if no whitespace byte is at its ends or
+// next to a structural character. (Inside strings such a byte only makes
+// it answer false: the caller then compacts.) Bytes are tested eight at a
+// time for one below '!'.
+func isCompact(src []byte) bool {
+	n := len(src)
+	if n == 0 || isSpace(src[0]) || isSpace(src[n-1]) {
+		return false
+	}
+	for i := 1; i < n-1; i++ {
+		for i+8 <= n && !hasLess(binary.LittleEndian.Uint64(src[i:i+8]), '!') {
+			i += 8
+		}
+		if i >= n-1 {
+			break
+		}
+		if isSpace(src[i]) && (isStructural(src[i-1]) || isStructural(src[i+1])) {
+			return false
+		}
+	}
+	return true
+}
+
+func isStructural(c byte) bool {
+	switch c {
+	case '{', '}', '[', ']', ':', ',':
+		return true
+	}
+	return false
+}
+
+// newArena returns an empty arena of at least need bytes: the next of an
+// earlier decode's if it is large enough, else a new one, a quarter larger
+// than the last (see minArena).
+func (d *decoder) newArena(need int) []byte {
+	var a []byte
+	if len(d.free) > 0 && cap(d.free[0]) >= need {
+		a = d.free[0]
+		d.arenaSize = cap(a)
+	} else {
+		d.arenaSize = min(max(minArena, d.arenaSize+d.arenaSize/4), maxArena)
+		a = make([]byte, 0, max(d.arenaSize, need))
+	}
+	if len(d.free) > 0 {
+		d.free[0] = nil
+		d.free = d.free[1:]
+	}
+	d.used = append(d.used, a)
+	return a
 }
 
 // kind names the JSON type that starts with c.
