@@ -358,7 +358,7 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			b.Records[i].Data = arena[off : off+len(v) : off+len(v)]
 			off += copy(arena[off:], v)
 		}
-		g.dropPages(tx)
+		g.dropBatchPages(tx)
 		return nil
 	})
 	if err != nil {
@@ -685,7 +685,7 @@ func (w *settleWrite) write() (err error) {
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return w.db.Update(func(tx *bolt.Tx) error {
+	err = w.db.Update(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
 		att := tx.Bucket(bucketAttempts)
 		meta := tx.Bucket(bucketMeta)
@@ -736,6 +736,11 @@ func (w *settleWrite) write() (err error) {
 		}
 		return nil
 	})
+	if err == nil {
+		// The commit read the header of every page it freed: drop them.
+		_ = w.db.View(func(tx *bolt.Tx) error { w.g.dropBatchPages(tx); return nil })
+	}
+	return err
 }
 
 // deleteKeys deletes the records of seqs (ascending) that are still in the
@@ -844,4 +849,24 @@ func mergeSorted(a, b []uint64) []uint64 {
 	}
 	out = append(out, a[i:]...)
 	return append(out, b[j:]...)
+}
+
+// dropBatchPages is dropPages without its wait, for a transaction that has
+// read a batch of records through g's mapping: a lease (which copied them
+// out) or a settle (which deleted them).
+//
+// The kernel maps up to 16 neighbouring pages of the page cache with each
+// page read through a mapping (fault-around, 64 KiB), whatever the madvise
+// advice. A batch's leaf pages lie scattered over the file (bbolt reuses
+// freed pages), so reading them makes up to 16 times their size resident,
+// up to the whole file, and peak RSS grew with the sender's batch size.
+// Dropping them at once leaves a batch's share to what the transactions
+// after it touch.
+func (g *segment) dropBatchPages(tx *bolt.Tx) {
+	now := int64(time.Since(g.opened))
+	if last := g.lastDrop.Load(); now >= last && now-last < int64(dropInterval) {
+		// Make the drop due; a drop put off into the future stays so.
+		g.lastDrop.CompareAndSwap(last, now-int64(dropInterval))
+	}
+	g.dropPages(tx)
 }
