@@ -685,7 +685,7 @@ func (w *settleWrite) write() (err error) {
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	err = w.db.Update(func(tx *bolt.Tx) error {
+	return w.db.Update(func(tx *bolt.Tx) error {
 		recs := tx.Bucket(bucketRecords)
 		att := tx.Bucket(bucketAttempts)
 		meta := tx.Bucket(bucketMeta)
@@ -736,11 +736,6 @@ func (w *settleWrite) write() (err error) {
 		}
 		return nil
 	})
-	if err == nil {
-		// The commit read the header of every page it freed: drop them.
-		_ = w.db.View(func(tx *bolt.Tx) error { w.g.dropBatchPages(tx); return nil })
-	}
-	return err
 }
 
 // deleteKeys deletes the records of seqs (ascending) that are still in the
@@ -851,9 +846,8 @@ func mergeSorted(a, b []uint64) []uint64 {
 	return append(out, b[j:]...)
 }
 
-// dropBatchPages is dropPages without its wait, for a transaction that has
-// read a batch of records through g's mapping: a lease (which copied them
-// out) or a settle (which deleted them).
+// dropBatchPages is dropPages without its wait, for a lease that has read
+// a batch of records through g's mapping (and copied them out).
 //
 // The kernel maps up to 16 neighbouring pages of the page cache with each
 // page read through a mapping (fault-around, 64 KiB), whatever the madvise
@@ -861,7 +855,9 @@ func mergeSorted(a, b []uint64) []uint64 {
 // freed pages), so reading them makes up to 16 times their size resident,
 // up to the whole file, and peak RSS grew with the sender's batch size.
 // Dropping them at once leaves a batch's share to what the transactions
-// after it touch.
+// after it touch. (A settle's commit reads the header of each page it frees
+// too, but a drop after each settle cost more CPU than it saved memory in
+// the exporter benchmark: its transaction drops at most every dropInterval.)
 func (g *segment) dropBatchPages(tx *bolt.Tx) {
 	now := int64(time.Since(g.opened))
 	if last := g.lastDrop.Load(); now >= last && now-last < int64(dropInterval) {
