@@ -229,8 +229,16 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 	)
 	b = &Batch{s: s, g: g}
 	// Room for the records g can give, at most maxRecords (and 4096: a
-	// batch limited by bytes grows beyond): no doubling as they are taken.
+	// batch limited by bytes grows beyond), and twice what maxBytes holds
+	// at the segment's average size on disk (which exceeds the records'):
+	// no doubling as they are taken, and no room for thousands of records
+	// in a batch that holds hundreds.
 	if n := min(maxRecords, g.availableCount()); n > 0 {
+		if g.records > 0 && g.size > 0 {
+			if per := g.size / g.records; per > 0 {
+				n = int(min(int64(n), 2*int64(maxBytes)/per+1))
+			}
+		}
 		b.Records = make([]Record, 0, n)
 		b.seqs = make([]uint64, 0, n)
 	}
