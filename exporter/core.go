@@ -44,6 +44,7 @@ func newCore(ctx context.Context, signal string, opts []Option) (*core, error) {
 		return nil, err
 	}
 	c := &core{log: cfg.logger, conn: conn, conv: conv, closed: make(chan struct{})}
+	c.buf.SetHeadroom(spool.FrameHeadroom)
 	if c.sink, c.ownsSink, err = sinkFor(ctx, &cfg, conn); err != nil {
 		return nil, err
 	}
@@ -53,13 +54,24 @@ func newCore(ctx context.Context, signal string, opts []Option) (*core, error) {
 
 // store appends the records in c.buf to the spool in one durable step.
 // The caller holds c.mu.
+//
+// The buffer leaves the spool's headroom before each record
+// (spool.FrameHeadroom), so that the spool frames them in place
+// (AppendFramed) rather than copy the batch once more; records kept from
+// an earlier export (extra) have none, and go with a copy (Append).
 func (c *core) store(ctx context.Context, extra ...[]byte) error {
-	c.recs = append(c.recs[:0], extra...)
-	c.recs = c.buf.Records(c.recs)
-	if len(c.recs) == 0 {
-		return nil
+	var err error
+	if len(extra) == 0 {
+		c.recs = c.buf.Framed(c.recs[:0])
+		if len(c.recs) == 0 {
+			return nil
+		}
+		err = c.sink.sp.AppendFramed(ctx, c.recs...)
+	} else {
+		c.recs = append(c.recs[:0], extra...)
+		c.recs = c.buf.Records(c.recs)
+		err = c.sink.sp.Append(ctx, c.recs...)
 	}
-	err := c.sink.sp.Append(ctx, c.recs...)
 	clear(c.recs) // do not keep the records alive between calls
 	if err != nil {
 		return fmt.Errorf("exporter: %d envelopes not stored: %w", len(c.recs), err)

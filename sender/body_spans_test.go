@@ -68,7 +68,7 @@ func spanRecords(tb testing.TB, n int, ua string) []spool.Record {
 // BenchmarkBodySpans measures the request body of real span envelopes per
 // gzip level (klauspost/compress), next to the standard library's default
 // level (what the OpenTelemetry Collector's exporter sends): wire bytes per
-// span and CPU per span, for requests of 1 MiB (the default MaxBatchBytes).
+// span and CPU per span, for requests of the default MaxBatchBytes.
 func BenchmarkBodySpans(b *testing.B) {
 	for _, shape := range benchUserAgents {
 		all := spanRecords(b, 4000, shape.ua)

@@ -17,6 +17,9 @@ type appendReq struct {
 	records [][]byte
 	size    int64 // estimated bytes on disk
 	done    chan error
+	// framed is set for AppendFramed: each record holds FrameHeadroom bytes
+	// for its key and header before its payload, and is stored in place.
+	framed bool
 
 	// state hands the request over: the committer claims it before reading
 	// records, and an Append whose ctx ends first abandons it, so that a
@@ -54,23 +57,55 @@ const (
 // Append keeps no reference to records after it returns, whatever it
 // returns: the caller may reuse their memory at once.
 func (s *Spool) Append(ctx context.Context, records ...[]byte) error {
+	return s.append(ctx, records, false)
+}
+
+// FrameHeadroom is how many bytes [Spool.AppendFramed] takes before the
+// payload of each record, for the record's key and header.
+const FrameHeadroom = keyLen + recordHeaderLen
+
+// AppendFramed is [Spool.Append] for records that leave room for the
+// spool's framing: each of records is FrameHeadroom bytes of scratch space
+// followed by the payload, records[i][FrameHeadroom:], which is what is
+// stored. The spool writes the record's key and header into that space and
+// hands the record to the segment as it is, without the copy Append makes:
+// a caller that builds its records in one buffer (as the exporters do)
+// saves the memory and the time of a second copy of each group.
+//
+// The records' memory is the spool's until AppendFramed returns: unlike
+// Append, if ctx ends once the commit has taken the call, AppendFramed
+// waits for the commit's outcome (which takes as long as its fsync) and
+// returns it. It keeps no reference to records after it returns.
+func (s *Spool) AppendFramed(ctx context.Context, records ...[]byte) error {
+	return s.append(ctx, records, true)
+}
+
+// append is Append, or AppendFramed if framed.
+func (s *Spool) append(ctx context.Context, records [][]byte, framed bool) error {
 	if len(records) == 0 {
 		return nil
 	}
+	head := 0
+	if framed {
+		head = FrameHeadroom
+	}
 	var size int64
 	for i, r := range records {
+		n := len(r) - head
 		switch {
-		case len(r) == 0:
+		case framed && n < 0:
+			return &RecordError{Index: i, Size: 0, Err: fmt.Errorf("%w: a framed record of %d bytes is shorter than its %d bytes of headroom", ErrEmptyRecord, len(r), FrameHeadroom)}
+		case n == 0:
 			return &RecordError{Index: i, Size: 0, Err: ErrEmptyRecord}
-		case len(r) > s.opts.MaxRecordBytes:
-			return &RecordError{Index: i, Size: len(r), Err: fmt.Errorf("%w: limit is %d bytes", ErrRecordTooLarge, s.opts.MaxRecordBytes)}
+		case n > s.opts.MaxRecordBytes:
+			return &RecordError{Index: i, Size: n, Err: fmt.Errorf("%w: limit is %d bytes", ErrRecordTooLarge, s.opts.MaxRecordBytes)}
 		}
-		size += int64(len(r)) + recordOverhead
+		size += int64(n) + recordOverhead
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &appendReq{records: records, size: size, done: make(chan error, 1)}
+	req := &appendReq{records: records, size: size, done: make(chan error, 1), framed: framed}
 	s.closeMu.RLock()
 	if s.closing {
 		s.closeMu.RUnlock()
@@ -89,6 +124,11 @@ func (s *Spool) Append(ctx context.Context, records ...[]byte) error {
 	case <-ctx.Done():
 		if req.state.CompareAndSwap(reqPending, reqAbandoned) {
 			return ctx.Err() // the committer will skip it
+		}
+		if framed {
+			// The segment reads the records in place until the commit
+			// ends: every claimed request is answered.
+			return <-req.done
 		}
 		// Claimed: the committer reads records until it has copied them,
 		// which takes no I/O.
@@ -240,9 +280,11 @@ func (s *Spool) commitGroup(group []*appendReq) {
 		return
 	}
 
-	arena, lens := encodeGroup(admitted, s.opts.Clock.Now().UnixNano(), &s.arena, &s.lens)
+	frames := encodeGroup(admitted, s.opts.Clock.Now().UnixNano(), &s.arena, s.frames[:0])
 	release()
-	n, last, err := writeRecords(g, arena, lens)
+	n, last, err := writeRecords(g, frames)
+	clear(frames) // framed records are the callers' memory
+	s.frames = frames[:0]
 
 	s.mu.Lock()
 	g.appending = false
@@ -391,41 +433,48 @@ func (s *Spool) evictOldestLocked() bool {
 	return false
 }
 
-// encodeGroup encodes the records of reqs, in order, into the committer's
-// reusable arena *buf, leaving room for each record's key before its value,
-// and lists the values' lengths in *lens. After it returns, the requests'
-// records are not read again.
-func encodeGroup(reqs []*appendReq, now int64, buf *[]byte, lens *[]int) ([]byte, []int) {
+// encodeGroup frames the records of reqs, in order, and returns them, each
+// as its key's room followed by its value, appended to frames. Framed
+// records (AppendFramed) are framed in place; the others are copied into
+// the committer's reusable arena *buf. After it returns, the records of
+// requests that are not framed are not read again.
+func encodeGroup(reqs []*appendReq, now int64, buf *[]byte, frames [][]byte) [][]byte {
 	total := 0
 	for _, r := range reqs {
+		if r.framed {
+			continue
+		}
 		for _, rec := range r.records {
-			total += keyLen + recordHeaderLen + len(rec)
+			total += FrameHeadroom + len(rec)
 		}
 	}
 	if cap(*buf) < total {
 		*buf = make([]byte, total)
 	}
 	arena := (*buf)[:total]
-	l := (*lens)[:0]
 	off := 0
 	for _, r := range reqs {
 		for _, rec := range r.records {
-			off += keyLen
-			n := len(encodeRecord(arena[off:], rec, now))
+			if r.framed {
+				frameRecord(rec[keyLen:], now)
+				frames = append(frames, rec)
+				continue
+			}
+			n := keyLen + len(encodeRecord(arena[off+keyLen:], rec, now))
+			frames = append(frames, arena[off:off+n:off+n])
 			off += n
-			l = append(l, n)
 		}
 	}
-	*lens = l
-	return arena, l
+	return frames
 }
 
-// writeRecords appends the records encoded by encodeGroup to g in one synced
+// writeRecords appends the records framed by encodeGroup to g in one synced
 // transaction. It returns how many were written and the last sequence
 // number. bbolt keeps references to keys and values until the commit, and
-// none after, so one arena serves every transaction.
-func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err error) {
-	n = len(lens)
+// none after, so one arena serves every transaction and framed records are
+// the callers' again once it returns.
+func writeRecords(g *segment, frames [][]byte) (n int, last uint64, err error) {
+	n = len(frames)
 	defer func() {
 		if r := recover(); r != nil {
 			n, err = 0, fmt.Errorf("%w: bbolt panicked writing segment %s: %v", ErrCorrupt, g.id, r)
@@ -440,15 +489,11 @@ func writeRecords(g *segment, arena []byte, lens []int) (n int, last uint64, err
 		}
 		b.FillPercent = 1.0 // keys only ever grow: pack pages full
 		seq := b.Sequence()
-		off := 0
-		for _, vlen := range lens {
+		for _, f := range frames {
 			seq++
-			key := putKey(arena[off:], seq)
-			off += keyLen
-			if err := b.Put(key, arena[off:off+vlen]); err != nil {
+			if err := b.Put(putKey(f, seq), f[keyLen:]); err != nil {
 				return err
 			}
-			off += vlen
 		}
 		last = seq
 		g.dropPages(tx)

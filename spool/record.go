@@ -37,6 +37,15 @@ func encodeRecord(dst []byte, payload []byte, t int64) []byte {
 	return dst
 }
 
+// frameRecord writes, in place, the header of the stored form of a record
+// whose payload follows recordHeaderLen bytes of room in dst, appended at
+// t.
+func frameRecord(dst []byte, t int64) {
+	dst[0] = recordVersion
+	binary.BigEndian.PutUint64(dst[5:13], uint64(t))
+	binary.BigEndian.PutUint32(dst[1:5], crc32.Checksum(dst[5:], castagnoli))
+}
+
 // decodeRecord checks a stored value and returns its append time and
 // payload. The payload aliases value.
 func decodeRecord(value []byte) (appended time.Time, payload []byte, err error) {

@@ -46,7 +46,7 @@ type Spool struct {
 	done    chan struct{}
 	notify  chan struct{}
 	arena   []byte    // the committer's reusable key/value arena
-	lens    []int     // the committer's reusable list of value lengths
+	frames  [][]byte  // the committer's reusable list of framed records
 	arenas  sync.Pool // memory of settled batches, for the next leases
 	views   [][]byte  // readLocked's scratch, guarded by mu
 

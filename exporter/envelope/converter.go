@@ -173,6 +173,8 @@ func (c *Converter) AppendSpan(buf *Buffer, span Span) (n int, err error) {
 // It reports false, leaving buf unchanged, when the envelope cannot be made
 // small enough.
 func (c *Converter) emit(buf *Buffer, it *item) bool {
+	mark := len(buf.data)
+	buf.data = append(buf.data, make([]byte, buf.head)...)
 	start := len(buf.data)
 	c.trim.reset()
 	buf.data = c.appendEnvelope(buf.data, it)
@@ -180,7 +182,7 @@ func (c *Converter) emit(buf *Buffer, it *item) bool {
 		var ok bool
 		buf.data, ok = c.shrink(buf.data, start, it)
 		if !ok {
-			buf.data = buf.data[:start]
+			buf.data = buf.data[:mark]
 			return false
 		}
 		c.trimmed.Add(1)

@@ -249,6 +249,41 @@ func TestBuffer(t *testing.T) {
 	}
 }
 
+// With headroom, every record follows that many bytes of scratch space
+// (Framed), and reads the same as without it, trimmed ones included.
+func TestBufferHeadroom(t *testing.T) {
+	spans := []sdktrace.ReadOnlySpan{
+		withEvents(stub(internal, "s0"), event("e", 0)).Snapshot(),
+		withEvents(stub(client, "huge", str("p", strings.Repeat("p", 8192))),
+			event("exception", 0, str("exception.message", strings.Repeat("m", 40000)),
+				str("exception.stacktrace", strings.Repeat("\x00", 40000)))).Snapshot(),
+		httpServerStub().Snapshot(),
+	}
+	var plain, framed Buffer
+	framed.SetHeadroom(21)
+	for _, s := range spans {
+		if _, err := newTestConverter(t, Config{}).AppendSpan(&plain, s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newTestConverter(t, Config{}).AppendSpan(&framed, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := framed.Framed(nil)
+	if framed.Len() != plain.Len() || len(frames) != plain.Len() || plain.Len() != 5 {
+		t.Fatalf("%d records with headroom, %d framed, %d without; want 5", framed.Len(), len(frames), plain.Len())
+	}
+	checkRecords(t, &plain)
+	for i, f := range frames {
+		if string(framed.Record(i)) != string(plain.Record(i)) || string(f[21:]) != string(plain.Record(i)) || len(f) != 21+len(plain.Record(i)) {
+			t.Errorf("record %d differs with headroom", i)
+		}
+	}
+	if framed.Size() != plain.Size()+5*21 {
+		t.Errorf("Size = %d with headroom, want %d", framed.Size(), plain.Size()+5*21)
+	}
+}
+
 // TestConvertAllocations checks that converting a typical span allocates
 // nothing once the buffer and the converter's scratch space have grown.
 func TestConvertAllocations(t *testing.T) {
