@@ -236,7 +236,11 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 	if n := min(maxRecords, g.availableCount()); n > 0 {
 		if g.records > 0 && g.size > 0 {
 			if per := g.size / g.records; per > 0 {
-				n = int(min(int64(n), 2*int64(maxBytes)/per+1))
+				// maxBytes may be anything (a negative one takes one
+				// record): q < n keeps 2*q+1 from overflowing.
+				if q := max(int64(maxBytes), 0) / per; q < int64(n) {
+					n = int(min(int64(n), 2*q+1))
+				}
 			}
 		}
 		b.Records = make([]Record, 0, n)
