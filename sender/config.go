@@ -81,7 +81,8 @@ type Config struct {
 	// their records copied out of the spool, and the spool pages a lease
 	// and a settle read: see docs/exporter.md). 1 MiB took 6 to 8 MiB more
 	// peak RSS in the exporter benchmark for 5 % less CPU per span and 1 %
-	// fewer wire bytes.
+	// fewer wire bytes; handing the records' copies back to the spool once
+	// the body is compressed did not lower that peak (docs/sender.md).
 	MaxBatchBytes int
 	// MaxItemBytes: longer items are dropped before sending as
 	// "too_large" (the service refuses items of 64 KB and more). Default
