@@ -269,20 +269,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := &countingReader{r: rate}
 	var items []breeze.Item
 	var tmp *scratch
-	err := mem.take(decodeOverhead)
+	sc, _ := h.decoders.Get().(*scratch)
+	if sc == nil {
+		sc = new(scratch)
+	}
+	// The items are in sc's memory, which the next request's decode
+	// reuses: sc goes back once the spool has them (Append keeps
+	// nothing of its records once it returns).
+	defer h.decoders.Put(sc)
+	charge, err := h.takeScratch(mem, sc)
 	if err == nil {
-		sc, _ := h.decoders.Get().(*scratch)
-		if sc == nil {
-			sc = new(scratch)
-		}
-		// The items are in sc's memory, which the next request's decode
-		// reuses: sc goes back once the spool has them (Append keeps
-		// nothing of its records once it returns).
-		defer h.decoders.Put(sc)
 		tmp = sc
 		// The decode validates each item's envelope (see check): an item
 		// that it finds valid and compact already is not compacted again.
-		items, err = sc.bufs.DecodeLinesChecked(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, mem.charge, envelope.Validate)
+		items, err = sc.bufs.DecodeLinesChecked(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, charge, envelope.Validate)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
@@ -375,6 +375,42 @@ type scratch struct {
 	bufs    breeze.Buffers
 	records []record
 	data    [][]byte
+}
+
+// retained is the memory sc keeps of earlier requests for the next one.
+func (sc *scratch) retained() int64 {
+	return sc.bufs.Retained() + int64(cap(sc.records))*recordOverhead + int64(cap(sc.data))*sliceHeader
+}
+
+// sliceHeader is the size of a []byte in a slice of them.
+const sliceHeader = 24
+
+// takeScratch charges the request mem for decoding with sc: the decoder's
+// buffers (decodeOverhead) and the memory sc kept of earlier requests,
+// which a request holds from its first byte (a slow client too), so that
+// the pooled scratches stay within the memory budget. A scratch that
+// keeps more than an eighth of the budget sheds it first. It returns the
+// charge function of the decode: the items a decode writes into the kept
+// memory are charged once, as that memory.
+func (h *Handler) takeScratch(mem *lease, sc *scratch) (func(int64) error, error) {
+	credit := sc.retained()
+	if credit > h.budget.limit/8 {
+		sc.bufs.Shed()
+		sc.records, sc.data = nil, nil
+		credit = 0
+	}
+	if err := mem.take(decodeOverhead + credit); err != nil {
+		return nil, err
+	}
+	return func(n int64) error {
+		if n <= credit {
+			credit -= n
+			return nil
+		}
+		n -= credit
+		credit = 0
+		return mem.charge(n)
+	}, nil
 }
 
 // keepSlices bounds the records a scratch's slices keep room for.

@@ -257,6 +257,23 @@ func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64
 	return items, nil
 }
 
+// Retained returns the memory b keeps of earlier decodes' items for the
+// next one (their arenas and Item slice): what a server that pools
+// Buffers holds between requests, which it charges to whoever takes b.
+func (b *Buffers) Retained() int64 {
+	n := int64(cap(b.items)) * ItemOverhead
+	for _, a := range b.arenas {
+		n += int64(cap(a))
+	}
+	return n
+}
+
+// Shed lets go of the item memory b keeps (see [Buffers.Retained]); the
+// read buffers and gzip state stay.
+func (b *Buffers) Shed() {
+	b.arenas, b.items = nil, nil
+}
+
 // keep takes what d's decode allocated for its items, to be reused by the
 // next decode, up to keepArenaBytes and keepItems.
 func (b *Buffers) keep(d *decoder) {

@@ -1,0 +1,74 @@
+package ingest
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aispool/aispool/internal/breeze"
+)
+
+// TestScratchMemoryIsCharged: a pooled scratch keeps the item memory of
+// the requests it served; whoever takes it next holds that memory from
+// its first byte, so it is charged to the budget then (a slow client
+// holding a well-stocked scratch holds no memory the budget does not
+// see), the items its decode writes there are not charged twice, and a
+// scratch keeping more than an eighth of the budget sheds it instead.
+func TestScratchMemoryIsCharged(t *testing.T) {
+	body := strings.Join(envs("stock", 400), "\n")
+	stocked := func(t *testing.T) *scratch {
+		t.Helper()
+		sc := new(scratch)
+		items, err := sc.bufs.DecodeLines(strings.NewReader(body), "", breeze.Limits{}.WithDefaults(), func(int64) error { return nil })
+		if err != nil || len(items) != 400 {
+			t.Fatalf("stocking decode: %d items, %v", len(items), err)
+		}
+		sc.recordSlice(400)
+		sc.dataSlice(400)
+		if sc.retained() < int64(len(body)) {
+			t.Fatalf("a scratch that decoded %d bytes keeps %d", len(body), sc.retained())
+		}
+		return sc
+	}
+	for _, tc := range []struct {
+		name   string
+		budget int64
+		shed   bool
+	}{
+		{"kept and charged", 64 << 20, false},
+		{"shed under a small budget", 1 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHandler(t, Config{MemoryBudget: tc.budget})
+			sc := stocked(t)
+			kept := sc.retained()
+			mem := h.budget.lease(context.Background())
+			defer mem.release()
+			charge, err := h.takeScratch(mem, sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := decodeOverhead + kept
+			if tc.shed {
+				want = decodeOverhead
+				if sc.retained() != 0 {
+					t.Fatalf("scratch keeps %d bytes after shedding", sc.retained())
+				}
+			}
+			if mem.held != want || h.budget.inUse() != want {
+				t.Fatalf("held %d, budget in use %d; want %d (decode overhead %d, kept %d)", mem.held, h.budget.inUse(), want, decodeOverhead, kept)
+			}
+			// The decode of the same body again: its items fit the kept
+			// memory, which was charged already.
+			items, err := sc.bufs.DecodeLines(strings.NewReader(body), "", breeze.Limits{}.WithDefaults(), charge)
+			if err != nil || len(items) != 400 {
+				t.Fatalf("decode: %d items, %v", len(items), err)
+			}
+			if grew := mem.held - want; !tc.shed && grew > kept/2 {
+				t.Fatalf("a decode into kept memory charged %d more bytes (kept %d)", grew, kept)
+			} else if tc.shed && grew < int64(len(body)) {
+				t.Fatalf("a decode into fresh memory charged %d bytes, body %d", grew, len(body))
+			}
+		})
+	}
+}
