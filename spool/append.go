@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -511,6 +512,32 @@ func writeRecords(g *segment, frames [][]byte) (n int, last uint64, err error) {
 // isNoSpace reports a write that failed for lack of space: the disk is
 // full (ENOSPC), a quota is used up (EDQUOT), or the file hit the process's size limit (EFBIG, with
 // SIGXFSZ ignored, as the Go runtime does).
+//
+// bbolt formats the errors of growing a file (its truncate and fsync)
+// with %s, which loses the error number: those are recognised by the
+// number's text, so that a file that cannot grow is sealed like one whose
+// write failed.
 func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EFBIG) || errors.Is(err, syscall.EDQUOT)
+	if err == nil {
+		return false
+	}
+	errnos := [...]syscall.Errno{syscall.ENOSPC, syscall.EFBIG, syscall.EDQUOT}
+	for _, no := range errnos {
+		if errors.Is(err, no) {
+			return true
+		}
+	}
+	msg := err.Error()
+	for _, grow := range [...]string{"file resize error: ", "file sync error: "} {
+		i := strings.Index(msg, grow)
+		if i < 0 {
+			continue
+		}
+		for _, no := range errnos {
+			if strings.Contains(msg[i:], no.Error()) {
+				return true
+			}
+		}
+	}
+	return false
 }
