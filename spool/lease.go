@@ -698,6 +698,7 @@ func (w *settleWrite) write() (err error) {
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return w.db.Update(func(tx *bolt.Tx) error {
+		w.g.setGrowStep(tx)
 		recs := tx.Bucket(bucketRecords)
 		att := tx.Bucket(bucketAttempts)
 		meta := tx.Bucket(bucketMeta)
@@ -830,6 +831,7 @@ func deleteSeqs(g *segment, seqs []uint64) (err error) {
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	return g.db.Update(func(tx *bolt.Tx) error {
+		g.setGrowStep(tx)
 		n, err := deleteKeys(tx.Bucket(bucketRecords), tx.Bucket(bucketAttempts), seqs)
 		if err != nil {
 			return err

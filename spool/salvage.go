@@ -643,6 +643,7 @@ func writeSalvaged(dst *segment, recs []salvaged) error {
 	keys := make([]byte, len(recs)*keyLen)
 	counts := make([]byte, len(recs)*4)
 	return dst.db.Update(func(tx *bolt.Tx) error {
+		dst.setGrowStep(tx)
 		b, att := tx.Bucket(bucketRecords), tx.Bucket(bucketAttempts)
 		b.FillPercent = 1.0
 		for i, r := range recs {

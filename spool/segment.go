@@ -106,8 +106,6 @@ type segment struct {
 	// since then of the last dropPages.
 	opened   time.Time
 	lastDrop atomic.Int64
-	// mapped is set when db was opened with the mapping of appendMapping.
-	mapped bool
 	// appending is set while the committer writes to the segment.
 	appending bool
 	// batches are its batches leased and not yet settled (for a salvage).
@@ -192,13 +190,15 @@ func growStep(size int64) int {
 	return int(min(max(size, 32<<10), 1<<20))
 }
 
-// setGrowStep sets bbolt's AllocSize for the write transaction tx on g;
-// nothing on a segment without a mapping from appendMapping. AllocSize is
-// read under bbolt's writer lock, which tx holds.
+// setGrowStep sets bbolt's AllocSize for the write transaction tx on g.
+// Every write transaction sets it, on every segment: one opened by
+// another process or for draining keeps bbolt's mapping, which bbolt
+// sizes to a power of two above the file, and with bbolt's default step
+// (16 MiB) a settle that needs a page past the file's end would grow a
+// 17 MiB file by 16 MiB. AllocSize is read under bbolt's writer lock,
+// which tx holds.
 func (g *segment) setGrowStep(tx *bolt.Tx) {
-	if g.mapped {
-		tx.DB().AllocSize = growStep(tx.Size())
-	}
+	tx.DB().AllocSize = growStep(tx.Size())
 }
 
 // createSegment creates a new active segment. The file is initialised under
@@ -218,7 +218,6 @@ func createSegmentID(dir, id string, now time.Time, segMax int64) (*segment, err
 	tmp := g.path()
 	o := boltOptions()
 	o.InitialMmapSize = appendMapping(segMax)
-	g.mapped = o.InitialMmapSize > 0
 	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := os.OpenFile(name, flag, perm)
 		g.file = f // bbolt's own: for checkName while the db is open
