@@ -461,7 +461,6 @@ func TestBuffersKeepNoOtherMemory(t *testing.T) {
 	if err != nil || len(items) != 400 {
 		t.Fatalf("%d items, %v", len(items), err)
 	}
-	items = nil
 	if _, err := bufs.DecodeLines(strings.NewReader(`{"a":1}`+"\n"), "", Limits{}, nil); err != nil {
 		t.Fatal(err)
 	}
