@@ -276,7 +276,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The items are in sc's memory, which the next request's decode
 	// reuses: sc goes back once the spool has them (Append keeps
 	// nothing of its records once it returns).
-	defer h.decoders.Put(sc)
+	defer h.putScratch(sc)
 	charge, err := h.takeScratch(mem, sc)
 	if err == nil {
 		tmp = sc
@@ -411,6 +411,18 @@ func (h *Handler) takeScratch(mem *lease, sc *scratch) (func(int64) error, error
 		credit = 0
 		return mem.charge(n)
 	}, nil
+}
+
+// putScratch puts sc back in the pool without references to the items
+// of the request it served: their memory beyond what sc keeps for the
+// next request (sc.retained, which is charged to whoever takes it) is
+// then the garbage collector's, not held by a pooled scratch unseen by
+// the memory budget.
+func (h *Handler) putScratch(sc *scratch) {
+	sc.bufs.Forget()
+	clear(sc.records[:cap(sc.records)])
+	clear(sc.data[:cap(sc.data)])
+	h.decoders.Put(sc)
 }
 
 // keepSlices bounds the records a scratch's slices keep room for.

@@ -286,6 +286,11 @@ func (s *Spool) commitGroup(group []*appendReq) {
 	n, last, err := writeRecords(g, frames)
 	clear(frames) // framed records are the callers' memory
 	s.frames = frames[:0]
+	if cap(s.arena) > 2*maxGroupBytes {
+		// A call larger than a group (an intake request of tens of MiB)
+		// does not keep its copy's size for the life of the spool.
+		s.arena = nil
+	}
 
 	s.mu.Lock()
 	g.appending = false

@@ -260,3 +260,27 @@ func TestAppendFramed(t *testing.T) {
 		t.Fatalf("stored %s, want [plain-0 framed-1 framed-2 plain-3]", s)
 	}
 }
+
+// TestCommitArenaNotKeptAfterLargeCall: the committer's reusable copy of
+// the records it writes does not stay at the size of the largest call
+// ever made (an intake request of tens of MiB): past a bound it is let
+// go once written, so that one large request does not hold its size for
+// the life of the process.
+func TestCommitArenaNotKeptAfterLargeCall(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "s"), nil)
+	big := make([][]byte, 24) // 24 MiB in one call
+	for i := range big {
+		big[i] = make([]byte, 1<<20-64)
+		big[i][0] = byte(i)
+	}
+	if err := s.Append(context.Background(), big...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(context.Background(), rec(1)); err != nil {
+		t.Fatal(err)
+	}
+	// Append returns after the committer's last use of its arena.
+	if kept := cap(s.arena); kept > 2*maxGroupBytes {
+		t.Fatalf("the committer keeps a %d-byte arena after a 24 MiB call (bound %d)", kept, 2*maxGroupBytes)
+	}
+}

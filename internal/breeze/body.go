@@ -247,7 +247,7 @@ func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64
 	d.lines = lines
 	d.check = bufs.check
 	d.free = bufs.arenas
-	clear(bufs.items)
+	clear(bufs.items[:cap(bufs.items)]) // an earlier decode's, beyond its length too
 	d.items = bufs.items[:0]
 	items, err := d.run()
 	bufs.keep(d)
@@ -266,6 +266,15 @@ func (b *Buffers) Retained() int64 {
 		n += int64(cap(a))
 	}
 	return n
+}
+
+// Forget drops b's references to the items of its last decode, which the
+// caller no longer uses: their memory beyond what b keeps (see
+// [Buffers.Retained]) can then be collected. A server calls it before it
+// puts b back in its pool, so that a pooled Buffers holds no more than
+// Retained reports.
+func (b *Buffers) Forget() {
+	clear(b.items[:cap(b.items)])
 }
 
 // Shed lets go of the item memory b keeps (see [Buffers.Retained]); the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -431,4 +432,42 @@ func TestBuffersReuseItemMemory(t *testing.T) {
 	if allocs > 10 {
 		t.Errorf("a decode with reused Buffers allocates %v times, want at most 10", allocs)
 	}
+}
+
+// TestBuffersKeepNoOtherMemory checks that a Buffers holds no more of
+// earlier decodes than Retained reports: the items of a large body must
+// not keep its arenas (those past what Buffers keeps) reachable once a
+// later, smaller decode has run, since a server charges a pooled Buffers
+// only its Retained memory.
+func TestBuffersKeepNoOtherMemory(t *testing.T) {
+	var big strings.Builder
+	for range 400 { // 400 items of 50 KB: 20 MB of arenas, few enough items for the Item slice to be kept
+		fmt.Fprintf(&big, `{"a":"%s"}`+"\n", strings.Repeat("x", 50_000))
+	}
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	bufs := new(Buffers)
+	if _, err := bufs.DecodeLines(strings.NewReader(`{"a":1}`+"\n"), "", Limits{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	body := big.String()
+	base := heap()
+	items, err := bufs.DecodeLines(strings.NewReader(body), "", Limits{}, nil)
+	if err != nil || len(items) != 400 {
+		t.Fatalf("%d items, %v", len(items), err)
+	}
+	if _, err := bufs.DecodeLines(strings.NewReader(`{"a":1}`+"\n"), "", Limits{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	held := heap() - base
+	if limit := bufs.Retained() + 4<<20; held > limit {
+		t.Errorf("Buffers holds %d bytes after a small decode that followed a 20 MB one; Retained reports %d", held, bufs.Retained())
+	}
+	runtime.KeepAlive(bufs)
+	runtime.KeepAlive(body)
 }
