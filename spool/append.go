@@ -502,7 +502,7 @@ func writeRecords(g *segment, frames [][]byte) (n int, last uint64, err error) {
 			}
 		}
 		last = seq
-		g.dropPages(tx)
+		g.dropPages(tx, false)
 		if err := addRecordCount(tx, int64(n)); err != nil {
 			return err
 		}

@@ -370,7 +370,7 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 			b.Records[i].Data = arena[off : off+len(v) : off+len(v)]
 			off += copy(arena[off:], v)
 		}
-		g.dropBatchPages(tx)
+		g.dropPages(tx, true)
 		return nil
 	})
 	if err != nil {
@@ -743,7 +743,7 @@ func (w *settleWrite) write() (err error) {
 				return err
 			}
 		}
-		w.g.dropPages(tx)
+		w.g.dropPages(tx, false)
 		if delta != 0 {
 			return addRecordCount(tx, -delta)
 		}
@@ -858,25 +858,4 @@ func mergeSorted(a, b []uint64) []uint64 {
 	}
 	out = append(out, a[i:]...)
 	return append(out, b[j:]...)
-}
-
-// dropBatchPages is dropPages without its wait, for a lease that has read
-// a batch of records through g's mapping (and copied them out).
-//
-// The kernel maps up to 16 neighbouring pages of the page cache with each
-// page read through a mapping (fault-around, 64 KiB), whatever the madvise
-// advice. A batch's leaf pages lie scattered over the file (bbolt reuses
-// freed pages), so reading them makes up to 16 times their size resident,
-// up to the whole file, and peak RSS grew with the sender's batch size.
-// Dropping them at once leaves a batch's share to what the transactions
-// after it touch. (A settle's commit reads the header of each page it frees
-// too, but a drop after each settle cost more CPU than it saved memory in
-// the exporter benchmark: its transaction drops at most every dropInterval.)
-func (g *segment) dropBatchPages(tx *bolt.Tx) {
-	now := int64(time.Since(g.opened))
-	if last := g.lastDrop.Load(); now >= last && now-last < int64(dropInterval) {
-		// Make the drop due; a drop put off into the future stays so.
-		g.lastDrop.CompareAndSwap(last, now-int64(dropInterval))
-	}
-	g.dropPages(tx)
 }

@@ -26,7 +26,7 @@ func TestBatchPagesDropped(t *testing.T) {
 	g := s.active
 	s.mu.Unlock()
 	const most = 256 // KiB: meta and branch pages read after the drop
-	// A drop just now: dropPages alone would wait dropInterval.
+	// A drop just now: an unforced dropPages would wait dropInterval.
 	g.lastDrop.Store(int64(time.Since(g.opened)))
 	b, err := s.Lease(ctx, total, 64<<20)
 	if err != nil {

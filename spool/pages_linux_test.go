@@ -97,7 +97,7 @@ func TestDropPagesKeepsRecords(t *testing.T) {
 		t.Fatalf("%d KiB of the segment resident after reading every record, want several MiB", before)
 	}
 	g.lastDrop.Store(-int64(dropInterval))
-	if err := g.db.View(func(tx *bolt.Tx) error { g.dropPages(tx); return nil }); err != nil {
+	if err := g.db.View(func(tx *bolt.Tx) error { g.dropPages(tx, false); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	after := mappedKiB(t, g.path())

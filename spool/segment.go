@@ -277,10 +277,20 @@ const dropInterval = 10 * time.Millisecond
 // share to what it touches in that time. The pages still needed (meta,
 // branches, the right edge) are mapped again from the page cache at their
 // next read, a minor fault each.
-func (g *segment) dropPages(tx *bolt.Tx) {
-	now := int64(time.Since(g.opened))
+//
+// now drops without waiting out dropInterval: a lease that has read a
+// batch of records through the mapping (and copied them out). A batch's
+// leaf pages lie scattered over the file (bbolt reuses freed pages), so
+// with fault-around (whatever the madvise advice) reading them makes up to
+// 16 times their size resident, up to the whole file, and peak RSS grew
+// with the sender's batch size. (A settle's commit reads the header of
+// each page it frees too, but dropping after each settle cost more CPU
+// than it saved memory in the exporter benchmark: it waits the interval.)
+// A drop put off into the future (lastDrop ahead of now) stays put off.
+func (g *segment) dropPages(tx *bolt.Tx, now bool) {
+	at := int64(time.Since(g.opened))
 	last := g.lastDrop.Load()
-	if now-last < int64(dropInterval) || !g.lastDrop.CompareAndSwap(last, now) {
+	if last > at || (!now && at-last < int64(dropInterval)) || !g.lastDrop.CompareAndSwap(last, at) {
 		return
 	}
 	// Never past the mapping: beyond it may lie the process's own memory,
