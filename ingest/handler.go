@@ -428,7 +428,8 @@ func (h *Handler) putScratch(sc *scratch) {
 // keepSlices bounds the records a scratch's slices keep room for.
 const keepSlices = 4096
 
-// recordSlice returns an empty slice with room for n records.
+// recordSlice returns an empty slice with room for n records. A scratch's
+// slices are clear: putScratch clears them before the scratch goes back.
 func (sc *scratch) recordSlice(n int) []record {
 	if cap(sc.records) < n {
 		s := make([]record, 0, n)
@@ -437,11 +438,10 @@ func (sc *scratch) recordSlice(n int) []record {
 		}
 		return s
 	}
-	clear(sc.records[:cap(sc.records)])
 	return sc.records[:0]
 }
 
-// dataSlice returns a slice of n nil records.
+// dataSlice returns a slice of n nil records (see recordSlice).
 func (sc *scratch) dataSlice(n int) [][]byte {
 	if cap(sc.data) < n {
 		s := make([][]byte, n)
@@ -450,7 +450,6 @@ func (sc *scratch) dataSlice(n int) [][]byte {
 		}
 		return s
 	}
-	clear(sc.data[:cap(sc.data)])
 	return sc.data[:n]
 }
 
