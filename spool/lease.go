@@ -200,15 +200,32 @@ func removeSeg(segs []*segment, g *segment) []*segment {
 // maxLeasePrealloc bounds the records readLocked makes room for at once.
 const maxLeasePrealloc = 4096
 
-// availableCount is at most how many records Lease can hand out from g
-// now: those released for a retry and those never handed out (some of
-// which may be marked settled or gone).
-func (g *segment) availableCount() int {
-	n := uint64(len(g.retry))
+// leaseRoom is how many records a lease of g makes room for up front:
+// at most the records g can give now (those released for a retry and
+// those never handed out, some of which may be marked settled or gone),
+// maxRecords and maxLeasePrealloc (a batch limited by bytes grows beyond),
+// and twice what maxBytes holds at the segment's average size on disk
+// (which exceeds the records'): no doubling as they are taken, and no
+// room for thousands of records in a batch that holds hundreds.
+func leaseRoom(g *segment, maxRecords, maxBytes int) int {
+	avail := uint64(len(g.retry))
 	if g.last >= g.next {
-		n += g.last - g.next + 1
+		avail += g.last - g.next + 1
 	}
-	return int(min(n, maxLeasePrealloc))
+	n := int(min(avail, maxLeasePrealloc, uint64(max(maxRecords, 0))))
+	if n <= 0 || g.records <= 0 || g.size <= 0 {
+		return n
+	}
+	per := g.size / g.records
+	if per <= 0 {
+		return n
+	}
+	// maxBytes may be anything (a negative one takes one record): q < n
+	// keeps 2*q+1 from overflowing.
+	if q := max(int64(maxBytes), 0) / per; q < int64(n) {
+		return int(min(int64(n), 2*q+1))
+	}
+	return n
 }
 
 // readLocked reads the next batch of g. It returns (nil, nil) if every
@@ -228,21 +245,7 @@ func (s *Spool) readLocked(g *segment, maxRecords, maxBytes int) (b *Batch, err 
 		retryUsed int
 	)
 	b = &Batch{s: s, g: g}
-	// Room for the records g can give, at most maxRecords (and 4096: a
-	// batch limited by bytes grows beyond), and twice what maxBytes holds
-	// at the segment's average size on disk (which exceeds the records'):
-	// no doubling as they are taken, and no room for thousands of records
-	// in a batch that holds hundreds.
-	if n := min(maxRecords, g.availableCount()); n > 0 {
-		if g.records > 0 && g.size > 0 {
-			if per := g.size / g.records; per > 0 {
-				// maxBytes may be anything (a negative one takes one
-				// record): q < n keeps 2*q+1 from overflowing.
-				if q := max(int64(maxBytes), 0) / per; q < int64(n) {
-					n = int(min(int64(n), 2*q+1))
-				}
-			}
-		}
+	if n := leaseRoom(g, maxRecords, maxBytes); n > 0 {
 		b.Records = make([]Record, 0, n)
 		b.seqs = make([]uint64, 0, n)
 	}
