@@ -166,21 +166,7 @@ func (s *fastScan) value(i, depth int) (int, bool) {
 		if depth >= fastMaxDepth {
 			return 0, false
 		}
-		var it iter
-		s.open(&it, i)
-		for {
-			_, vs, more, ok := s.elem(&it)
-			if !ok {
-				return 0, false
-			}
-			if !more {
-				return it.i, true
-			}
-			ve, ok := s.value(vs, depth+1)
-			if !ok || !s.end(&it, ve) {
-				return 0, false
-			}
-		}
+		return s.each(i, func(_ []byte, vs int) (int, bool) { return s.value(vs, depth+1) })
 	case 't':
 		return literal(src, i, "true")
 	case 'f':
@@ -196,6 +182,36 @@ func literal(src []byte, i int, lit string) (int, bool) {
 		return i + len(lit), true
 	}
 	return 0, false
+}
+
+// each walks the object or array at src[i] ('{' or '['): visit reads the
+// value of each element, which starts at vs (k is its key in an object),
+// and returns its end. each returns the end of the container.
+func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, bool) {
+	var it iter
+	s.open(&it, i)
+	for {
+		k, vs, more, ok := s.elem(&it)
+		if !ok {
+			return 0, false
+		}
+		if !more {
+			return it.i, true
+		}
+		ve, ok := visit(k, vs)
+		if !ok || !s.end(&it, ve) {
+			return 0, false
+		}
+	}
+}
+
+// objectOrNull is [fastScan.each] over the object at src[i], or the end
+// of the null there.
+func (s *fastScan) objectOrNull(i int, visit func(k []byte, vs int) (int, bool)) (int, bool) {
+	if s.src[i] != '{' {
+		return literal(s.src, i, "null")
+	}
+	return s.each(i, visit)
 }
 
 // iter walks the members of an object or the elements of an array: elem
@@ -307,37 +323,26 @@ func (s *fastScan) members(i, depth int, keys []key, vals []span, visit func(n, 
 	if i >= len(s.src) || s.src[i] != '{' {
 		return 0, false
 	}
-	var it iter
-	s.open(&it, i)
-	for {
-		k, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
-		var ve int
-		switch n := slot(k, keys); {
+	return s.each(i, func(k []byte, vs int) (int, bool) {
+		n := slot(k, keys)
+		switch {
 		case n == -2:
 			return 0, false
-		case n >= 0:
-			if !vals[n].absent() {
-				return 0, false // duplicated: the slow way keeps the last
-			}
-			if visit != nil {
-				ve, ok = visit(n, vs)
-			} else {
-				ve, ok = s.value(vs, depth+1)
-			}
-			vals[n] = span{vs, ve}
-		default:
+		case n < 0:
+			return s.value(vs, depth+1)
+		case !vals[n].absent():
+			return 0, false // duplicated: the slow way keeps the last
+		}
+		var ve int
+		var ok bool
+		if visit != nil {
+			ve, ok = visit(n, vs)
+		} else {
 			ve, ok = s.value(vs, depth+1)
 		}
-		if !ok || !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		vals[n] = span{vs, ve}
+		return ve, ok
+	})
 }
 
 // null reports whether sp is absent or the JSON null (Validate's nil).
@@ -526,31 +531,13 @@ func (s *fastScan) envelope(i int) (int, bool) {
 // its end; limit gives each key's value limit; keyLimit, if positive, also
 // bounds the keys and refuses an empty one (checkTags, checkStringMap).
 func (s *fastScan) stringMap(i int, limit func([]byte) int, keyLimit int) (int, bool) {
-	src := s.src
-	if src[i] != '{' {
-		return literal(src, i, "null")
-	}
-	var it iter
-	s.open(&it, i)
-	for {
-		k, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
-		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) {
-			return 0, false
-		}
-		if src[vs] != '"' {
+	return s.objectOrNull(i, func(k []byte, vs int) (int, bool) {
+		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) || s.src[vs] != '"' {
 			return 0, false
 		}
 		ve, ok := s.str(vs)
-		if !ok || !fits(src[vs+1:ve-1], limit(k)) || !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		return ve, ok && fits(s.src[vs+1:ve-1], limit(k))
+	})
 }
 
 // data checks the envelope's data object (or null, refused by the
@@ -648,33 +635,16 @@ func (s *fastScan) baseData(i int, baseType []byte) (int, bool) {
 // measurements checks the measurements object at src[i], or null, and
 // returns its end (checkMeasurements).
 func (s *fastScan) measurements(i int) (int, bool) {
-	src := s.src
-	if src[i] != '{' {
-		return literal(src, i, "null")
-	}
-	var it iter
-	s.open(&it, i)
-	for {
-		k, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
+	return s.objectOrNull(i, func(k []byte, vs int) (int, bool) {
 		if !fits(k, maxPropertyKey) {
 			return 0, false
 		}
-		var ve int
-		if src[vs] == 'n' {
-			ve, ok = literal(src, vs, "null")
-		} else if ve, ok = s.number(vs); ok {
-			ok = s.numberOK(span{vs, ve})
+		if s.src[vs] == 'n' {
+			return literal(s.src, vs, "null")
 		}
-		if !ok || !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		ve, ok := s.number(vs)
+		return ve, ok && s.numberOK(span{vs, ve})
+	})
 }
 
 // objects checks the array of objects at src[i] (checkObjects) and
@@ -684,16 +654,7 @@ func (s *fastScan) objects(i int, keys []key, fields []field) (int, bool) {
 	if len(keys) > len(vals) {
 		return 0, false
 	}
-	var it iter
-	s.open(&it, i)
-	for {
-		_, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
+	return s.each(i, func(_ []byte, vs int) (int, bool) {
 		clear(vals[:])
 		ve, ok := s.members(vs, 4, keys, vals[:len(keys)], nil)
 		if !ok {
@@ -705,10 +666,8 @@ func (s *fastScan) objects(i int, keys []key, fields []field) (int, bool) {
 				return 0, false
 			}
 		}
-		if !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		return ve, true
+	})
 }
 
 // rfc3339OK reports whether t is certainly a time that time.Parse with
