@@ -429,29 +429,23 @@ func (h *Handler) putScratch(sc *scratch) {
 const keepSlices = 4096
 
 // recordSlice returns an empty slice with room for n records.
-func (sc *scratch) recordSlice(n int) []record {
-	if cap(sc.records) < n {
-		s := make([]record, 0, n)
-		if n <= keepSlices {
-			sc.records = s
-		}
-		return s
-	}
-	clear(sc.records[:cap(sc.records)])
-	return sc.records[:0]
-}
+func (sc *scratch) recordSlice(n int) []record { return reuse(&sc.records, n)[:0] }
 
 // dataSlice returns a slice of n nil records.
-func (sc *scratch) dataSlice(n int) [][]byte {
-	if cap(sc.data) < n {
-		s := make([][]byte, n)
+func (sc *scratch) dataSlice(n int) [][]byte { return reuse(&sc.data, n) }
+
+// reuse returns a slice of n zero values: *kept, cleared, if it has room
+// for them, else a new slice, which *kept becomes if n <= keepSlices.
+func reuse[T any](kept *[]T, n int) []T {
+	if cap(*kept) < n {
+		s := make([]T, n)
 		if n <= keepSlices {
-			sc.data = s
+			*kept = s
 		}
 		return s
 	}
-	clear(sc.data[:cap(sc.data)])
-	return sc.data[:n]
+	clear((*kept)[:cap(*kept)])
+	return (*kept)[:n]
 }
 
 // record is an accepted item on its way to the spool.
