@@ -185,23 +185,56 @@ func literal(src []byte, i int, lit string) (int, bool) {
 }
 
 // each walks the object or array at src[i] ('{' or '['): visit reads the
-// value of each element, which starts at vs (k is its key in an object),
-// and returns its end. each returns the end of the container.
+// value of each element, which starts at vs (k is its key in an object; a
+// key with escapes is refused), and returns its end. each returns the end
+// of the container.
 func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, bool) {
-	var it iter
-	s.open(&it, i)
+	src := s.src
+	closer := byte(']')
+	if src[i] == '{' {
+		closer = '}'
+	}
+	i = skipSpace(src, i+1)
+	if i < len(src) && src[i] == closer {
+		return i + 1, true
+	}
 	for {
-		k, vs, more, ok := s.elem(&it)
+		var key []byte
+		if closer == '}' {
+			if i >= len(src) || src[i] != '"' {
+				return 0, false
+			}
+			end, ok := s.str(i)
+			if !ok {
+				return 0, false
+			}
+			key = src[i+1 : end-1]
+			if !plain(key) {
+				return 0, false
+			}
+			i = skipSpace(src, end)
+			if i >= len(src) || src[i] != ':' {
+				return 0, false
+			}
+			i = skipSpace(src, i+1)
+		}
+		if i >= len(src) || src[i] == closer { // a closer after a ','
+			return 0, false
+		}
+		ve, ok := visit(key, i)
 		if !ok {
 			return 0, false
 		}
-		if !more {
-			return it.i, true
-		}
-		ve, ok := visit(k, vs)
-		if !ok || !s.end(&it, ve) {
+		i = skipSpace(src, ve)
+		switch {
+		case i >= len(src):
+			return 0, false
+		case src[i] == closer:
+			return i + 1, true
+		case src[i] != ',':
 			return 0, false
 		}
+		i = skipSpace(src, i+1)
 	}
 }
 
@@ -212,78 +245,6 @@ func (s *fastScan) objectOrNull(i int, visit func(k []byte, vs int) (int, bool))
 		return literal(s.src, i, "null")
 	}
 	return s.each(i, visit)
-}
-
-// iter walks the members of an object or the elements of an array: elem
-// finds the next one, the caller reads its value, end takes what follows
-// the value.
-type iter struct {
-	i      int  // next byte to read
-	closer byte // '}' or ']'
-	comma  bool // a ',' was taken: an element must follow
-}
-
-// open starts an iter over the container at src[i] ('{' or '[').
-func (s *fastScan) open(it *iter, i int) {
-	*it = iter{i: i + 1, closer: ']'}
-	if s.src[i] == '{' {
-		it.closer = '}'
-	}
-}
-
-// elem returns the next member's key (for an object; a key with escapes
-// is refused) and where its value starts. more is false at the end of the
-// container, it.i then being one past it.
-func (s *fastScan) elem(it *iter) (key []byte, vs int, more, ok bool) {
-	src := s.src
-	i := skipSpace(src, it.i)
-	if i >= len(src) {
-		return nil, 0, false, false
-	}
-	if src[i] == it.closer {
-		it.i = i + 1
-		return nil, 0, false, !it.comma
-	}
-	if it.closer == '}' {
-		if src[i] != '"' {
-			return nil, 0, false, false
-		}
-		end, ok := s.str(i)
-		if !ok {
-			return nil, 0, false, false
-		}
-		key = src[i+1 : end-1]
-		if !plain(key) {
-			return nil, 0, false, false
-		}
-		i = skipSpace(src, end)
-		if i >= len(src) || src[i] != ':' {
-			return nil, 0, false, false
-		}
-		i = skipSpace(src, i+1)
-		if i >= len(src) {
-			return nil, 0, false, false
-		}
-	}
-	return key, i, true, true
-}
-
-// end takes what follows a value that ends at ve: a ',' or the closer
-// (left for elem).
-func (s *fastScan) end(it *iter, ve int) bool {
-	src := s.src
-	i := skipSpace(src, ve)
-	switch {
-	case i >= len(src):
-		return false
-	case src[i] == ',':
-		it.i, it.comma = i+1, true
-		return true
-	case src[i] == it.closer:
-		it.i, it.comma = i, false
-		return true
-	}
-	return false
 }
 
 // slot finds key among keys: its index for an exact match, -1 for none,
