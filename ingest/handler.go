@@ -428,29 +428,25 @@ func (h *Handler) putScratch(sc *scratch) {
 // keepSlices bounds the records a scratch's slices keep room for.
 const keepSlices = 4096
 
-// recordSlice returns an empty slice with room for n records. A scratch's
-// slices are clear: putScratch clears them before the scratch goes back.
-func (sc *scratch) recordSlice(n int) []record {
-	if cap(sc.records) < n {
-		s := make([]record, 0, n)
-		if n <= keepSlices {
-			sc.records = s
-		}
-		return s
-	}
-	return sc.records[:0]
-}
+// recordSlice returns an empty slice with room for n records.
+func (sc *scratch) recordSlice(n int) []record { return reuse(&sc.records, n)[:0] }
 
-// dataSlice returns a slice of n nil records (see recordSlice).
-func (sc *scratch) dataSlice(n int) [][]byte {
-	if cap(sc.data) < n {
-		s := make([][]byte, n)
+// dataSlice returns a slice of n nil records.
+func (sc *scratch) dataSlice(n int) [][]byte { return reuse(&sc.data, n) }
+
+// reuse returns a slice of n zero values: *kept if it has room for them
+// (a scratch's slices are clear: putScratch clears them before the
+// scratch goes back to the pool), else a new slice, which *kept becomes
+// if n <= keepSlices.
+func reuse[T any](kept *[]T, n int) []T {
+	if cap(*kept) < n {
+		s := make([]T, n)
 		if n <= keepSlices {
-			sc.data = s
+			*kept = s
 		}
 		return s
 	}
-	return sc.data[:n]
+	return (*kept)[:n]
 }
 
 // record is an accepted item on its way to the spool.

@@ -166,21 +166,7 @@ func (s *fastScan) value(i, depth int) (int, bool) {
 		if depth >= fastMaxDepth {
 			return 0, false
 		}
-		var it iter
-		s.open(&it, i)
-		for {
-			_, vs, more, ok := s.elem(&it)
-			if !ok {
-				return 0, false
-			}
-			if !more {
-				return it.i, true
-			}
-			ve, ok := s.value(vs, depth+1)
-			if !ok || !s.end(&it, ve) {
-				return 0, false
-			}
-		}
+		return s.each(i, func(_ []byte, vs int) (int, bool) { return s.value(vs, depth+1) })
 	case 't':
 		return literal(src, i, "true")
 	case 'f':
@@ -198,76 +184,67 @@ func literal(src []byte, i int, lit string) (int, bool) {
 	return 0, false
 }
 
-// iter walks the members of an object or the elements of an array: elem
-// finds the next one, the caller reads its value, end takes what follows
-// the value.
-type iter struct {
-	i      int  // next byte to read
-	closer byte // '}' or ']'
-	comma  bool // a ',' was taken: an element must follow
-}
-
-// open starts an iter over the container at src[i] ('{' or '[').
-func (s *fastScan) open(it *iter, i int) {
-	*it = iter{i: i + 1, closer: ']'}
-	if s.src[i] == '{' {
-		it.closer = '}'
-	}
-}
-
-// elem returns the next member's key (for an object; a key with escapes
-// is refused) and where its value starts. more is false at the end of the
-// container, it.i then being one past it.
-func (s *fastScan) elem(it *iter) (key []byte, vs int, more, ok bool) {
+// each walks the object or array at src[i] ('{' or '['): visit reads the
+// value of each element, which starts at vs (k is its key in an object; a
+// key with escapes is refused), and returns its end. each returns the end
+// of the container.
+func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, bool) {
 	src := s.src
-	i := skipSpace(src, it.i)
-	if i >= len(src) {
-		return nil, 0, false, false
+	closer := byte(']')
+	if src[i] == '{' {
+		closer = '}'
 	}
-	if src[i] == it.closer {
-		it.i = i + 1
-		return nil, 0, false, !it.comma
+	i = skipSpace(src, i+1)
+	if i < len(src) && src[i] == closer {
+		return i + 1, true
 	}
-	if it.closer == '}' {
-		if src[i] != '"' {
-			return nil, 0, false, false
+	for {
+		var key []byte
+		if closer == '}' {
+			if i >= len(src) || src[i] != '"' {
+				return 0, false
+			}
+			end, ok := s.str(i)
+			if !ok {
+				return 0, false
+			}
+			key = src[i+1 : end-1]
+			if !plain(key) {
+				return 0, false
+			}
+			i = skipSpace(src, end)
+			if i >= len(src) || src[i] != ':' {
+				return 0, false
+			}
+			i = skipSpace(src, i+1)
 		}
-		end, ok := s.str(i)
+		if i >= len(src) || src[i] == closer { // a closer after a ','
+			return 0, false
+		}
+		ve, ok := visit(key, i)
 		if !ok {
-			return nil, 0, false, false
+			return 0, false
 		}
-		key = src[i+1 : end-1]
-		if !plain(key) {
-			return nil, 0, false, false
-		}
-		i = skipSpace(src, end)
-		if i >= len(src) || src[i] != ':' {
-			return nil, 0, false, false
+		i = skipSpace(src, ve)
+		switch {
+		case i >= len(src):
+			return 0, false
+		case src[i] == closer:
+			return i + 1, true
+		case src[i] != ',':
+			return 0, false
 		}
 		i = skipSpace(src, i+1)
-		if i >= len(src) {
-			return nil, 0, false, false
-		}
 	}
-	return key, i, true, true
 }
 
-// end takes what follows a value that ends at ve: a ',' or the closer
-// (left for elem).
-func (s *fastScan) end(it *iter, ve int) bool {
-	src := s.src
-	i := skipSpace(src, ve)
-	switch {
-	case i >= len(src):
-		return false
-	case src[i] == ',':
-		it.i, it.comma = i+1, true
-		return true
-	case src[i] == it.closer:
-		it.i, it.comma = i, false
-		return true
+// objectOrNull is [fastScan.each] over the object at src[i], or the end
+// of the null there.
+func (s *fastScan) objectOrNull(i int, visit func(k []byte, vs int) (int, bool)) (int, bool) {
+	if s.src[i] != '{' {
+		return literal(s.src, i, "null")
 	}
-	return false
+	return s.each(i, visit)
 }
 
 // slot finds key among keys: its index for an exact match, -1 for none,
@@ -307,37 +284,26 @@ func (s *fastScan) members(i, depth int, keys []key, vals []span, visit func(n, 
 	if i >= len(s.src) || s.src[i] != '{' {
 		return 0, false
 	}
-	var it iter
-	s.open(&it, i)
-	for {
-		k, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
-		var ve int
-		switch n := slot(k, keys); {
+	return s.each(i, func(k []byte, vs int) (int, bool) {
+		n := slot(k, keys)
+		switch {
 		case n == -2:
 			return 0, false
-		case n >= 0:
-			if !vals[n].absent() {
-				return 0, false // duplicated: the slow way keeps the last
-			}
-			if visit != nil {
-				ve, ok = visit(n, vs)
-			} else {
-				ve, ok = s.value(vs, depth+1)
-			}
-			vals[n] = span{vs, ve}
-		default:
+		case n < 0:
+			return s.value(vs, depth+1)
+		case !vals[n].absent():
+			return 0, false // duplicated: the slow way keeps the last
+		}
+		var ve int
+		var ok bool
+		if visit != nil {
+			ve, ok = visit(n, vs)
+		} else {
 			ve, ok = s.value(vs, depth+1)
 		}
-		if !ok || !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		vals[n] = span{vs, ve}
+		return ve, ok
+	})
 }
 
 // null reports whether sp is absent or the JSON null (Validate's nil).
@@ -526,31 +492,13 @@ func (s *fastScan) envelope(i int) (int, bool) {
 // its end; limit gives each key's value limit; keyLimit, if positive, also
 // bounds the keys and refuses an empty one (checkTags, checkStringMap).
 func (s *fastScan) stringMap(i int, limit func([]byte) int, keyLimit int) (int, bool) {
-	src := s.src
-	if src[i] != '{' {
-		return literal(src, i, "null")
-	}
-	var it iter
-	s.open(&it, i)
-	for {
-		k, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
-		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) {
-			return 0, false
-		}
-		if src[vs] != '"' {
+	return s.objectOrNull(i, func(k []byte, vs int) (int, bool) {
+		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) || s.src[vs] != '"' {
 			return 0, false
 		}
 		ve, ok := s.str(vs)
-		if !ok || !fits(src[vs+1:ve-1], limit(k)) || !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		return ve, ok && fits(s.src[vs+1:ve-1], limit(k))
+	})
 }
 
 // data checks the envelope's data object (or null, refused by the
@@ -648,33 +596,16 @@ func (s *fastScan) baseData(i int, baseType []byte) (int, bool) {
 // measurements checks the measurements object at src[i], or null, and
 // returns its end (checkMeasurements).
 func (s *fastScan) measurements(i int) (int, bool) {
-	src := s.src
-	if src[i] != '{' {
-		return literal(src, i, "null")
-	}
-	var it iter
-	s.open(&it, i)
-	for {
-		k, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
+	return s.objectOrNull(i, func(k []byte, vs int) (int, bool) {
 		if !fits(k, maxPropertyKey) {
 			return 0, false
 		}
-		var ve int
-		if src[vs] == 'n' {
-			ve, ok = literal(src, vs, "null")
-		} else if ve, ok = s.number(vs); ok {
-			ok = s.numberOK(span{vs, ve})
+		if s.src[vs] == 'n' {
+			return literal(s.src, vs, "null")
 		}
-		if !ok || !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		ve, ok := s.number(vs)
+		return ve, ok && s.numberOK(span{vs, ve})
+	})
 }
 
 // objects checks the array of objects at src[i] (checkObjects) and
@@ -684,16 +615,7 @@ func (s *fastScan) objects(i int, keys []key, fields []field) (int, bool) {
 	if len(keys) > len(vals) {
 		return 0, false
 	}
-	var it iter
-	s.open(&it, i)
-	for {
-		_, vs, more, ok := s.elem(&it)
-		if !ok {
-			return 0, false
-		}
-		if !more {
-			return it.i, true
-		}
+	return s.each(i, func(_ []byte, vs int) (int, bool) {
 		clear(vals[:])
 		ve, ok := s.members(vs, 4, keys, vals[:len(keys)], nil)
 		if !ok {
@@ -705,10 +627,8 @@ func (s *fastScan) objects(i int, keys []key, fields []field) (int, bool) {
 				return 0, false
 			}
 		}
-		if !s.end(&it, ve) {
-			return 0, false
-		}
-	}
+		return ve, true
+	})
 }
 
 // rfc3339OK reports whether t is certainly a time that time.Parse with

@@ -130,7 +130,7 @@ const ItemOverhead = 96
 // error, decoding stops at once and DecodeCharged returns an error
 // wrapping it.
 func DecodeCharged(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
-	return decode(r, contentEncoding, lim, charge, false, nil)
+	return decode(r, contentEncoding, lim, charge, false, nil, nil)
 }
 
 // DecodeLines is [DecodeCharged] for a caller that stores the items as
@@ -139,7 +139,7 @@ func DecodeCharged(r io.Reader, contentEncoding string, lim Limits, charge func(
 // a copy. Everything else, limits and errors included, is as for
 // DecodeCharged (MaxItemBytes applies to the item without its newline).
 func DecodeLines(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
-	return decode(r, contentEncoding, lim, charge, true, nil)
+	return decode(r, contentEncoding, lim, charge, true, nil, nil)
 }
 
 // Buffers keeps the buffers of decoding from one body to the next: the
@@ -157,7 +157,6 @@ type Buffers struct {
 	// items its Item slice: the next decode writes its items there.
 	arenas [][]byte
 	items  []Item
-	check  func([]byte) error // DecodeLinesChecked's
 }
 
 // What a Buffers keeps of a decode's item memory for the next: enough for
@@ -172,7 +171,7 @@ const (
 // share b's memory: they are valid until b's next decode, so b must not
 // go back to a pool (or decode again) while they are in use.
 func (b *Buffers) DecodeLines(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error) ([]Item, error) {
-	return decode(r, contentEncoding, lim, charge, true, b)
+	return decode(r, contentEncoding, lim, charge, true, b, nil)
 }
 
 // DecodeLinesChecked is [Buffers.DecodeLines] for a caller that checks
@@ -188,9 +187,7 @@ func (b *Buffers) DecodeLines(r io.Reader, contentEncoding string, lim Limits, c
 // then it is compact already. Items, errors and messages are those of
 // DecodeLines followed by check.
 func (b *Buffers) DecodeLinesChecked(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, check func(item []byte) error) ([]Item, error) {
-	b.check = check
-	defer func() { b.check = nil }()
-	return decode(r, contentEncoding, lim, charge, true, b)
+	return decode(r, contentEncoding, lim, charge, true, b, check)
 }
 
 // reader returns *br reset to read r, making it if it is nil.
@@ -203,8 +200,9 @@ func reader(br **bufio.Reader, r io.Reader, size int) *bufio.Reader {
 	return *br
 }
 
-// decode decodes a body, with bufs' buffers if bufs is not nil.
-func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, lines bool, bufs *Buffers) ([]Item, error) {
+// decode decodes a body, with bufs' buffers if bufs is not nil; check is
+// DecodeLinesChecked's, or nil.
+func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, lines bool, bufs *Buffers, check func([]byte) error) ([]Item, error) {
 	if bufs == nil {
 		bufs = new(Buffers)
 	}
@@ -245,9 +243,9 @@ func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64
 	d := newDecoder(reader(&bufs.decoded, decoded, readBufSize), lim)
 	d.charge = charge
 	d.lines = lines
-	d.check = bufs.check
+	d.check = check
 	d.free = bufs.arenas
-	clear(bufs.items[:cap(bufs.items)]) // an earlier decode's, beyond its length too
+	bufs.Forget() // an earlier decode's items, beyond its length too
 	d.items = bufs.items[:0]
 	items, err := d.run()
 	bufs.keep(d)
