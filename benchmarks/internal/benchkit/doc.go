@@ -1,5 +1,6 @@
 // Package benchkit is the plumbing the benchmark programs share
-// (`go run ./benchmarks` and the comparison module benchmarks/compare):
+// (`go run ./benchmarks`, ./benchmarks/otlpload, ./benchmarks/intakeload
+// and the comparison module benchmarks/compare):
 // what a parent needs to run its children and to measure them from
 // outside.
 //
@@ -8,8 +9,12 @@
 //     parent's /stats and /control routes) and its client
 //     ([EndpointClient]);
 //   - a child's standard output read line by line ([Lines]);
-//   - a finished child's rusage ([UsageOf]) and this process's own figures
-//     from /proc ([ReadHWM], [ReadStatusKiB], [LoadAvg], [CPUModel]);
+//   - "aispool run" as a child process ([StartDaemon], [Daemon],
+//     [BuildAispool]) and a cheap counting upstream in the parent's
+//     process for it to ship to ([StartUpstream]);
+//   - a finished child's rusage ([UsageOf]), this process's own figures
+//     from /proc ([ReadHWM], [ReadStatusKiB], [LoadAvg], [CPUModel]) and a
+//     running child's ([ProcStatusKiB]);
 //   - children that die with the parent ([ChildSysProcAttr]), the size of
 //     a storage directory ([DirBytes]), a writer safe for concurrent use
 //     ([SyncWriter]).
