@@ -402,3 +402,97 @@ func TestStartDaemon(t *testing.T) {
 		t.Errorf("Logs() = %q", logs)
 	}
 }
+
+// StartParent makes the run's scratch directory and context; Close ends
+// the context and removes the directory, unless kept.
+func TestStartParent(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "out")
+		var buf bytes.Buffer
+		ctx, p, err := StartParent(dir, keep, time.Minute, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if self, _ := os.Executable(); p.Exe != self {
+			t.Errorf("Exe = %q, want %q", p.Exe, self)
+		}
+		if filepath.Dir(p.Work) != dir {
+			t.Errorf("Work %q is not in %q", p.Work, dir)
+		}
+		if _, err := os.Stat(p.Work); err != nil {
+			t.Errorf("Work: %v", err)
+		}
+		_, _ = io.WriteString(p.Stderr, "hello\n")
+		if buf.String() != "hello\n" {
+			t.Errorf("Stderr wrote %q", buf.String())
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("context ended before Close: %v", ctx.Err())
+		}
+		p.Close()
+		if ctx.Err() == nil {
+			t.Error("Close did not end the context")
+		}
+		_, err = os.Stat(p.Work)
+		if keep != (err == nil) {
+			t.Errorf("keep %v: after Close, Work: %v", keep, err)
+		}
+	}
+}
+
+// ModuleRoot is the nearest directory above holding a go.mod: from this
+// package's directory, the module's root.
+func TestModuleRoot(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := ModuleRoot()
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("ModuleRoot() = %q: %v", root, err)
+	}
+	if want := filepath.Join(root, "benchmarks", "internal", "benchkit"); wd != want {
+		t.Errorf("ModuleRoot() = %q, not the root above %q", root, wd)
+	}
+}
+
+// TestMainHelper is Main in a child of TestMainExits (BENCHKIT_MAIN says
+// which way it goes); it does nothing in a plain test run.
+func TestMainHelper(t *testing.T) {
+	mode := os.Getenv("BENCHKIT_MAIN")
+	if mode == "" {
+		t.Skip("a child of TestMainExits")
+	}
+	Main("prog", func([]string) bool { return mode == "child" }, func([]string) int { return 3 },
+		func(_ []string, stdout, _ io.Writer) error {
+			if mode == "fail" {
+				return fmt.Errorf("boom")
+			}
+			_, _ = io.WriteString(stdout, "parent ran\n")
+			return nil
+		})
+}
+
+// Main runs the child or the parent, and exits with the child's code, or
+// 1 and the named error when the parent fails.
+func TestMainExits(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode, out string
+		code      int
+	}{
+		{"child", "", 3},
+		{"fail", "prog: boom", 1},
+		{"ok", "parent ran", 0},
+	} {
+		cmd := exec.Command(exe, "-test.run=^TestMainHelper$")
+		cmd.Env = append(ChildEnv(), "BENCHKIT_MAIN="+c.mode)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != c.code || (c.out != "" && !strings.Contains(string(out), c.out)) {
+			t.Errorf("%s: exit code %d, output %q; want %d and %q", c.mode, code, out, c.code, c.out)
+		}
+	}
+}

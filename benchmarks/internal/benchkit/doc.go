@@ -4,6 +4,9 @@
 // what a parent needs to run its children and to measure them from
 // outside.
 //
+//   - a parent's set-up ([StartParent]: its binary, a scratch directory,
+//     a context that ends on a signal or a timeout) and the module's root
+//     ([ModuleRoot]);
 //   - the loopback ingestion endpoint role ([ServeEndpoint]: the chaos
 //     kit's fake endpoint in its counting or discarding mode, with the
 //     parent's /stats and /control routes) and its client
