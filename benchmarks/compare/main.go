@@ -15,7 +15,7 @@ import (
 	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
-func main() { benchkit.Main("compare", isChild, childMain, run) }
+func main() { benchkit.Main("compare", childMain, run) }
 
 // options are the parent's flags.
 type options struct {
@@ -162,10 +162,7 @@ type comparison struct {
 func run(args []string, stdout, stderr io.Writer) error {
 	o, err := parseOptions(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // flag.ErrHelp for -h: benchkit.Main exits 0
 	}
 	ctx, parent, err := benchkit.StartParent(o.out, o.keep, o.timeout, stderr)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -463,10 +464,16 @@ func TestMainHelper(t *testing.T) {
 	if mode == "" {
 		t.Skip("a child of TestMainExits")
 	}
-	Main("prog", func([]string) bool { return mode == "child" }, func([]string) int { return 3 },
+	if mode == "child" {
+		os.Args = []string{os.Args[0], "-role=x"}
+	}
+	Main("prog", func([]string) int { return 3 },
 		func(_ []string, stdout, _ io.Writer) error {
-			if mode == "fail" {
+			switch mode {
+			case "fail":
 				return fmt.Errorf("boom")
+			case "help":
+				return fmt.Errorf("parsing: %w", flag.ErrHelp)
 			}
 			_, _ = io.WriteString(stdout, "parent ran\n")
 			return nil
@@ -474,7 +481,7 @@ func TestMainHelper(t *testing.T) {
 }
 
 // Main runs the child or the parent, and exits with the child's code, or
-// 1 and the named error when the parent fails.
+// 1 and the named error when the parent fails (but for -h).
 func TestMainExits(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -487,12 +494,29 @@ func TestMainExits(t *testing.T) {
 		{"child", "", 3},
 		{"fail", "prog: boom", 1},
 		{"ok", "parent ran", 0},
+		{"help", "", 0},
 	} {
 		cmd := exec.Command(exe, "-test.run=^TestMainHelper$")
 		cmd.Env = append(ChildEnv(), "BENCHKIT_MAIN="+c.mode)
 		out, _ := cmd.CombinedOutput()
 		if code := cmd.ProcessState.ExitCode(); code != c.code || (c.out != "" && !strings.Contains(string(out), c.out)) {
 			t.Errorf("%s: exit code %d, output %q; want %d and %q", c.mode, code, out, c.code, c.out)
+		}
+	}
+}
+
+func TestIsChild(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"-spans", "10"}, false},
+		{[]string{"-role=endpoint", "-down=true"}, true},
+		{[]string{"-spans", "10", "-role=endpoint"}, false},
+	} {
+		if got := IsChild(c.args); got != c.want {
+			t.Errorf("IsChild(%q) = %v, want %v", c.args, got, c.want)
 		}
 	}
 }

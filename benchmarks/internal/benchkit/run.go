@@ -2,26 +2,37 @@ package benchkit
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
 
+// IsChild reports whether args (os.Args[1:]) ask for a child role: the
+// parent re-executes its own binary with "-role=<role>" as the first
+// argument.
+func IsChild(args []string) bool {
+	return len(args) > 0 && strings.HasPrefix(args[0], "-role=")
+}
+
 // Main is the main function of a benchmark program whose children are its
-// own binary re-executed with a role: when isChild says the arguments are
-// a child's, it exits with child's code; otherwise it runs parent with
+// own binary re-executed with a role: when the arguments are a child's
+// ([IsChild]), it exits with child's code; otherwise it runs parent with
 // the standard output and error and exits 1, the error prefixed with name,
-// when parent fails.
-func Main(name string, isChild func(args []string) bool, child func(args []string) int, parent func(args []string, stdout, stderr io.Writer) error) {
+// when parent fails (0 when it failed with [flag.ErrHelp]: -h printed the
+// usage).
+func Main(name string, child func(args []string) int, parent func(args []string, stdout, stderr io.Writer) error) {
 	args := os.Args[1:]
-	if isChild(args) {
+	if IsChild(args) {
 		os.Exit(child(args))
 	}
-	if err := parent(args, os.Stdout, os.Stderr); err != nil {
+	if err := parent(args, os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
