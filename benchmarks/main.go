@@ -14,15 +14,7 @@ import (
 	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
-func main() {
-	if isChild(os.Args[1:]) {
-		os.Exit(childMain(os.Args[1:]))
-	}
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "benchmarks:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("benchmarks", childMain, run) }
 
 // options are the parent's flags.
 type options struct {
@@ -88,7 +80,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	case o.analyze && !o.profiles:
 		o.analyze = false
 	}
-	root := moduleRoot()
+	root := benchkit.ModuleRoot()
 	if o.out == "" {
 		o.out = filepath.Join(root, "benchmarks", "out")
 	}
@@ -96,25 +88,6 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		o.report = filepath.Join(root, "benchmarks", "REPORT.md")
 	}
 	return o, nil
-}
-
-// moduleRoot is the nearest directory above the working directory holding
-// a go.mod, or the working directory.
-func moduleRoot() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	for d := wd; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return wd
-		}
-		d = parent
-	}
 }
 
 // runData is everything one run measured.
@@ -135,25 +108,14 @@ type runData struct {
 func run(args []string, stdout, stderr io.Writer) error {
 	o, err := parseOptions(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return err // flag.ErrHelp for -h: benchkit.Main exits 0
 	}
-	exe, err := os.Executable()
+	ctx, parent, err := benchkit.StartParent(o.out, o.keep, o.timeout, stderr)
 	if err != nil {
 		return err
 	}
-	work, remove, err := benchkit.Scratch(o.out, o.keep)
-	if err != nil {
-		return err
-	}
-	defer remove()
-	ctx, cancel := benchkit.RunContext(o.timeout)
-	defer cancel()
-
-	stderr = &benchkit.SyncWriter{W: stderr} // the children's output pipes copy concurrently
-	h := &harness{o: o, exe: exe, work: work, stderr: stderr, progress: stderr}
+	defer parent.Close()
+	h := &harness{o: o, exe: parent.Exe, work: parent.Work, stderr: parent.Stderr, progress: parent.Stderr}
 	if h.pad, err = padFor(o.shipEnvelopeBytes); err != nil {
 		return fmt.Errorf("-ship-envelope-bytes: %w", err)
 	}

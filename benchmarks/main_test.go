@@ -18,7 +18,7 @@ import (
 // TestMain lets the test binary play the children's roles: the harness
 // re-executes its own binary (here, the test binary) with -role=....
 func TestMain(m *testing.M) {
-	if isChild(os.Args[1:]) {
+	if benchkit.IsChild(os.Args[1:]) {
 		os.Exit(childMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())

@@ -208,7 +208,7 @@ func (d *runData) markdown(ts []target) string {
 
 // relOut shows the output directory relative to the module when it can.
 func relOut(out string) string {
-	if r, err := filepath.Rel(moduleRoot(), out); err == nil && !strings.HasPrefix(r, "..") {
+	if r, err := filepath.Rel(benchkit.ModuleRoot(), out); err == nil && !strings.HasPrefix(r, "..") {
 		return r
 	}
 	return out

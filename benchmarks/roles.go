@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -31,11 +30,6 @@ const benchIKey = "00000000-0000-0000-0000-000000000000"
 // connString is the connection string pointing at a loopback endpoint.
 func connString(endpoint string) string {
 	return "InstrumentationKey=" + benchIKey + ";IngestionEndpoint=" + endpoint
-}
-
-// isChild reports whether args (os.Args[1:]) ask for a child role.
-func isChild(args []string) bool {
-	return len(args) > 0 && strings.HasPrefix(args[0], "-role=")
 }
 
 // childMain runs the role args[0] names and returns the exit code.

@@ -19,13 +19,14 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 	"github.com/aispool/aispool/chaos/fakeingest"
 )
 
 // TestMain lets the test binary play the children's roles: the harness
 // re-executes its own binary (here, the test binary) with -role=....
 func TestMain(m *testing.M) {
-	if isChild(os.Args[1:]) {
+	if benchkit.IsChild(os.Args[1:]) {
 		os.Exit(childMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())

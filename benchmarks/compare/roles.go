@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -41,11 +40,6 @@ const (
 
 // pollInterval is how often a child asks the endpoint for its count.
 const pollInterval = 5 * time.Millisecond
-
-// isChild reports whether args (os.Args[1:]) ask for a child role.
-func isChild(args []string) bool {
-	return len(args) > 0 && strings.HasPrefix(args[0], "-role=")
-}
 
 // childFlags are the flags of every role.
 type childFlags struct {

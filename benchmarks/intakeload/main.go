@@ -45,15 +45,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 )
 
 type options struct {
@@ -100,13 +100,11 @@ func run(o options) error {
 	defer os.RemoveAll(tmp)
 	if o.aispool == "" {
 		o.aispool = filepath.Join(tmp, "aispool")
-		build := exec.Command("go", "build", "-o", o.aispool, "./cmd/aispool")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
+		if err := benchkit.BuildAispool(o.aispool, os.Stderr); err != nil {
 			return fmt.Errorf("building aispool (run from the module's root, or give -aispool): %w", err)
 		}
 	}
-	up, err := startUpstream()
+	up, err := benchkit.StartUpstream()
 	if err != nil {
 		return err
 	}
@@ -133,49 +131,11 @@ func run(o options) error {
 	return nil
 }
 
-// upstream is a loopback ingestion endpoint that accepts everything.
-type upstream struct {
-	*http.Server
-	URL string
-}
-
-func startUpstream() (*upstream, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var rd io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			rd = zr
-		}
-		n := 0
-		sc := bufio.NewScanner(rd)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
-				n++
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"itemsReceived":%d,"itemsAccepted":%d,"errors":[]}`, n, n)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	return &upstream{Server: srv, URL: "http://" + ln.Addr().String()}, nil
-}
-
-// daemon is "aispool run" as a child process.
+// daemon is "aispool run" as a child process, with the address of its
+// Breeze intake.
 type daemon struct {
-	cmd    *exec.Cmd
+	*benchkit.Daemon
 	ingest string
-	mu     sync.Mutex
-	logs   []string
-	done   chan struct{}
 }
 
 func startDaemon(o options, dir, upURL string, extra ...string) (*daemon, error) {
@@ -184,83 +144,24 @@ func startDaemon(o options, dir, upURL string, extra ...string) (*daemon, error)
 		"--listen", "127.0.0.1:0", "--admin-listen", "", "--log-format", "json"}
 	args = append(args, extra...)
 	args = append(args, strings.Fields(o.runArgs)...)
-	cmd := exec.Command(o.aispool, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
+	d, ready, err := benchkit.StartDaemon(o.aispool, args)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	var rec struct {
+		Listen string `json:"listen"`
+	}
+	if err := json.Unmarshal(ready, &rec); err != nil {
+		d.Stop()
 		return nil, err
 	}
-	d := &daemon{cmd: cmd, done: make(chan struct{})}
-	ready := make(chan string, 1)
-	go func() {
-		defer close(d.done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			d.mu.Lock()
-			d.logs = append(d.logs, line)
-			d.mu.Unlock()
-			var rec struct {
-				Msg    string `json:"msg"`
-				Listen string `json:"listen"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "aispool running" {
-				ready <- rec.Listen
-			}
-		}
-	}()
-	select {
-	case d.ingest = <-ready:
-		return d, nil
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-d.done
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("daemon did not start:\n%s", strings.Join(d.logLines(), "\n"))
-	}
-}
-
-func (d *daemon) logLines() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.logs)
-}
-
-func (d *daemon) stop() {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(30 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-	}
-	_ = d.cmd.Wait()
+	return &daemon{Daemon: d, ingest: rec.Listen}, nil
 }
 
 // status returns VmRSS and VmHWM of the process, in KiB.
 func status(pid int) (rss, hwm int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = n
-		case "VmHWM":
-			hwm = n
-		}
-	}
-	return rss, hwm
+	v := benchkit.ProcStatusKiB(pid, "VmRSS", "VmHWM")
+	return v[0], v[1]
 }
 
 func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
@@ -440,8 +341,8 @@ func memoryScenario(o options, dir, upURL string) error {
 	if err != nil {
 		return err
 	}
-	defer d.stop()
-	pid := d.cmd.Process.Pid
+	defer d.Stop()
+	pid := d.Pid()
 	time.Sleep(time.Second)
 	baseRSS, _ := status(pid)
 	fmt.Printf("- attack body: %d envelopes of %d bytes, %.1f MB decoded, %.0f KB gzip, ending in garbage; %d at once\n",
@@ -526,7 +427,7 @@ func slowScenario(o options, dir, upURL string) error {
 	if err != nil {
 		return err
 	}
-	defer d.stop()
+	defer d.Stop()
 	addr := strings.TrimPrefix(d.ingest, "http://")
 	start := time.Now()
 	type slowEnd struct {
@@ -607,7 +508,7 @@ func floodScenario(o options, dir, upURL string) error {
 		return err
 	}
 	addr := strings.TrimPrefix(d.ingest, "https://")
-	before := len(d.logLines())
+	before := len(d.Logs())
 	start := time.Now()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 50)
@@ -633,10 +534,10 @@ func floodScenario(o options, dir, upURL string) error {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback, self-signed
 	a := post(client, d.ingest, normalBody(0), false, start)
 	time.Sleep(12 * time.Second) // past a summary interval
-	d.stop()
+	d.Stop()
 	var warn int
 	var examples []string
-	for _, l := range d.logLines()[before:] {
+	for _, l := range d.Logs()[before:] {
 		var rec struct {
 			Level string `json:"level"`
 		}

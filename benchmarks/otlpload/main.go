@@ -28,7 +28,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
@@ -38,10 +37,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -49,13 +46,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
+	"github.com/aispool/aispool/benchmarks/internal/benchkit"
 	"github.com/aispool/aispool/exporter/envelope"
 	"github.com/aispool/aispool/internal/otlpconv"
 )
@@ -133,14 +130,13 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	up, err := startUpstream()
+	up, err := benchkit.StartUpstream()
 	if err != nil {
 		return err
 	}
 	defer up.Close()
-	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("otlpload: %d spans per run, %d per request, clients %s, %d round(s); %s %s/%s, %d CPUs; load average before: %s\n\n",
-		o.spans, o.batch, o.clients, o.rounds, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), strings.TrimSpace(string(load)))
+		o.spans, o.batch, o.clients, o.rounds, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), benchkit.LoadAvg())
 	for _, ph := range phases {
 		if strings.Contains(","+o.phases+",", ","+ph.name+",") {
 			fmt.Printf("%s: %d bytes per request body (%d envelopes, %.0f bytes each before compression)\n",
@@ -181,8 +177,7 @@ func run(o options) error {
 	if o.rounds > 1 || len(bins) > 1 {
 		summarize(all, bins)
 	}
-	load, _ = os.ReadFile("/proc/loadavg")
-	fmt.Printf("\nload average after: %s\n", strings.TrimSpace(string(load)))
+	fmt.Printf("\nload average after: %s\n", benchkit.LoadAvg())
 	return nil
 }
 
@@ -203,9 +198,7 @@ func parseCounts(s string) ([]int, error) {
 func binaries(spec, tmp string) ([]aispoolBin, error) {
 	if spec == "" {
 		path := filepath.Join(tmp, "aispool")
-		build := exec.Command("go", "build", "-o", path, "./cmd/aispool")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
+		if err := benchkit.BuildAispool(path, os.Stderr); err != nil {
 			return nil, fmt.Errorf("building aispool (run from the module's root, or give -aispool): %w", err)
 		}
 		return []aispoolBin{{"aispool", path}}, nil
@@ -362,7 +355,7 @@ type result struct {
 
 func (r result) cpuPer100k() float64 { return r.cpu / float64(r.spans) * 100000 }
 
-func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *upstream, name string) (result, error) {
+func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *benchkit.Upstream, name string) (result, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return result{}, err
 	}
@@ -371,8 +364,8 @@ func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *u
 	if err != nil {
 		return result{}, err
 	}
-	defer d.stop()
-	up.items.Store(0)
+	defer d.Stop()
+	up.ResetItems()
 	requests := o.spans / o.batch
 	want := int64(requests * ph.records)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: time.Minute}
@@ -398,7 +391,7 @@ func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *u
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			a, f := rss(d.cmd.Process.Pid)
+			a, f := rss(d.Pid())
 			peak[0], peak[1] = max(peak[0], a), max(peak[1], f)
 			select {
 			case <-tick.C:
@@ -408,7 +401,7 @@ func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *u
 			}
 		}
 	}()
-	cpu0 := cpuSeconds(d.cmd.Process.Pid)
+	cpu0 := cpuSeconds(d.Pid())
 	start := time.Now()
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -438,14 +431,14 @@ func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *u
 	}
 	acked := time.Since(start)
 	deadline := time.Now().Add(5 * time.Minute)
-	for up.items.Load() < want {
+	for up.Items() < want {
 		if time.Now().After(deadline) {
-			return result{}, fmt.Errorf("upstream got %d of %d envelopes", up.items.Load(), want)
+			return result{}, fmt.Errorf("upstream got %d of %d envelopes", up.Items(), want)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	delivered := time.Since(start)
-	cpu := cpuSeconds(d.cmd.Process.Pid) - cpu0
+	cpu := cpuSeconds(d.Pid()) - cpu0
 	if o.profile != "" {
 		if err := <-profDone; err != nil {
 			return result{}, err
@@ -458,7 +451,7 @@ func measure(o options, bin aispoolBin, ph phase, clients int, dir string, up *u
 	peak := <-sampled
 	spans := requests * o.batch
 	return result{anon: peak[0], file: peak[1], phase: ph.name, bin: bin.name, clients: clients, spans: spans, wall: delivered, ackedRate: float64(spans) / acked.Seconds(),
-		deliveredRate: float64(spans) / delivered.Seconds(), cpu: cpu, hwm: hwm(d.cmd.Process.Pid),
+		deliveredRate: float64(spans) / delivered.Seconds(), cpu: cpu, hwm: hwm(d.Pid()),
 		requests: requests + int(refused.Load()), refused: int(refused.Load())}, nil
 }
 
@@ -501,50 +494,12 @@ func post(client *http.Client, url string, ph phase) (int, error) {
 	return 0, fmt.Errorf("%s: answer %d", url, resp.StatusCode)
 }
 
-// upstream is a loopback ingestion endpoint that counts envelopes and
-// accepts them all.
-type upstream struct {
-	*http.Server
-	URL   string
-	items atomic.Int64
-}
-
-func startUpstream() (*upstream, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	up := &upstream{URL: "http://" + ln.Addr().String()}
-	up.Server = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var rd io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			rd = zr
-		}
-		b, err := io.ReadAll(rd)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		n := bytes.Count(b, []byte{'\n'})
-		up.items.Add(int64(n))
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"itemsReceived":%d,"itemsAccepted":%d,"errors":[]}`, n, n)
-	})}
-	go func() { _ = up.Serve(ln) }()
-	return up, nil
-}
-
-// daemon is "aispool run" as a child process.
+// daemon is "aispool run" as a child process, with the addresses it
+// listens on.
 type daemon struct {
-	cmd   *exec.Cmd
+	*benchkit.Daemon
 	base  map[string]string // base URL by path
 	admin string            // admin endpoint's base URL, with -profile
-	done  chan struct{}
 }
 
 func startDaemon(o options, path, dir, upURL string) (*daemon, error) {
@@ -558,65 +513,20 @@ func startDaemon(o options, path, dir, upURL string) (*daemon, error) {
 		args = append(args, "--admin-listen", "")
 	}
 	args = append(args, strings.Fields(o.runArgs)...)
-	cmd := exec.Command(path, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := cmd.StderrPipe()
+	d, ready, err := benchkit.StartDaemon(path, args)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	var rec struct {
+		Listen   string `json:"listen"`
+		OTLPHTTP string `json:"otlp_http"`
+		Admin    string `json:"admin"`
+	}
+	if err := json.Unmarshal(ready, &rec); err != nil {
+		d.Stop()
 		return nil, err
 	}
-	d := &daemon{cmd: cmd, done: make(chan struct{})}
-	type addrs struct {
-		base  map[string]string
-		admin string
-	}
-	ready := make(chan addrs, 1)
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	go func() {
-		defer close(d.done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			mu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			var rec struct {
-				Msg      string `json:"msg"`
-				Listen   string `json:"listen"`
-				OTLPHTTP string `json:"otlp_http"`
-				Admin    string `json:"admin"`
-			}
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "aispool running" {
-				ready <- addrs{map[string]string{"/v1/traces": rec.OTLPHTTP, "/v2.1/track": rec.Listen}, rec.Admin}
-			}
-		}
-	}()
-	select {
-	case a := <-ready:
-		d.base, d.admin = a.base, a.admin
-		return d, nil
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-d.done
-		_ = cmd.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		return nil, fmt.Errorf("daemon did not start:\n%s", logs.String())
-	}
-}
-
-func (d *daemon) stop() {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(30 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-	}
-	_ = d.cmd.Wait()
+	return &daemon{Daemon: d, base: map[string]string{"/v1/traces": rec.OTLPHTTP, "/v2.1/track": rec.Listen}, admin: rec.Admin}, nil
 }
 
 // cpuSeconds returns the user and system CPU time of a process.
@@ -639,37 +549,9 @@ func cpuSeconds(pid int) float64 {
 // rss returns a process's resident anonymous and file-backed memory
 // (RssAnon, RssFile), in KiB.
 func rss(pid int) (anon, file int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-		switch k {
-		case "RssAnon":
-			anon = n
-		case "RssFile":
-			file = n
-		}
-	}
-	return anon, file
+	v := benchkit.ProcStatusKiB(pid, "RssAnon", "RssFile")
+	return v[0], v[1]
 }
 
 // hwm returns a process's peak RSS (VmHWM), in KiB.
-func hwm(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+func hwm(pid int) int64 { return benchkit.ProcStatusKiB(pid, "VmHWM")[0] }

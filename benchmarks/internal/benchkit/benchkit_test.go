@@ -2,7 +2,9 @@ package benchkit
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -249,6 +251,12 @@ func TestUsageAndProc(t *testing.T) {
 	if v := ReadStatusKiB("VmRSS", "NoSuchField"); v[0] <= 0 || v[1] != 0 {
 		t.Errorf("ReadStatusKiB = %v", v)
 	}
+	if v := ProcStatusKiB(os.Getpid(), "VmHWM", "NoSuchField"); v[0] <= 0 || v[1] != 0 {
+		t.Errorf("ProcStatusKiB(self) = %v", v)
+	}
+	if v := ProcStatusKiB(-1, "VmRSS"); v[0] != 0 {
+		t.Errorf("ProcStatusKiB(no such process) = %v", v)
+	}
 	if LoadAvg() == "unknown" || CPUModel() == "" {
 		t.Errorf("LoadAvg %q, CPUModel %q", LoadAvg(), CPUModel())
 	}
@@ -301,4 +309,214 @@ func TestUntilClosed(t *testing.T) {
 	r2, w2 := io.Pipe()
 	defer w2.Close()
 	UntilClosed(ctx, r2) // returns: ctx has ended
+}
+
+// The upstream counts the lines of plain and gzip bodies, the last one
+// without its newline too, and refuses a body that is not gzip.
+func TestUpstream(t *testing.T) {
+	up, err := StartUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = up.Close() })
+	if !strings.HasPrefix(up.URL, "http://127.0.0.1:") {
+		t.Fatalf("listens on %q, not on loopback", up.URL)
+	}
+	send := func(body []byte, gz bool) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, up.URL+"/v2.1/track", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gz {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	_, _ = zw.Write([]byte("{}\n{}\n{}\n"))
+	_ = zw.Close()
+	for _, c := range []struct {
+		name       string
+		body       []byte
+		gz         bool
+		status     int
+		items, sum int64
+	}{
+		{"gzip, three lines", zb.Bytes(), true, http.StatusOK, 3, 3},
+		{"plain, last line without newline", []byte("{}\n{}"), false, http.StatusOK, 2, 5},
+		{"empty", nil, false, http.StatusOK, 0, 5},
+		{"not gzip", []byte("{}\n"), true, http.StatusBadRequest, -1, 5},
+	} {
+		status, body := send(c.body, c.gz)
+		if status != c.status {
+			t.Errorf("%s: status %d (%s), want %d", c.name, status, body, c.status)
+		}
+		if want := fmt.Sprintf(`"itemsAccepted":%d`, c.items); c.items >= 0 && !strings.Contains(body, want) {
+			t.Errorf("%s: answer %s, want %s", c.name, body, want)
+		}
+		if got := up.Items(); got != c.sum {
+			t.Errorf("%s: Items() = %d, want %d", c.name, got, c.sum)
+		}
+	}
+	up.ResetItems()
+	if got := up.Items(); got != 0 {
+		t.Errorf("after ResetItems, Items() = %d", got)
+	}
+}
+
+// StartDaemon returns the "aispool running" record of a real child (a
+// shell that logs as the daemon does), keeps its log lines, and Stop
+// ends and reaps it.
+func TestStartDaemon(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh:", err)
+	}
+	d, ready, err := StartDaemon(sh, []string{"-c",
+		`echo '{"msg":"starting"}' >&2; echo '{"msg":"aispool running","listen":"http://127.0.0.1:1"}' >&2; exec sleep 60`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ready), `"listen":"http://127.0.0.1:1"`) {
+		t.Errorf("ready record %s", ready)
+	}
+	if d.Pid() <= 0 {
+		t.Errorf("Pid() = %d", d.Pid())
+	}
+	start := time.Now()
+	d.Stop()
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Stop took %v: SIGTERM did not end the child", took)
+	}
+	if d.Cmd.ProcessState == nil || d.Cmd.ProcessState.Success() {
+		t.Errorf("after Stop: %v, want a child ended by SIGTERM", d.Cmd.ProcessState)
+	}
+	if logs := d.Logs(); len(logs) != 2 || logs[0] != `{"msg":"starting"}` {
+		t.Errorf("Logs() = %q", logs)
+	}
+}
+
+// StartParent makes the run's scratch directory and context; Close ends
+// the context and removes the directory, unless kept.
+func TestStartParent(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "out")
+		var buf bytes.Buffer
+		ctx, p, err := StartParent(dir, keep, time.Minute, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if self, _ := os.Executable(); p.Exe != self {
+			t.Errorf("Exe = %q, want %q", p.Exe, self)
+		}
+		if filepath.Dir(p.Work) != dir {
+			t.Errorf("Work %q is not in %q", p.Work, dir)
+		}
+		if _, err := os.Stat(p.Work); err != nil {
+			t.Errorf("Work: %v", err)
+		}
+		_, _ = io.WriteString(p.Stderr, "hello\n")
+		if buf.String() != "hello\n" {
+			t.Errorf("Stderr wrote %q", buf.String())
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("context ended before Close: %v", ctx.Err())
+		}
+		p.Close()
+		if ctx.Err() == nil {
+			t.Error("Close did not end the context")
+		}
+		_, err = os.Stat(p.Work)
+		if keep != (err == nil) {
+			t.Errorf("keep %v: after Close, Work: %v", keep, err)
+		}
+	}
+}
+
+// ModuleRoot is the nearest directory above holding a go.mod: from this
+// package's directory, the module's root.
+func TestModuleRoot(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := ModuleRoot()
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("ModuleRoot() = %q: %v", root, err)
+	}
+	if want := filepath.Join(root, "benchmarks", "internal", "benchkit"); wd != want {
+		t.Errorf("ModuleRoot() = %q, not the root above %q", root, wd)
+	}
+}
+
+// TestMainHelper is Main in a child of TestMainExits (BENCHKIT_MAIN says
+// which way it goes); it does nothing in a plain test run.
+func TestMainHelper(t *testing.T) {
+	mode := os.Getenv("BENCHKIT_MAIN")
+	if mode == "" {
+		t.Skip("a child of TestMainExits")
+	}
+	if mode == "child" {
+		os.Args = []string{os.Args[0], "-role=x"}
+	}
+	Main("prog", func([]string) int { return 3 },
+		func(_ []string, stdout, _ io.Writer) error {
+			switch mode {
+			case "fail":
+				return fmt.Errorf("boom")
+			case "help":
+				return fmt.Errorf("parsing: %w", flag.ErrHelp)
+			}
+			_, _ = io.WriteString(stdout, "parent ran\n")
+			return nil
+		})
+}
+
+// Main runs the child or the parent, and exits with the child's code, or
+// 1 and the named error when the parent fails (but for -h).
+func TestMainExits(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode, out string
+		code      int
+	}{
+		{"child", "", 3},
+		{"fail", "prog: boom", 1},
+		{"ok", "parent ran", 0},
+		{"help", "", 0},
+	} {
+		cmd := exec.Command(exe, "-test.run=^TestMainHelper$")
+		cmd.Env = append(ChildEnv(), "BENCHKIT_MAIN="+c.mode)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != c.code || (c.out != "" && !strings.Contains(string(out), c.out)) {
+			t.Errorf("%s: exit code %d, output %q; want %d and %q", c.mode, code, out, c.code, c.out)
+		}
+	}
+}
+
+func TestIsChild(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"-spans", "10"}, false},
+		{[]string{"-role=endpoint", "-down=true"}, true},
+		{[]string{"-spans", "10", "-role=endpoint"}, false},
+	} {
+		if got := IsChild(c.args); got != c.want {
+			t.Errorf("IsChild(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
 }

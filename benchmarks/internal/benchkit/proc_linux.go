@@ -3,6 +3,7 @@ package benchkit
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,9 +20,18 @@ func ReadHWM() int64 { return ReadStatusKiB("VmHWM")[0] }
 
 // ReadStatusKiB returns the named fields of /proc/self/status, in KiB (0
 // when absent).
-func ReadStatusKiB(fields ...string) []int64 {
+func ReadStatusKiB(fields ...string) []int64 { return statusKiB("self", fields) }
+
+// ProcStatusKiB returns the named fields of process pid's
+// /proc/<pid>/status (VmRSS, VmHWM, RssAnon...), in KiB (0 when absent or
+// when the process is gone).
+func ProcStatusKiB(pid int, fields ...string) []int64 {
+	return statusKiB(strconv.Itoa(pid), fields)
+}
+
+func statusKiB(proc string, fields []string) []int64 {
 	out := make([]int64, len(fields))
-	f, err := os.Open("/proc/self/status")
+	f, err := os.Open(filepath.Join("/proc", proc, "status"))
 	if err != nil {
 		return out
 	}

@@ -14,6 +14,9 @@ func ReadHWM() int64 { return 0 }
 // ReadStatusKiB is unavailable outside Linux.
 func ReadStatusKiB(fields ...string) []int64 { return make([]int64, len(fields)) }
 
+// ProcStatusKiB is unavailable outside Linux.
+func ProcStatusKiB(_ int, fields ...string) []int64 { return make([]int64, len(fields)) }
+
 // ResetHWM is unavailable outside Linux.
 func ResetHWM() {}
 
