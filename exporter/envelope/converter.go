@@ -29,6 +29,8 @@ type Converter struct {
 	item    item
 	scratch []byte
 	trim    trimState
+	times   timeCache
+	opName  [2]int        // where appendEnvelope wrote the ai.operation.name tag's string, when it did
 	sig     signalScratch // log records and metric points
 
 	converted atomic.Uint64

@@ -21,6 +21,12 @@ const replacementChar = "\uFFFD"
 // control characters and U+2028/U+2029 are escaped, so the output is valid
 // JSON and safe to embed in JavaScript. It reports whether s was cut.
 func appendEscaped[T byteString](dst []byte, s T, budget *int) ([]byte, bool) {
+	if n := len(s); n <= *budget && allPlain(s) {
+		// Nearly every value: ASCII that needs no escaping, within the
+		// budget (one unit per byte). One pass to check, one copy.
+		*budget -= n
+		return append(dst, s...), false
+	}
 	b := *budget
 	start, i := 0, 0
 	for i < len(s) {
@@ -83,6 +89,27 @@ func appendEscaped[T byteString](dst []byte, s T, budget *int) ([]byte, bool) {
 	dst = append(dst, s[start:i]...)
 	*budget = b
 	return dst, i < len(s)
+}
+
+// allPlain reports whether every byte of s is plainASCII: eight bytes at a
+// time, the last eight overlapping the ones before when len(s) is not a
+// multiple of eight.
+func allPlain[T byteString](s T) bool {
+	n := len(s)
+	if n < 8 {
+		for i := range n {
+			if !plainASCII[s[i]] {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 <= n; i += 8 {
+		if !plain8(load8(s[i:])) {
+			return false
+		}
+	}
+	return n%8 == 0 || plain8(load8(s[n-8:]))
 }
 
 // plainASCII reports the bytes that appear raw in a JSON string body: ASCII

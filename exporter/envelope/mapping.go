@@ -95,7 +95,7 @@ func (c *Converter) loadSpan(s Span) {
 
 	if request {
 		c.fillRequest(it, fam, s.Name())
-		sp.opName = it.name
+		sp.opName.set(&it.name)
 	} else {
 		c.fillDependency(it, fam, kind, s.Name())
 		sp.opName.reset()

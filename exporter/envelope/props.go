@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"encoding/hex"
 	"math"
 	"strconv"
 
@@ -105,9 +104,9 @@ func (c *Converter) linksJSON(it *item) []byte {
 		sc := &it.links[i].SpanContext
 		tid, sid := sc.TraceID(), sc.SpanID()
 		b = append(b, `{"operation_Id":"`...)
-		b = hex.AppendEncode(b, tid[:])
+		b = appendHex(b, tid[:])
 		b = append(b, `","id":"`...)
-		b = hex.AppendEncode(b, sid[:])
+		b = appendHex(b, sid[:])
 		b = append(b, `"}`...)
 	}
 	b = append(b, ']')
