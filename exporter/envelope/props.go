@@ -22,7 +22,8 @@ type propWriter struct {
 // when trimming removes this property; otherwise the caller writes the
 // value and calls end.
 func (w *propWriter) begin(key string) (start int, ok bool) {
-	if key == "" || charCount(key, maxPropertyKey) > maxPropertyKey {
+	// A key counts at most one UTF-16 unit per byte: count only longer ones.
+	if key == "" || len(key) > maxPropertyKey && charCount(key, maxPropertyKey) > maxPropertyKey {
 		return 0, false
 	}
 	ord := w.ord
