@@ -33,10 +33,10 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 		dst = append(dst, '"')
 	}
 	c.opName = [2]int{}
-	if !sp.opName.empty() {
+	if op := sp.operationName(); !op.empty() {
 		dst = append(dst, `,"ai.operation.name":`...)
 		start := len(dst)
-		dst = c.appendText(dst, &sp.opName, maxName)
+		dst = c.appendText(dst, op, maxName)
 		c.opName = [2]int{start, len(dst)}
 	}
 	dst = appendOptionalTag(dst, "ai.user.authUserId", sp.authUserID)
@@ -92,7 +92,7 @@ func (c *Converter) appendOperation(dst []byte, it *item) []byte {
 	dst = append(dst, `,"id":"`...)
 	dst = appendHex(dst, it.id[:])
 	dst = append(dst, `","name":`...)
-	if c.opName[1] > 0 && it.name.equal(&it.span.opName) {
+	if op := it.span.operationName(); c.opName[1] > 0 && (op == &it.name || it.name.equal(op)) {
 		// A request's name is its operation name, encoded a moment ago
 		// with the same limit: copy it.
 		dst = append(dst, dst[c.opName[0]:c.opName[1]]...)

@@ -98,6 +98,14 @@ func (it *item) reset(typ envType, sp *spanItem) {
 	it.signal = signalFields{}
 }
 
+// operationName is the ai.operation.name of the span's envelopes.
+func (sp *spanItem) operationName() *text {
+	if sp.opIsName {
+		return &sp.item.name
+	}
+	return &sp.opName
+}
+
 // spanItem holds the main envelope of a span and the context its event
 // envelopes share.
 type spanItem struct {
@@ -106,6 +114,7 @@ type spanItem struct {
 	sampleRate float64
 	res        []byte // encoded resource tags
 	opName     text
+	opIsName   bool // the operation name is item.name (a request's): opName is unused
 	authUserID string
 	userID     string
 	sessionID  string

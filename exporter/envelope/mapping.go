@@ -95,9 +95,10 @@ func (c *Converter) loadSpan(s Span) {
 
 	if request {
 		c.fillRequest(it, fam, s.Name())
-		sp.opName.set(&it.name)
+		sp.opIsName = true // a request is its own operation
 	} else {
 		c.fillDependency(it, fam, kind, s.Name())
+		sp.opIsName = false
 		sp.opName.reset()
 		sp.opName.add(a.str(keyOperationName))
 	}

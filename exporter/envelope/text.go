@@ -40,11 +40,6 @@ func (t *text) add(s string) { t.addPart(part{s: s}) }
 
 func (t *text) empty() bool { return t.n == 0 }
 
-// set makes t a copy of u.
-func (t *text) set(u *text) {
-	t.n = copy(t.p[:], u.p[:u.n])
-}
-
 // equal reports whether t and u hold the same parts.
 func (t *text) equal(u *text) bool {
 	if t.n != u.n {
