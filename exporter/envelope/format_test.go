@@ -369,3 +369,27 @@ func TestAppendDigits(t *testing.T) {
 		}
 	}
 }
+
+// TestAllPlain checks allPlain against a byte-by-byte loop over
+// plainASCII: every length up to 40, with one byte of every value at every
+// position of a plain string.
+func TestAllPlain(t *testing.T) {
+	for n := range 41 {
+		plain := make([]byte, n)
+		for i := range plain {
+			plain[i] = 'a' + byte(i%26)
+		}
+		if !allPlain(string(plain)) || !allPlain(plain) {
+			t.Fatalf("allPlain(%q) = false", plain)
+		}
+		for pos := range n {
+			for c := range 256 {
+				s := append([]byte(nil), plain...)
+				s[pos] = byte(c)
+				if got, want := allPlain(string(s)), plainASCII[c]; got != want {
+					t.Fatalf("allPlain(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}

@@ -104,12 +104,19 @@ func allPlain[T byteString](s T) bool {
 		}
 		return true
 	}
-	for i := 0; i+8 <= n; i += 8 {
-		if !plain8(load8(s[i:])) {
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		if !plain16(load8(s[i:]), load8(s[i+8:])) {
 			return false
 		}
 	}
-	return n%8 == 0 || plain8(load8(s[n-8:]))
+	if i+8 <= n {
+		if !plain8(load8(s[i:])) {
+			return false
+		}
+		i += 8
+	}
+	return i == n || plain8(load8(s[n-8:]))
 }
 
 // plainASCII reports the bytes that appear raw in a JSON string body: ASCII
@@ -140,6 +147,14 @@ func plain8(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q, b := x^(ones*'"'), x^(ones*'\\')
 	return (x|(x-ones*0x20)|(q-ones)|(b-ones))&highs == 0
+}
+
+// plain16 is plain8 of x and y, with one test.
+func plain16(x, y uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	qx, bx := x^(ones*'"'), x^(ones*'\\')
+	qy, by := y^(ones*'"'), y^(ones*'\\')
+	return (x|(x-ones*0x20)|(qx-ones)|(bx-ones)|y|(y-ones*0x20)|(qy-ones)|(by-ones))&highs == 0
 }
 
 // appendEscapedASCII escapes one ASCII byte that cannot appear raw in a
