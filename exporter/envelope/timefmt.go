@@ -27,7 +27,10 @@ func (tc *timeCache) appendTime(dst []byte, t time.Time) []byte {
 		if sec < minTimeSec || sec > maxTimeSec {
 			return appendTime(dst, t) // clamped: not worth keeping
 		}
-		appendTime(tc.prefix[:0], t)
+		if len(appendTime(tc.prefix[:0], t)) != len(tc.prefix) {
+			tc.ok = false
+			return appendTime(dst, t) // not the fixed layout: never cached
+		}
 		tc.sec, tc.ok = sec, true
 	}
 	dst = append(dst, tc.prefix[:20]...)
