@@ -29,6 +29,8 @@ type Converter struct {
 	item    item
 	scratch []byte
 	trim    trimState
+	times   timeCache
+	opName  [2]int        // where appendEnvelope wrote the ai.operation.name tag's string, when it did
 	sig     signalScratch // log records and metric points
 
 	converted atomic.Uint64
@@ -137,12 +139,13 @@ func (c *Converter) AppendSpan(buf *Buffer, span Span) (n int, err error) {
 		c.skipped[SkipInvalidSpan].Add(1)
 		return 0, fmt.Errorf("%w: nil span", ErrInvalidSpan)
 	}
-	if sc := span.SpanContext(); !sc.TraceID().IsValid() || !sc.SpanID().IsValid() {
+	sc := span.SpanContext()
+	if !sc.TraceID().IsValid() || !sc.SpanID().IsValid() {
 		c.skipped[SkipInvalidSpan].Add(1)
 		return 0, fmt.Errorf("%w: invalid trace or span id", ErrInvalidSpan)
 	}
 
-	c.loadSpan(span)
+	c.loadSpan(span, &sc)
 	var tooLarge int
 	if c.emit(buf, &c.span.item) {
 		n++

@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"encoding/hex"
 	"strconv"
 )
 
@@ -12,7 +11,7 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 	dst = append(dst, `{"ver":1,"name":"`...)
 	dst = append(dst, envelopeNames[it.typ]...)
 	dst = append(dst, `","time":"`...)
-	dst = appendTime(dst, it.time)
+	dst = c.times.appendTime(dst, it.time)
 	dst = append(dst, `","sampleRate":`...)
 	if sp.sampleRate == 100 {
 		dst = append(dst, "100"...) // nothing sampled out: nearly every span
@@ -25,17 +24,20 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 	dst = append(dst, sp.res...)
 	if sp.traceID.IsValid() { // always for spans; logs and metrics may have none
 		dst = append(dst, `,"ai.operation.id":"`...)
-		dst = hex.AppendEncode(dst, sp.traceID[:])
+		dst = appendHex(dst, sp.traceID[:])
 		dst = append(dst, '"')
 	}
 	if it.hasParent {
 		dst = append(dst, `,"ai.operation.parentId":"`...)
-		dst = hex.AppendEncode(dst, it.parentID[:])
+		dst = appendHex(dst, it.parentID[:])
 		dst = append(dst, '"')
 	}
-	if !sp.opName.empty() {
+	c.opName = [2]int{}
+	if op := sp.operationName(); !op.empty() {
 		dst = append(dst, `,"ai.operation.name":`...)
-		dst = c.appendText(dst, &sp.opName, maxName)
+		start := len(dst)
+		dst = c.appendText(dst, op, maxName)
+		c.opName = [2]int{start, len(dst)}
 	}
 	dst = appendOptionalTag(dst, "ai.user.authUserId", sp.authUserID)
 	dst = appendOptionalTag(dst, "ai.user.id", sp.userID)
@@ -88,9 +90,15 @@ func (c *Converter) appendEnvelope(dst []byte, it *item) []byte {
 // RemoteDependencyData.
 func (c *Converter) appendOperation(dst []byte, it *item) []byte {
 	dst = append(dst, `,"id":"`...)
-	dst = hex.AppendEncode(dst, it.id[:])
+	dst = appendHex(dst, it.id[:])
 	dst = append(dst, `","name":`...)
-	dst = c.appendText(dst, &it.name, maxName)
+	if op := it.span.operationName(); c.opName[1] > 0 && (op == &it.name || it.name.equal(op)) {
+		// A request's name is its operation name, encoded a moment ago
+		// with the same limit: copy it.
+		dst = append(dst, dst[c.opName[0]:c.opName[1]]...)
+	} else {
+		dst = c.appendText(dst, &it.name, maxName)
+	}
 	dst = append(dst, `,"duration":"`...)
 	dst = appendDuration(dst, it.duration)
 	dst = append(dst, `","success":`...)

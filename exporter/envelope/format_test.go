@@ -35,6 +35,44 @@ func TestAppendTime(t *testing.T) {
 	}
 }
 
+// TestTimeCache checks that the converter's cached formatting writes what
+// appendTime writes: runs of stamps within one second, jumps across
+// seconds, days and years (back and forth), time zones, and the clamped
+// years on both sides, one cache for all of them in turn.
+func TestTimeCache(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var tc timeCache
+	base := []time.Time{
+		time.Date(2026, 12, 7, 6, 19, 31, 0, time.UTC),
+		time.Date(2024, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 500, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(0, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		{},
+		time.Date(2026, 3, 29, 1, 59, 59, 0, time.FixedZone("X", -7*3600-30*60)),
+	}
+	for range 20000 {
+		tm := base[r.IntN(len(base))]
+		switch r.IntN(4) {
+		case 0: // within the same second or the next
+			tm = tm.Add(time.Duration(r.Int64N(int64(2 * time.Second))))
+		case 1: // anywhere within a few days either side
+			tm = tm.Add(time.Duration(r.Int64N(int64(96*time.Hour))) - 48*time.Hour)
+		case 2: // anywhere at all
+			tm = time.Unix(r.Int64N(maxTimeSec-minTimeSec+2000)+minTimeSec-1000, r.Int64N(1e9))
+		}
+		if r.IntN(3) == 0 {
+			tm = tm.In(time.FixedZone("Z", (r.IntN(27)-12)*3600))
+		}
+		want := string(appendTime([]byte("x"), tm))
+		if got := string(tc.appendTime([]byte("x"), tm)); got != want {
+			t.Fatalf("timeCache.appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
 func TestAppendDuration(t *testing.T) {
 	tests := []struct {
 		in   time.Duration
@@ -58,6 +96,24 @@ func TestAppendDuration(t *testing.T) {
 		}
 		if !validDuration(got) {
 			t.Errorf("validDuration(%s) = false", got)
+		}
+	}
+}
+
+// TestAppendDurationRandom checks appendDuration against fmt over the
+// whole range it writes unclamped.
+func TestAppendDurationRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 20000 {
+		d := time.Duration(r.Int64N(int64(maxDuration) + 1))
+		if r.IntN(2) == 0 {
+			d %= time.Duration(r.Int64N(int64(48*time.Hour)) + 1)
+		}
+		ticks := int64(d / 100)
+		secs := ticks / 1e7
+		want := fmt.Sprintf("%d.%02d:%02d:%02d.%07d", secs/86400, secs%86400/3600, secs%3600/60, secs%60, ticks%1e7)
+		if got := string(appendDuration(nil, d)); got != want {
+			t.Fatalf("appendDuration(%d) = %s, want %s", d, got, want)
 		}
 	}
 }
@@ -310,6 +366,30 @@ func TestAppendDigits(t *testing.T) {
 		want := fmt.Sprintf("x%0*d", width, v)
 		if got := string(appendDigits([]byte("x"), v, width)); got != want {
 			t.Fatalf("appendDigits(%d, %d) = %q, want %q", v, width, got, want)
+		}
+	}
+}
+
+// TestAllPlain checks allPlain against a byte-by-byte loop over
+// plainASCII: every length up to 40, with one byte of every value at every
+// position of a plain string.
+func TestAllPlain(t *testing.T) {
+	for n := range 41 {
+		plain := make([]byte, n)
+		for i := range plain {
+			plain[i] = 'a' + byte(i%26)
+		}
+		if !allPlain(string(plain)) || !allPlain(plain) {
+			t.Fatalf("allPlain(%q) = false", plain)
+		}
+		for pos := range n {
+			for c := range 256 {
+				s := append([]byte(nil), plain...)
+				s[pos] = byte(c)
+				if got, want := allPlain(string(s)), plainASCII[c]; got != want {
+					t.Fatalf("allPlain(%q) = %v, want %v", s, got, want)
+				}
+			}
 		}
 	}
 }

@@ -77,8 +77,33 @@ type item struct {
 	signal signalFields
 }
 
+// reset makes it an empty item of type typ. It clears field by field
+// rather than assign item{}: the texts need only their counts cleared, and
+// the whole struct (over 2 KiB, with pointers: the garbage collector's
+// write barriers while it marks) would cost more than the rest of a small
+// span's mapping. TestItemReset checks that no field is left out.
 func (it *item) reset(typ envType, sp *spanItem) {
-	*it = item{typ: typ, span: sp}
+	it.typ, it.span = typ, sp
+	it.time = time.Time{}
+	it.parentID, it.hasParent = trace.SpanID{}, false
+	it.id = trace.SpanID{}
+	it.name.reset()
+	it.duration, it.success = 0, false
+	it.code.reset()
+	it.url.reset()
+	it.peer.reset()
+	it.depType.reset()
+	it.message, it.typeName, it.stack = "", "", ""
+	it.attrs, it.keep, it.exception, it.statusDesc, it.links = nil, nil, false, "", nil
+	it.signal = signalFields{}
+}
+
+// operationName is the ai.operation.name of the span's envelopes.
+func (sp *spanItem) operationName() *text {
+	if sp.opIsName {
+		return &sp.item.name
+	}
+	return &sp.opName
 }
 
 // spanItem holds the main envelope of a span and the context its event
@@ -89,6 +114,7 @@ type spanItem struct {
 	sampleRate float64
 	res        []byte // encoded resource tags
 	opName     text
+	opIsName   bool // the operation name is item.name (a request's): opName is unused
 	authUserID string
 	userID     string
 	sessionID  string

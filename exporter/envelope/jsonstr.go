@@ -21,6 +21,12 @@ const replacementChar = "\uFFFD"
 // control characters and U+2028/U+2029 are escaped, so the output is valid
 // JSON and safe to embed in JavaScript. It reports whether s was cut.
 func appendEscaped[T byteString](dst []byte, s T, budget *int) ([]byte, bool) {
+	if n := len(s); n <= *budget && allPlain(s) {
+		// Nearly every value: ASCII that needs no escaping, within the
+		// budget (one unit per byte). One pass to check, one copy.
+		*budget -= n
+		return append(dst, s...), false
+	}
 	b := *budget
 	start, i := 0, 0
 	for i < len(s) {
@@ -85,6 +91,34 @@ func appendEscaped[T byteString](dst []byte, s T, budget *int) ([]byte, bool) {
 	return dst, i < len(s)
 }
 
+// allPlain reports whether every byte of s is plainASCII: eight bytes at a
+// time, the last eight overlapping the ones before when len(s) is not a
+// multiple of eight.
+func allPlain[T byteString](s T) bool {
+	n := len(s)
+	if n < 8 {
+		for i := range n {
+			if !plainASCII[s[i]] {
+				return false
+			}
+		}
+		return true
+	}
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		if !plain16(load8(s[i:]), load8(s[i+8:])) {
+			return false
+		}
+	}
+	if i+8 <= n {
+		if !plain8(load8(s[i:])) {
+			return false
+		}
+		i += 8
+	}
+	return i == n || plain8(load8(s[n-8:]))
+}
+
 // plainASCII reports the bytes that appear raw in a JSON string body: ASCII
 // other than control characters, '"' and '\\'.
 var plainASCII = func() (t [256]bool) {
@@ -113,6 +147,14 @@ func plain8(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	q, b := x^(ones*'"'), x^(ones*'\\')
 	return (x|(x-ones*0x20)|(q-ones)|(b-ones))&highs == 0
+}
+
+// plain16 is plain8 of x and y, with one test.
+func plain16(x, y uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	qx, bx := x^(ones*'"'), x^(ones*'\\')
+	qy, by := y^(ones*'"'), y^(ones*'\\')
+	return (x|(x-ones*0x20)|(qx-ones)|(bx-ones)|y|(y-ones*0x20)|(qy-ones)|(by-ones))&highs == 0
 }
 
 // appendEscapedASCII escapes one ASCII byte that cannot appear raw in a

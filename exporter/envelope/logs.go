@@ -252,6 +252,7 @@ func (c *Converter) loadLogRecord(r LogRecord) *item {
 	sp.traceID = r.TraceID()
 	sp.sampleRate = 100
 	sp.res = c.resourceTags(r.Resource())
+	sp.opIsName = false
 	sp.opName.reset()
 	sp.opName.add(a.str(logKeyOperationName))
 	sp.authUserID = a.str(logKeyEnduserID)

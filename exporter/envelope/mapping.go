@@ -35,8 +35,9 @@ func (a *spanAttrs) family() family {
 }
 
 // loadSpan resolves the span's main envelope and the context its events
-// share into c.span.
-func (c *Converter) loadSpan(s Span) {
+// share into c.span. sc is s.SpanContext(), which the caller has read (and
+// checked) already.
+func (c *Converter) loadSpan(s Span, sc *trace.SpanContext) {
 	kvs := s.Attributes()
 	if cap(c.keep) < len(kvs) {
 		c.keep = make([]bool, len(kvs))
@@ -46,7 +47,6 @@ func (c *Converter) loadSpan(s Span) {
 	a.scan(kvs, keep)
 
 	sp := &c.span
-	sc := s.SpanContext()
 	kind := s.SpanKind()
 	request := kind == trace.SpanKindServer || kind == trace.SpanKindConsumer
 	typ := typeDependency
@@ -95,9 +95,10 @@ func (c *Converter) loadSpan(s Span) {
 
 	if request {
 		c.fillRequest(it, fam, s.Name())
-		sp.opName = it.name
+		sp.opIsName = true // a request is its own operation
 	} else {
 		c.fillDependency(it, fam, kind, s.Name())
+		sp.opIsName = false
 		sp.opName.reset()
 		sp.opName.add(a.str(keyOperationName))
 	}

@@ -63,6 +63,7 @@ func (c *Converter) beginMetrics(res *resource.Resource) {
 	sp.traceID = [16]byte{}
 	sp.sampleRate = 100
 	sp.res = c.resourceTags(res)
+	sp.opIsName = false
 	sp.opName.reset()
 	sp.authUserID, sp.userID, sp.sessionID, sp.locationIP, sp.userAgent, sp.synthetic = "", "", "", "", "", false
 }

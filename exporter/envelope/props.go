@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"encoding/hex"
 	"math"
 	"strconv"
 
@@ -23,7 +22,8 @@ type propWriter struct {
 // when trimming removes this property; otherwise the caller writes the
 // value and calls end.
 func (w *propWriter) begin(key string) (start int, ok bool) {
-	if key == "" || charCount(key, maxPropertyKey) > maxPropertyKey {
+	// A key counts at most one UTF-16 unit per byte: count only longer ones.
+	if key == "" || len(key) > maxPropertyKey && charCount(key, maxPropertyKey) > maxPropertyKey {
 		return 0, false
 	}
 	ord := w.ord
@@ -105,9 +105,9 @@ func (c *Converter) linksJSON(it *item) []byte {
 		sc := &it.links[i].SpanContext
 		tid, sid := sc.TraceID(), sc.SpanID()
 		b = append(b, `{"operation_Id":"`...)
-		b = hex.AppendEncode(b, tid[:])
+		b = appendHex(b, tid[:])
 		b = append(b, `","id":"`...)
-		b = hex.AppendEncode(b, sid[:])
+		b = appendHex(b, sid[:])
 		b = append(b, `"}`...)
 	}
 	b = append(b, ']')

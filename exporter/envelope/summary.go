@@ -34,10 +34,11 @@ func (c *Converter) Summarize(span Span, out *SpanSummary) bool {
 	if span == nil {
 		return false
 	}
-	if sc := span.SpanContext(); !sc.TraceID().IsValid() || !sc.SpanID().IsValid() {
+	sc := span.SpanContext()
+	if !sc.TraceID().IsValid() || !sc.SpanID().IsValid() {
 		return false
 	}
-	c.loadSpan(span)
+	c.loadSpan(span, &sc)
 	it := &c.span.item
 	*out = SpanSummary{
 		Request:    it.typ == typeRequest,

@@ -40,6 +40,19 @@ func (t *text) add(s string) { t.addPart(part{s: s}) }
 
 func (t *text) empty() bool { return t.n == 0 }
 
+// equal reports whether t and u hold the same parts.
+func (t *text) equal(u *text) bool {
+	if t.n != u.n {
+		return false
+	}
+	for i := range t.n {
+		if t.p[i] != u.p[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // String returns the composed value. It allocates and is meant for the
 // span processor and tests, not the encoding path.
 func (t *text) String() string {

@@ -2,6 +2,49 @@ package envelope
 
 import "time"
 
+// timeCache formats time stamps with the date and time of day of the last
+// second it formatted kept: the spans of one export mostly start within the
+// same second, and then only the seven fractional digits change. Its output
+// is appendTime's, byte for byte. The zero value is ready; it is scratch
+// space of a Converter (one goroutine at a time).
+type timeCache struct {
+	sec    int64    // Unix seconds of prefix, when ok
+	ok     bool     // prefix holds sec's "2006-01-02T15:04:05."
+	prefix [28]byte // appendTime's output for sec; the first 20 bytes are kept
+}
+
+// Unix seconds of the first and the last second appendTime writes without
+// clamping (0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z).
+const (
+	minTimeSec = -62135596800
+	maxTimeSec = 253402300799
+)
+
+// appendTime appends t as appendTime does.
+func (tc *timeCache) appendTime(dst []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if sec != tc.sec || !tc.ok {
+		if sec < minTimeSec || sec > maxTimeSec {
+			return appendTime(dst, t) // clamped: not worth keeping
+		}
+		if len(appendTime(tc.prefix[:0], t)) != len(tc.prefix) {
+			tc.ok = false
+			return appendTime(dst, t) // not the fixed layout: never cached
+		}
+		tc.sec, tc.ok = sec, true
+	}
+	dst = append(dst, tc.prefix[:20]...)
+	dst = append7(dst, uint32(t.Nanosecond()/100))
+	return append(dst, 'Z')
+}
+
+// append7 appends v < 10^7 as exactly seven decimal digits.
+func append7(dst []byte, v uint32) []byte {
+	a, b, c, d := v/100000, v/1000%100, v/10%100, v%10
+	return append(dst, digitPairs[2*a], digitPairs[2*a+1], digitPairs[2*b], digitPairs[2*b+1],
+		digitPairs[2*c], digitPairs[2*c+1], byte('0'+d))
+}
+
 // appendTime appends t in UTC as RFC 3339 with exactly seven fractional
 // digits (100 ns ticks) and a Z suffix: 2006-01-02T15:04:05.0000000Z.
 // Years outside 1..9999 are clamped, because RFC 3339 has four year digits.
@@ -47,20 +90,20 @@ func appendDuration(dst []byte, d time.Duration) []byte {
 	if d > maxDuration {
 		d = maxDuration
 	}
-	ticks := int64(d / 100)
-	frac := int(ticks % 10_000_000)
+	ticks := uint64(d / 100)
+	frac := uint32(ticks % 10_000_000)
 	secs := ticks / 10_000_000
 	days := int(secs / 86400)
 	secs %= 86400
-	dst = appendDigits(dst, days, 1)
-	dst = append(dst, '.')
-	dst = appendDigits(dst, int(secs/3600), 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, int(secs/60%60), 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, int(secs%60), 2)
-	dst = append(dst, '.')
-	return appendDigits(dst, frac, 7)
+	if days < 10 {
+		dst = append(dst, byte('0'+days))
+	} else {
+		dst = appendDigits(dst, days, 1)
+	}
+	h, m, s := secs/3600, secs/60%60, secs%60
+	dst = append(dst, '.', digitPairs[2*h], digitPairs[2*h+1], ':', digitPairs[2*m], digitPairs[2*m+1],
+		':', digitPairs[2*s], digitPairs[2*s+1], '.')
+	return append7(dst, frac)
 }
 
 // appendDigits appends the non-negative v in decimal, zero-padded to at

@@ -106,7 +106,11 @@ func (a *spanAttrs) rebuildURL(t *text, scheme, host string, port part, fallback
 	t.add("://")
 	t.add(host)
 	var defaultPort int64
-	switch strings.ToLower(scheme) {
+	lower := scheme
+	if scheme != "https" && scheme != "http" { // nearly always one of them already
+		lower = strings.ToLower(scheme)
+	}
+	switch lower {
 	case "http":
 		defaultPort = 80
 	case "https":
