@@ -21,17 +21,25 @@ import (
 // validFast(raw) implies Validate(raw) == nil (FuzzValidateFast checks
 // it); the converse need not hold.
 func validFast(raw []byte) bool {
+	ok, _ := validFastCompact(raw)
+	return ok
+}
+
+// validFastCompact is validFast that also reports whether raw, when it is
+// valid, has no insignificant whitespace (none between its tokens or at
+// its ends): whether compacting it would copy it as it is.
+func validFastCompact(raw []byte) (ok, compact bool) {
 	const maxIncoming = 64 << 10
 	if len(raw) > maxIncoming {
-		return false
+		return false, false
 	}
 	s := fastScan{src: raw}
-	i := skipSpace(raw, 0)
+	i := s.skip(0)
 	end, ok := s.envelope(i)
-	if !ok {
-		return false
+	if !ok || s.skip(end) != len(raw) {
+		return false, false
 	}
-	return skipSpace(raw, end) == len(raw)
+	return true, !s.spaced
 }
 
 // fastMaxDepth bounds the nesting validFast follows (encoding/json's is
@@ -41,7 +49,23 @@ const fastMaxDepth = 200
 // fastScan is validFast's scanner over one envelope.
 type fastScan struct {
 	src []byte
+	// spaced is set once whitespace was skipped between two tokens (or
+	// at the ends): the input is not compact.
+	spaced bool
+	// escaped is set by str if the string it read has an escape sequence.
+	escaped bool
 }
+
+// skip is skipSpace over the input, noting whitespace in spaced.
+func (s *fastScan) skip(i int) int {
+	if i < len(s.src) && isSpace(s.src[i]) {
+		s.spaced = true
+		return skipSpace(s.src, i)
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipSpace(src []byte, i int) int {
 	for i < len(src) {
@@ -71,10 +95,11 @@ func isStringByte(c byte) bool      { return c >= 0x20 && c != '"' && c != '\\' 
 func load64(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i : i+8]) }
 
 // str returns the end (one past the closing quote) of the string at
-// src[i] == '"'.
+// src[i] == '"', and sets s.escaped if the string has an escape sequence.
 func (s *fastScan) str(i int) (int, bool) {
 	src := s.src
 	j := i + 1
+	s.escaped = false
 	for {
 		for j+8 <= len(src) && !hasSpecial(load64(src, j)) {
 			j += 8
@@ -89,6 +114,7 @@ func (s *fastScan) str(i int) (int, bool) {
 			return j + 1, true
 		}
 		j++ // a backslash
+		s.escaped = true
 		if j >= len(src) {
 			return 0, false
 		}
@@ -194,7 +220,7 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 	if src[i] == '{' {
 		closer = '}'
 	}
-	i = skipSpace(src, i+1)
+	i = s.skip(i + 1)
 	if i < len(src) && src[i] == closer {
 		return i + 1, true
 	}
@@ -208,15 +234,15 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 			if !ok {
 				return 0, false
 			}
-			key = src[i+1 : end-1]
-			if !plain(key) {
+			if s.escaped {
 				return 0, false
 			}
-			i = skipSpace(src, end)
+			key = src[i+1 : end-1]
+			i = s.skip(end)
 			if i >= len(src) || src[i] != ':' {
 				return 0, false
 			}
-			i = skipSpace(src, i+1)
+			i = s.skip(i + 1)
 		}
 		if i >= len(src) || src[i] == closer { // a closer after a ','
 			return 0, false
@@ -225,7 +251,7 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 		if !ok {
 			return 0, false
 		}
-		i = skipSpace(src, ve)
+		i = s.skip(ve)
 		switch {
 		case i >= len(src):
 			return 0, false
@@ -234,7 +260,7 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 		case src[i] != ',':
 			return 0, false
 		}
-		i = skipSpace(src, i+1)
+		i = s.skip(i + 1)
 	}
 }
 
@@ -251,9 +277,13 @@ func (s *fastScan) objectOrNull(i int, visit func(k []byte, vs int) (int, bool))
 // and -2 for a key that differs from one of them only in case (which
 // Validate reports: the slow way names it).
 func slot(key []byte, keys []key) int {
-	for i, k := range keys {
-		if string(key) == k.name {
-			return i
+	if len(key) > 0 {
+		// The length and first byte rule out most keys without a call
+		// to compare the rest.
+		for i, k := range keys {
+			if len(k.name) == len(key) && k.name[0] == key[0] && string(key) == k.name {
+				return i
+			}
 		}
 	}
 	ascii := true
@@ -457,7 +487,7 @@ func (s *fastScan) envelope(i int) (int, bool) {
 	end, ok := s.members(i, 0, envelopeKeys, vals[:], func(n, vs int) (int, bool) {
 		switch n {
 		case kTags:
-			return s.stringMap(vs, func(k []byte) int { return tagLimit(string(k)) }, 0)
+			return s.stringMap(vs, tagFits, 0)
 		case kData:
 			return s.data(vs)
 		}
@@ -489,17 +519,32 @@ func (s *fastScan) envelope(i int) (int, bool) {
 }
 
 // stringMap checks the object of strings at src[i], or null, and returns
-// its end; limit gives each key's value limit; keyLimit, if positive, also
-// bounds the keys and refuses an empty one (checkTags, checkStringMap).
-func (s *fastScan) stringMap(i int, limit func([]byte) int, keyLimit int) (int, bool) {
+// its end; within reports whether a value (its content, still escaped) is
+// within its key's limit; keyLimit, if positive, also bounds the keys and
+// refuses an empty one (checkTags, checkStringMap).
+func (s *fastScan) stringMap(i int, within func(k, c []byte) bool, keyLimit int) (int, bool) {
 	return s.objectOrNull(i, func(k []byte, vs int) (int, bool) {
 		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) || s.src[vs] != '"' {
 			return 0, false
 		}
 		ve, ok := s.str(vs)
-		return ve, ok && fits(s.src[vs+1:ve-1], limit(k))
+		return ve, ok && within(k, s.src[vs+1:ve-1])
 	})
 }
+
+// tagFits reports whether the value of tag k (its content c, still
+// escaped) is within the tag's limit (tagLimit), without looking the limit
+// up for a value shorter than every tag's limit but one.
+func tagFits(k, c []byte) bool {
+	if len(c) <= minTagLimit && (len(c) <= maxTagSessionIsFirst || string(k) != tagSessionIsFirst) {
+		return true
+	}
+	return fits(c, tagLimit(string(k)))
+}
+
+// propertyFits reports whether a property's value (its content, still
+// escaped) is within the limit of property values.
+func propertyFits(_, c []byte) bool { return fits(c, maxPropertyValue) }
 
 // data checks the envelope's data object (or null, refused by the
 // caller) and its baseData, and returns its end.
@@ -568,7 +613,7 @@ func (s *fastScan) baseData(i int, baseType []byte) (int, bool) {
 	end, ok := s.members(i, 2, keys, vals[:len(keys)], func(k, vs int) (int, bool) {
 		switch {
 		case k == n+1:
-			return s.stringMap(vs, func([]byte) int { return maxPropertyValue }, maxPropertyKey)
+			return s.stringMap(vs, propertyFits, maxPropertyKey)
 		case k == n+2:
 			return s.measurements(vs)
 		case k == list && s.src[vs] == '[':

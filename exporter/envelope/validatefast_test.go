@@ -56,6 +56,17 @@ func TestValidFastTakesTheConvertersEnvelopes(t *testing.T) {
 		if !validFast(append(compact.Bytes(), '\n')) {
 			t.Errorf("validFast refused envelope %d compacted", i)
 		}
+		// ValidateCompact finds the compacted envelope compact, and the
+		// stored one compact exactly if it is.
+		if c, err := ValidateCompact(compact.Bytes()); !c || err != nil {
+			t.Errorf("ValidateCompact(envelope %d compacted) = %v, %v; want true, nil", i, c, err)
+		}
+		if c, err := ValidateCompact(env); c != bytes.Equal(compact.Bytes(), env) || err != nil {
+			t.Errorf("ValidateCompact(envelope %d as stored) = %v, %v; want %v, nil", i, c, err, !c)
+		}
+		if c, err := ValidateCompact(append(compact.Bytes(), '\n')); c || err != nil {
+			t.Errorf("ValidateCompact(envelope %d with a newline) = %v, %v; want false, nil", i, c, err)
+		}
 	}
 }
 
@@ -74,6 +85,12 @@ func TestValidFastRefuses(t *testing.T) {
 		head + `"data":{"baseType":"ExceptionData","baseData":{"exceptions":[{"typeName":"t"}]}}}`,
 		head + `"data":{"baseType":"MetricData","baseData":{"metrics":[{"name":"m","value":"1"}]}}}`,
 		head + `"tags":{"ai.location.ip":"` + strings.Repeat("1", 47) + `"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"tags":{"ai.session.isFirst":"truest"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"tags":{"ai.session.id":"` + strings.Repeat("s", 65) + `"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"tags":{"ai.internal.sdkVersion":"` + strings.Repeat("v", 65) + `"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"data":{"baseType":"MessageData","baseData":{"message":"m","properties":{"p":"` + strings.Repeat("v", 8193) + `"}}}}`,
+		head + `"data":{"baseType":"X","baseData":{}},"Data":{}}`,
+		head + `"data":{"baseType":"X","baseData":{}},"n\u0061me":"x"}`,
 		head + `"sampleRate":0,"data":{"baseType":"X","baseData":{}}}`,
 		head + `"data":{"baseType":"X","baseData":{}},"data":{"baseType":"X"}}`,
 		head + `"data":{"baseType":"X","baseData":[]}}`,
@@ -114,6 +131,16 @@ func FuzzValidateFast(f *testing.F) {
 		}
 		if (Validate(raw) == nil) != (slow == nil) {
 			t.Fatalf("Validate(%q) differs from the slow way (%v)", raw, slow)
+		}
+		compact, err := ValidateCompact(raw)
+		if (err == nil) != (slow == nil) || err != nil && err.Error() != slow.Error() {
+			t.Fatalf("ValidateCompact(%q) = %v, the slow way %v", raw, err, slow)
+		}
+		if compact {
+			var c bytes.Buffer
+			if err := json.Compact(&c, raw); err != nil || !bytes.Equal(c.Bytes(), raw) {
+				t.Fatalf("ValidateCompact(%q) found it compact, but it compacts to %q (%v)", raw, c.Bytes(), err)
+			}
 		}
 	})
 }
