@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func (s *fastScan) skip(i int) int {
 	return i
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') }
 
 func skipSpace(src []byte, i int) int {
 	for i < len(src) {
@@ -79,18 +80,23 @@ func skipSpace(src []byte, i int) int {
 	return i
 }
 
-// Word-at-a-time tests (exact as tests of the whole word): whether any
-// byte of x is zero, below n (n <= 128), or a JSON string's special byte.
+// Word-at-a-time tests.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
-func hasZero(x uint64) bool         { return (x-ones)&^x&highs != 0 }
-func hasLess(x uint64, n byte) bool { return (x-ones*uint64(n))&^x&highs != 0 }
-func hasSpecial(x uint64) bool {
-	return hasZero(x^(ones*'"')) || hasZero(x^(ones*'\\')) || hasLess(x, 0x20)
+// zeros has the high bit of each zero byte of x set, and maybe of bytes
+// above one (a borrow), but of no byte below the lowest zero byte.
+func zeros(x uint64) uint64 { return (x - ones) &^ x & highs }
+
+// specials has the high bit set of each byte of x that is special in a
+// JSON string (a quote, a backslash, a control character), and maybe of
+// bytes above one, but of no byte below the lowest special one.
+func specials(x uint64) uint64 {
+	return zeros(x^(ones*'"')) | zeros(x^(ones*'\\')) | (x-ones*0x20)&^x&highs
 }
+
 func isStringByte(c byte) bool      { return c >= 0x20 && c != '"' && c != '\\' }
 func load64(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i : i+8]) }
 
@@ -101,7 +107,13 @@ func (s *fastScan) str(i int) (int, bool) {
 	j := i + 1
 	s.escaped = false
 	for {
-		for j+8 <= len(src) && !hasSpecial(load64(src, j)) {
+		for j+8 <= len(src) {
+			if m := specials(load64(src, j)); m != 0 {
+				// The lowest flagged byte is the first special one:
+				// the tests flag bytes wrongly only above a right one.
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
 			j += 8
 		}
 		for j < len(src) && isStringByte(src[j]) {
@@ -505,17 +517,34 @@ func (s *fastScan) envelope(i int) (int, bool) {
 	if !s.null(vals[kVer]) && !s.intOK(vals[kVer]) {
 		return 0, false
 	}
-	if sr := vals[kSampleRate]; !s.null(sr) {
-		b := s.src[sr.start:sr.end]
-		if len(b) > 32 || (b[0] != '-' && !isDigit(b[0])) {
-			return 0, false
-		}
-		f, err := strconv.ParseFloat(string(b), 64)
-		if err != nil || !(f > 0 && f <= 100) {
-			return 0, false
-		}
+	if sr := vals[kSampleRate]; !s.null(sr) && !sampleRateOK(s.src[sr.start:sr.end]) {
+		return 0, false
 	}
 	return end, true
+}
+
+// sampleRateOK reports whether b, a JSON value, is certainly a number in
+// (0, 100]. A whole number of up to three digits (as SDKs write 100) is
+// judged without converting it.
+func sampleRateOK(b []byte) bool {
+	if len(b) <= 3 && isDigit(b[0]) {
+		n := 0
+		for _, c := range b {
+			if !isDigit(c) {
+				n = -1
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n >= 0 {
+			return n > 0 && n <= 100
+		}
+	}
+	if len(b) > 32 || (b[0] != '-' && !isDigit(b[0])) {
+		return false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	return err == nil && f > 0 && f <= 100
 }
 
 // stringMap checks the object of strings at src[i], or null, and returns
