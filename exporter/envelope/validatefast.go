@@ -321,31 +321,83 @@ func (sp span) absent() bool { return sp.end == 0 }
 // members walks the object at src[i], a level of the schema: the value of
 // each key of keys is read by visit (which returns its end), the others
 // are skipped; the schema keys' values are noted in vals (indexed like
-// keys). A duplicated schema key or a case variant of one is refused.
+// keys). A duplicated schema key or a case variant of one is refused. It
+// follows [fastScan.each], with the keys matched as they are read.
 func (s *fastScan) members(i, depth int, keys []key, vals []span, visit func(n, vs int) (int, bool)) (int, bool) {
-	if i >= len(s.src) || s.src[i] != '{' {
+	src := s.src
+	if i >= len(src) || src[i] != '{' {
 		return 0, false
 	}
-	return s.each(i, func(k []byte, vs int) (int, bool) {
-		n := slot(k, keys)
-		switch {
-		case n == -2:
+	i = s.skip(i + 1)
+	if i < len(src) && src[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(src) || src[i] != '"' {
 			return 0, false
-		case n < 0:
-			return s.value(vs, depth+1)
-		case !vals[n].absent():
-			return 0, false // duplicated: the slow way keeps the last
+		}
+		n, end := s.key(i, keys)
+		if end == 0 || n == -2 {
+			return 0, false
+		}
+		i = s.skip(end)
+		if i >= len(src) || src[i] != ':' {
+			return 0, false
+		}
+		i = s.skip(i + 1)
+		if i >= len(src) || src[i] == '}' {
+			return 0, false
 		}
 		var ve int
 		var ok bool
-		if visit != nil {
-			ve, ok = visit(n, vs)
-		} else {
-			ve, ok = s.value(vs, depth+1)
+		switch {
+		case n < 0:
+			ve, ok = s.value(i, depth+1)
+		case !vals[n].absent():
+			return 0, false // duplicated: the slow way keeps the last
+		case visit != nil:
+			ve, ok = visit(n, i)
+		default:
+			ve, ok = s.value(i, depth+1)
 		}
-		vals[n] = span{vs, ve}
-		return ve, ok
-	})
+		if !ok {
+			return 0, false
+		}
+		if n >= 0 {
+			vals[n] = span{i, ve}
+		}
+		i = s.skip(ve)
+		switch {
+		case i >= len(src):
+			return 0, false
+		case src[i] == '}':
+			return i + 1, true
+		case src[i] != ',':
+			return 0, false
+		}
+		i = s.skip(i + 1)
+	}
+}
+
+// key reads the key at src[i] == '"' of an object whose schema keys are
+// keys, and returns its slot among them (as slot does) and the end of the
+// key's string, or end 0 if the key is not a string without escapes. A
+// schema key as encoders write it is recognised without scanning it as a
+// string first.
+func (s *fastScan) key(i int, keys []key) (n, end int) {
+	rest := s.src[i+1:]
+	for j, k := range keys {
+		// k.name has no quote, backslash or control character: rest
+		// starts with the whole string "k.name".
+		if len(rest) > len(k.name) && rest[0] == k.name[0] && rest[len(k.name)] == '"' && string(rest[:len(k.name)]) == k.name {
+			return j, i + len(k.name) + 2
+		}
+	}
+	end, ok := s.str(i)
+	if !ok || s.escaped {
+		return 0, 0
+	}
+	return slot(s.src[i+1:end-1], keys), end
 }
 
 // null reports whether sp is absent or the JSON null (Validate's nil).
