@@ -144,6 +144,14 @@ func FuzzValidateFast(f *testing.F) {
 		if (err == nil) != (slow == nil) || err != nil && err.Error() != slow.Error() {
 			t.Fatalf("ValidateCompact(%q) = %v, the slow way %v", raw, err, slow)
 		}
+		// What DecodeLinesChecked asks of its check: an envelope accepted
+		// with whitespace is accepted compacted.
+		var compacted bytes.Buffer
+		if slow == nil && json.Compact(&compacted, raw) == nil {
+			if err := Validate(compacted.Bytes()); err != nil {
+				t.Fatalf("Validate accepts %q but not %q, compacted: %v", raw, compacted.Bytes(), err)
+			}
+		}
 		if compact {
 			var c bytes.Buffer
 			if err := json.Compact(&c, raw); err != nil || !bytes.Equal(c.Bytes(), raw) {

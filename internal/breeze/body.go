@@ -179,7 +179,7 @@ func (b *Buffers) DecodeLines(r io.Reader, contentEncoding string, lim Limits, c
 // DecodeLines would return valid is checked by check, and an error from
 // it becomes the item's Err as it is. check must return an error for
 // anything that is not one valid JSON value (as encoding/json judges it),
-// judge a JSON value the same whatever whitespace is between its tokens,
+// accept an item compacted if it accepts it with insignificant whitespace,
 // and keep nothing of its argument. Its compact result, for an item it
 // accepts, says that the item certainly has no insignificant whitespace
 // (between its tokens or at its ends); false if it cannot tell.
@@ -189,10 +189,12 @@ func (b *Buffers) DecodeLines(r io.Reader, contentEncoding string, lim Limits, c
 // MaxItemBytes, without the newline), and if it accepts it, it is valid
 // JSON; if check also finds it compact (or the item has no whitespace next
 // to a JSON structural character { } [ ] : , nor at its ends), compacting
-// it would copy it as it is, and the item is stored as it is. Any other
-// item is compacted as by DecodeLines and, if valid JSON, checked as
-// compacted (so check may see an item twice). Items, errors and messages
-// are those of DecodeLines followed by check.
+// it would copy it as it is, and the item is stored as it is; otherwise
+// it is stored compacted, without a second check. An item that check
+// refuses is compacted as by DecodeLines and, if valid JSON, checked again
+// as compacted, for DecodeLines' message or check's on what DecodeLines
+// returns. Items, errors and messages are those of DecodeLines followed by
+// check.
 func (b *Buffers) DecodeLinesChecked(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, check func(item []byte) (compact bool, err error)) ([]Item, error) {
 	return decode(r, contentEncoding, lim, charge, true, b, check)
 }

@@ -368,13 +368,24 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 	// newline of DecodeLines.
 	start := len(d.arena)
 	if d.check != nil && len(raw) > 0 && raw[0] == '{' && len(raw) <= d.lim.MaxItemBytes {
-		if compact, err := d.check(raw); err == nil && (compact || isCompact(raw)) {
-			// Valid JSON (check accepts nothing else) without insignificant
-			// whitespace: compacting it would copy it as it is.
-			d.keepItem(append(d.arena, raw...), start)
-			return
+		if compact, err := d.check(raw); err == nil {
+			// Valid JSON (check accepts nothing else).
+			if compact || isCompact(raw) {
+				// Without insignificant whitespace: compacting it would
+				// copy it as it is.
+				d.keepItem(append(d.arena, raw...), start)
+				return
+			}
+			// Compacted, it is an object no larger than raw, which check
+			// accepts too (DecodeLinesChecked's contract).
+			res, stack, err := appendCompact(d.arena, raw, d.stack)
+			d.stack = stack
+			if err == nil {
+				d.keepItem(res, start)
+				return
+			}
 		}
-		// Anything else goes the way of an unchecked item, then the
+		// A refused item goes the way of an unchecked item, then the
 		// check: the same items and messages as DecodeLines followed by
 		// check.
 	}
