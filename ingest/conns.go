@@ -52,10 +52,13 @@ func (l *ConnLimiter) Accept() (net.Conn, error) {
 			return &limitedConn{Conn: c, l: l}, nil
 		}
 		l.open.Add(-1)
-		_ = c.Close()
+		// Counted and logged before it is closed: a client that sees its
+		// connection closed finds it in Refused (TestLimitListener
+		// failed now and then when the count came after).
 		n := l.refused.Add(1)
 		l.log.Log("limit", "ingest: connection limit reached; refusing new connections until some close",
 			"max_connections", l.max, "refused_total", n)
+		_ = c.Close()
 	}
 }
 

@@ -91,3 +91,64 @@ func TestLimitListener(t *testing.T) {
 		t.Fatalf("%d connections still counted open after all closed", ln.Open())
 	}
 }
+
+// TestLimitListenerCountsBeforeClosing: a refused connection is counted
+// by the time its client sees it closed, however long closing it takes
+// (with the count after the close, TestLimitListener failed now and then).
+func TestLimitListenerCountsBeforeClosing(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := LimitListener(slowCloseListener{inner}, 1, quietLogger())
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		conn, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return conn
+	}
+	dial()
+	held := <-accepted
+	t.Cleanup(func() { _ = held.Close() })
+	over := dial()
+	_ = over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection over the cap was not closed")
+	}
+	if n := ln.Refused(); n != 1 {
+		t.Fatalf("the client saw its connection closed; Refused() = %d, want 1", n)
+	}
+}
+
+// slowCloseListener accepts connections whose Close returns 200 ms after
+// it has closed the connection.
+type slowCloseListener struct{ net.Listener }
+
+func (l slowCloseListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return slowCloseConn{c}, nil
+}
+
+type slowCloseConn struct{ net.Conn }
+
+func (c slowCloseConn) Close() error {
+	err := c.Conn.Close()
+	time.Sleep(200 * time.Millisecond)
+	return err
+}

@@ -282,7 +282,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tmp = sc
 		// The decode validates each item's envelope (see check): an item
 		// that it finds valid and compact already is not compacted again.
-		items, err = sc.bufs.DecodeLinesChecked(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, charge, envelope.Validate)
+		items, err = sc.bufs.DecodeLinesChecked(body, strings.Join(r.Header.Values("Content-Encoding"), ","), h.limits, charge, envelope.ValidateCompact)
 	}
 	h.bodyBytes.Add(uint64(body.n))
 	if err != nil {
@@ -474,7 +474,7 @@ func (h *Handler) memoryRefusal(w http.ResponseWriter, err error, status *int, r
 }
 
 // check collects the items that DecodeLinesChecked decoded and validated
-// with envelope.Validate (which refuses anything that is not valid JSON,
+// with envelope.ValidateCompact (which refuses anything that is not valid JSON,
 // as the decode requires: FuzzValidateFast and FuzzHandler hold it to
 // that). It returns the response as if every valid item were stored, and
 // the records of the valid items (the items' own lines, not copies), whose

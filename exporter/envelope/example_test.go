@@ -70,3 +70,22 @@ func ExampleConverter_AppendSpan() {
 	// GET /users/{id} 500 false 0.00:00:01.5000000
 	// Microsoft.ApplicationInsights.Exception GET /users/{id} users-api true
 }
+
+// ExampleValidateCompact checks envelopes as the daemon's intake does: a
+// valid one as an encoder writes it is compact, so it can be stored as it
+// was received; one with whitespace between its tokens is valid but is
+// compacted before it is stored; an invalid one says what is wrong.
+func ExampleValidateCompact() {
+	for _, raw := range []string{
+		`{"name":"Microsoft.ApplicationInsights.Message","time":"2026-12-07T08:00:00Z","iKey":"k","data":{"baseType":"MessageData","baseData":{"ver":2,"message":"hello"}}}`,
+		`{"name": "Microsoft.ApplicationInsights.Message", "time": "2026-12-07T08:00:00Z", "iKey": "k", "data": {"baseType": "MessageData", "baseData": {"ver": 2, "message": "hello"}}}`,
+		`{"name":"Microsoft.ApplicationInsights.Message","time":"yesterday","iKey":"k","data":{"baseType":"MessageData","baseData":{"ver":2,"message":"hello"}}}`,
+	} {
+		compact, err := envelope.ValidateCompact([]byte(raw))
+		fmt.Println(compact, err)
+	}
+	// Output:
+	// true <nil>
+	// false <nil>
+	// false envelope: time: envelope: malformed: not an RFC 3339 time
+}

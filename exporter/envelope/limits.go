@@ -31,7 +31,16 @@ const (
 	maxTagCloudRole    = 256
 	maxTagRoleInstance = 256
 	maxTagSDKVersion   = 64
+	// maxTagSessionIsFirst is the limit of tagSessionIsFirst ("true" or
+	// "false"), the only tag whose limit is below minTagLimit.
+	maxTagSessionIsFirst = 5
+	// minTagLimit is no more than the limit of every tag but
+	// tagSessionIsFirst (tagLimit): the fast validation looks no limit up
+	// for a shorter value. Keep it so when adding a tag to tagLimit.
+	minTagLimit = maxTagLocationIP
 )
+
+const tagSessionIsFirst = "ai.session.isFirst"
 
 // MaxEnvelopeBytes is the largest encoded envelope (without its trailing
 // newline) the converter emits. The service refuses items over 64 KB; the
@@ -58,8 +67,8 @@ func tagLimit(key string) int {
 		return maxTagRoleInstance
 	case "ai.internal.sdkVersion", "ai.internal.agentVersion", "ai.operation.correlationVector", "ai.device.locale", "ai.device.type":
 		return maxTagSDKVersion
-	case "ai.session.isFirst":
-		return 5
+	case tagSessionIsFirst:
+		return maxTagSessionIsFirst
 	case "ai.device.model", "ai.device.oemName", "ai.device.osVersion", "ai.internal.nodeName":
 		return 256
 	}

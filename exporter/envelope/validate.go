@@ -38,6 +38,19 @@ func Validate(raw []byte) error {
 	return validateSlow(raw)
 }
 
+// ValidateCompact is [Validate] that also reports whether raw is compact,
+// as encoders write JSON: true only if raw is valid and certainly has no
+// insignificant whitespace (between its tokens or at its ends), so that
+// compacting it would leave it as it is. It may answer false for a compact
+// envelope that it validates the slow way. The daemon's intake uses it to
+// store such an envelope as it was received, in one pass over its bytes.
+func ValidateCompact(raw []byte) (compact bool, err error) {
+	if ok, compact := validFastCompact(raw); ok {
+		return compact, nil
+	}
+	return false, validateSlow(raw)
+}
+
 // validateSlow is Validate without its fast path: it decodes raw with
 // encoding/json and finds the first problem.
 func validateSlow(raw []byte) error {

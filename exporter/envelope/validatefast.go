@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,17 +22,25 @@ import (
 // validFast(raw) implies Validate(raw) == nil (FuzzValidateFast checks
 // it); the converse need not hold.
 func validFast(raw []byte) bool {
+	ok, _ := validFastCompact(raw)
+	return ok
+}
+
+// validFastCompact is validFast that also reports whether raw, when it is
+// valid, has no insignificant whitespace (none between its tokens or at
+// its ends): whether compacting it would copy it as it is.
+func validFastCompact(raw []byte) (ok, compact bool) {
 	const maxIncoming = 64 << 10
 	if len(raw) > maxIncoming {
-		return false
+		return false, false
 	}
 	s := fastScan{src: raw}
-	i := skipSpace(raw, 0)
+	i := s.skip(0)
 	end, ok := s.envelope(i)
-	if !ok {
-		return false
+	if !ok || s.skip(end) != len(raw) {
+		return false, false
 	}
-	return skipSpace(raw, end) == len(raw)
+	return true, !s.spaced
 }
 
 // fastMaxDepth bounds the nesting validFast follows (encoding/json's is
@@ -41,7 +50,23 @@ const fastMaxDepth = 200
 // fastScan is validFast's scanner over one envelope.
 type fastScan struct {
 	src []byte
+	// spaced is set once whitespace was skipped between two tokens (or
+	// at the ends): the input is not compact.
+	spaced bool
+	// escaped is set by str if the string it read has an escape sequence.
+	escaped bool
 }
+
+// skip is skipSpace over the input, noting whitespace in spaced.
+func (s *fastScan) skip(i int) int {
+	if i < len(s.src) && isSpace(s.src[i]) {
+		s.spaced = true
+		return skipSpace(s.src, i)
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r') }
 
 func skipSpace(src []byte, i int) int {
 	for i < len(src) {
@@ -55,28 +80,40 @@ func skipSpace(src []byte, i int) int {
 	return i
 }
 
-// Word-at-a-time tests (exact as tests of the whole word): whether any
-// byte of x is zero, below n (n <= 128), or a JSON string's special byte.
+// Word-at-a-time tests.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
-func hasZero(x uint64) bool         { return (x-ones)&^x&highs != 0 }
-func hasLess(x uint64, n byte) bool { return (x-ones*uint64(n))&^x&highs != 0 }
-func hasSpecial(x uint64) bool {
-	return hasZero(x^(ones*'"')) || hasZero(x^(ones*'\\')) || hasLess(x, 0x20)
+// zeros has the high bit of each zero byte of x set, and maybe of bytes
+// above one (a borrow), but of no byte below the lowest zero byte.
+func zeros(x uint64) uint64 { return (x - ones) &^ x & highs }
+
+// specials has the high bit set of each byte of x that is special in a
+// JSON string (a quote, a backslash, a control character), and maybe of
+// bytes above one, but of no byte below the lowest special one.
+func specials(x uint64) uint64 {
+	return zeros(x^(ones*'"')) | zeros(x^(ones*'\\')) | (x-ones*0x20)&^x&highs
 }
+
 func isStringByte(c byte) bool      { return c >= 0x20 && c != '"' && c != '\\' }
 func load64(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i : i+8]) }
 
 // str returns the end (one past the closing quote) of the string at
-// src[i] == '"'.
+// src[i] == '"', and sets s.escaped if the string has an escape sequence.
 func (s *fastScan) str(i int) (int, bool) {
 	src := s.src
 	j := i + 1
+	s.escaped = false
 	for {
-		for j+8 <= len(src) && !hasSpecial(load64(src, j)) {
+		for j+8 <= len(src) {
+			if m := specials(load64(src, j)); m != 0 {
+				// The lowest flagged byte is the first special one:
+				// the tests flag bytes wrongly only above a right one.
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
 			j += 8
 		}
 		for j < len(src) && isStringByte(src[j]) {
@@ -89,6 +126,7 @@ func (s *fastScan) str(i int) (int, bool) {
 			return j + 1, true
 		}
 		j++ // a backslash
+		s.escaped = true
 		if j >= len(src) {
 			return 0, false
 		}
@@ -194,7 +232,7 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 	if src[i] == '{' {
 		closer = '}'
 	}
-	i = skipSpace(src, i+1)
+	i = s.skip(i + 1)
 	if i < len(src) && src[i] == closer {
 		return i + 1, true
 	}
@@ -208,15 +246,15 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 			if !ok {
 				return 0, false
 			}
-			key = src[i+1 : end-1]
-			if !plain(key) {
+			if s.escaped {
 				return 0, false
 			}
-			i = skipSpace(src, end)
+			key = src[i+1 : end-1]
+			i = s.skip(end)
 			if i >= len(src) || src[i] != ':' {
 				return 0, false
 			}
-			i = skipSpace(src, i+1)
+			i = s.skip(i + 1)
 		}
 		if i >= len(src) || src[i] == closer { // a closer after a ','
 			return 0, false
@@ -225,7 +263,7 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 		if !ok {
 			return 0, false
 		}
-		i = skipSpace(src, ve)
+		i = s.skip(ve)
 		switch {
 		case i >= len(src):
 			return 0, false
@@ -234,7 +272,7 @@ func (s *fastScan) each(i int, visit func(k []byte, vs int) (int, bool)) (int, b
 		case src[i] != ',':
 			return 0, false
 		}
-		i = skipSpace(src, i+1)
+		i = s.skip(i + 1)
 	}
 }
 
@@ -251,9 +289,13 @@ func (s *fastScan) objectOrNull(i int, visit func(k []byte, vs int) (int, bool))
 // and -2 for a key that differs from one of them only in case (which
 // Validate reports: the slow way names it).
 func slot(key []byte, keys []key) int {
-	for i, k := range keys {
-		if string(key) == k.name {
-			return i
+	if len(key) > 0 {
+		// The length and first byte rule out most keys without a call
+		// to compare the rest.
+		for i, k := range keys {
+			if len(k.name) == len(key) && k.name[0] == key[0] && string(key) == k.name {
+				return i
+			}
 		}
 	}
 	ascii := true
@@ -279,31 +321,83 @@ func (sp span) absent() bool { return sp.end == 0 }
 // members walks the object at src[i], a level of the schema: the value of
 // each key of keys is read by visit (which returns its end), the others
 // are skipped; the schema keys' values are noted in vals (indexed like
-// keys). A duplicated schema key or a case variant of one is refused.
+// keys). A duplicated schema key or a case variant of one is refused. It
+// follows [fastScan.each], with the keys matched as they are read.
 func (s *fastScan) members(i, depth int, keys []key, vals []span, visit func(n, vs int) (int, bool)) (int, bool) {
-	if i >= len(s.src) || s.src[i] != '{' {
+	src := s.src
+	if i >= len(src) || src[i] != '{' {
 		return 0, false
 	}
-	return s.each(i, func(k []byte, vs int) (int, bool) {
-		n := slot(k, keys)
-		switch {
-		case n == -2:
+	i = s.skip(i + 1)
+	if i < len(src) && src[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(src) || src[i] != '"' {
 			return 0, false
-		case n < 0:
-			return s.value(vs, depth+1)
-		case !vals[n].absent():
-			return 0, false // duplicated: the slow way keeps the last
+		}
+		n, end := s.key(i, keys)
+		if end == 0 || n == -2 {
+			return 0, false
+		}
+		i = s.skip(end)
+		if i >= len(src) || src[i] != ':' {
+			return 0, false
+		}
+		i = s.skip(i + 1)
+		if i >= len(src) || src[i] == '}' {
+			return 0, false
 		}
 		var ve int
 		var ok bool
-		if visit != nil {
-			ve, ok = visit(n, vs)
-		} else {
-			ve, ok = s.value(vs, depth+1)
+		switch {
+		case n < 0:
+			ve, ok = s.value(i, depth+1)
+		case !vals[n].absent():
+			return 0, false // duplicated: the slow way keeps the last
+		case visit != nil:
+			ve, ok = visit(n, i)
+		default:
+			ve, ok = s.value(i, depth+1)
 		}
-		vals[n] = span{vs, ve}
-		return ve, ok
-	})
+		if !ok {
+			return 0, false
+		}
+		if n >= 0 {
+			vals[n] = span{i, ve}
+		}
+		i = s.skip(ve)
+		switch {
+		case i >= len(src):
+			return 0, false
+		case src[i] == '}':
+			return i + 1, true
+		case src[i] != ',':
+			return 0, false
+		}
+		i = s.skip(i + 1)
+	}
+}
+
+// key reads the key at src[i] == '"' of an object whose schema keys are
+// keys, and returns its slot among them (as slot does) and the end of the
+// key's string, or end 0 if the key is not a string without escapes. A
+// schema key as encoders write it is recognised without scanning it as a
+// string first.
+func (s *fastScan) key(i int, keys []key) (n, end int) {
+	rest := s.src[i+1:]
+	for j, k := range keys {
+		// k.name has no quote, backslash or control character: rest
+		// starts with the whole string "k.name".
+		if len(rest) > len(k.name) && rest[0] == k.name[0] && rest[len(k.name)] == '"' && string(rest[:len(k.name)]) == k.name {
+			return j, i + len(k.name) + 2
+		}
+	}
+	end, ok := s.str(i)
+	if !ok || s.escaped {
+		return 0, 0
+	}
+	return slot(s.src[i+1:end-1], keys), end
 }
 
 // null reports whether sp is absent or the JSON null (Validate's nil).
@@ -457,7 +551,7 @@ func (s *fastScan) envelope(i int) (int, bool) {
 	end, ok := s.members(i, 0, envelopeKeys, vals[:], func(n, vs int) (int, bool) {
 		switch n {
 		case kTags:
-			return s.stringMap(vs, func(k []byte) int { return tagLimit(string(k)) }, 0)
+			return s.stringMap(vs, tagFits, 0)
 		case kData:
 			return s.data(vs)
 		}
@@ -475,31 +569,63 @@ func (s *fastScan) envelope(i int) (int, bool) {
 	if !s.null(vals[kVer]) && !s.intOK(vals[kVer]) {
 		return 0, false
 	}
-	if sr := vals[kSampleRate]; !s.null(sr) {
-		b := s.src[sr.start:sr.end]
-		if len(b) > 32 || (b[0] != '-' && !isDigit(b[0])) {
-			return 0, false
-		}
-		f, err := strconv.ParseFloat(string(b), 64)
-		if err != nil || !(f > 0 && f <= 100) {
-			return 0, false
-		}
+	if sr := vals[kSampleRate]; !s.null(sr) && !sampleRateOK(s.src[sr.start:sr.end]) {
+		return 0, false
 	}
 	return end, true
 }
 
+// sampleRateOK reports whether b, a JSON value, is certainly a number in
+// (0, 100]. A whole number of up to three digits (as SDKs write 100) is
+// judged without converting it.
+func sampleRateOK(b []byte) bool {
+	if len(b) <= 3 && isDigit(b[0]) {
+		n := 0
+		for _, c := range b {
+			if !isDigit(c) {
+				n = -1
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+		if n >= 0 {
+			return n > 0 && n <= 100
+		}
+	}
+	if len(b) > 32 || (b[0] != '-' && !isDigit(b[0])) {
+		return false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	return err == nil && f > 0 && f <= 100
+}
+
 // stringMap checks the object of strings at src[i], or null, and returns
-// its end; limit gives each key's value limit; keyLimit, if positive, also
-// bounds the keys and refuses an empty one (checkTags, checkStringMap).
-func (s *fastScan) stringMap(i int, limit func([]byte) int, keyLimit int) (int, bool) {
+// its end; within reports whether a value (its content, still escaped) is
+// within its key's limit; keyLimit, if positive, also bounds the keys and
+// refuses an empty one (checkTags, checkStringMap).
+func (s *fastScan) stringMap(i int, within func(k, c []byte) bool, keyLimit int) (int, bool) {
 	return s.objectOrNull(i, func(k []byte, vs int) (int, bool) {
 		if keyLimit > 0 && (len(k) == 0 || !fits(k, keyLimit)) || s.src[vs] != '"' {
 			return 0, false
 		}
 		ve, ok := s.str(vs)
-		return ve, ok && fits(s.src[vs+1:ve-1], limit(k))
+		return ve, ok && within(k, s.src[vs+1:ve-1])
 	})
 }
+
+// tagFits reports whether the value of tag k (its content c, still
+// escaped) is within the tag's limit (tagLimit), without looking the limit
+// up for a value shorter than every tag's limit but one.
+func tagFits(k, c []byte) bool {
+	if len(c) <= minTagLimit && (len(c) <= maxTagSessionIsFirst || string(k) != tagSessionIsFirst) {
+		return true
+	}
+	return fits(c, tagLimit(string(k)))
+}
+
+// propertyFits reports whether a property's value (its content, still
+// escaped) is within the limit of property values.
+func propertyFits(_, c []byte) bool { return fits(c, maxPropertyValue) }
 
 // data checks the envelope's data object (or null, refused by the
 // caller) and its baseData, and returns its end.
@@ -568,7 +694,7 @@ func (s *fastScan) baseData(i int, baseType []byte) (int, bool) {
 	end, ok := s.members(i, 2, keys, vals[:len(keys)], func(k, vs int) (int, bool) {
 		switch {
 		case k == n+1:
-			return s.stringMap(vs, func([]byte) int { return maxPropertyValue }, maxPropertyKey)
+			return s.stringMap(vs, propertyFits, maxPropertyKey)
 		case k == n+2:
 			return s.measurements(vs)
 		case k == list && s.src[vs] == '[':

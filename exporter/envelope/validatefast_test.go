@@ -2,7 +2,10 @@ package envelope
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +59,17 @@ func TestValidFastTakesTheConvertersEnvelopes(t *testing.T) {
 		if !validFast(append(compact.Bytes(), '\n')) {
 			t.Errorf("validFast refused envelope %d compacted", i)
 		}
+		// ValidateCompact finds the compacted envelope compact, and the
+		// stored one compact exactly if it is.
+		if c, err := ValidateCompact(compact.Bytes()); !c || err != nil {
+			t.Errorf("ValidateCompact(envelope %d compacted) = %v, %v; want true, nil", i, c, err)
+		}
+		if c, err := ValidateCompact(env); c != bytes.Equal(compact.Bytes(), env) || err != nil {
+			t.Errorf("ValidateCompact(envelope %d as stored) = %v, %v; want %v, nil", i, c, err, !c)
+		}
+		if c, err := ValidateCompact(append(compact.Bytes(), '\n')); c || err != nil {
+			t.Errorf("ValidateCompact(envelope %d with a newline) = %v, %v; want false, nil", i, c, err)
+		}
 	}
 }
 
@@ -74,7 +88,18 @@ func TestValidFastRefuses(t *testing.T) {
 		head + `"data":{"baseType":"ExceptionData","baseData":{"exceptions":[{"typeName":"t"}]}}}`,
 		head + `"data":{"baseType":"MetricData","baseData":{"metrics":[{"name":"m","value":"1"}]}}}`,
 		head + `"tags":{"ai.location.ip":"` + strings.Repeat("1", 47) + `"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"tags":{"ai.session.isFirst":"truest"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"tags":{"ai.session.id":"` + strings.Repeat("s", 65) + `"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"tags":{"ai.internal.sdkVersion":"` + strings.Repeat("v", 65) + `"},"data":{"baseType":"X","baseData":{}}}`,
+		head + `"data":{"baseType":"MessageData","baseData":{"message":"m","properties":{"p":"` + strings.Repeat("v", 8193) + `"}}}}`,
+		head + `"data":{"baseType":"X","baseData":{}},"Data":{}}`,
+		head + `"data":{"baseType":"X","baseData":{}},"n\u0061me":"x"}`,
 		head + `"sampleRate":0,"data":{"baseType":"X","baseData":{}}}`,
+		head + `"sampleRate":101,"data":{"baseType":"X","baseData":{}}}`,
+		head + `"sampleRate":"100","data":{"baseType":"X","baseData":{}}}`,
+		head + `"sampleRate":1e3,"data":{"baseType":"X","baseData":{}}}`,
+		head + `"sampleRate":-5,"data":{"baseType":"X","baseData":{}}}`,
+		head + `"sampleRate":true,"data":{"baseType":"X","baseData":{}}}`,
 		head + `"data":{"baseType":"X","baseData":{}},"data":{"baseType":"X"}}`,
 		head + `"data":{"baseType":"X","baseData":[]}}`,
 		head + `"data":{"baseData":{"id":"a"},"baseType":"RequestData"}}`,
@@ -115,6 +140,24 @@ func FuzzValidateFast(f *testing.F) {
 		if (Validate(raw) == nil) != (slow == nil) {
 			t.Fatalf("Validate(%q) differs from the slow way (%v)", raw, slow)
 		}
+		compact, err := ValidateCompact(raw)
+		if (err == nil) != (slow == nil) || err != nil && err.Error() != slow.Error() {
+			t.Fatalf("ValidateCompact(%q) = %v, the slow way %v", raw, err, slow)
+		}
+		// What DecodeLinesChecked asks of its check: an envelope accepted
+		// with whitespace is accepted compacted.
+		var compacted bytes.Buffer
+		if slow == nil && json.Compact(&compacted, raw) == nil {
+			if err := Validate(compacted.Bytes()); err != nil {
+				t.Fatalf("Validate accepts %q but not %q, compacted: %v", raw, compacted.Bytes(), err)
+			}
+		}
+		if compact {
+			var c bytes.Buffer
+			if err := json.Compact(&c, raw); err != nil || !bytes.Equal(c.Bytes(), raw) {
+				t.Fatalf("ValidateCompact(%q) found it compact, but it compacts to %q (%v)", raw, c.Bytes(), err)
+			}
+		}
 	})
 }
 
@@ -154,5 +197,59 @@ func BenchmarkValidateRequest(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestSampleRateOK: the fast check of sampleRate answers as the slow way
+// does, with and without its shortcut for whole numbers.
+func TestSampleRateOK(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"100", true}, {"1", true}, {"50", true}, {"33.3", true}, {"1e2", true}, {"0.5", true}, {"100.0", true},
+		{"0", false}, {"101", false}, {"999", false}, {"1e3", false}, {"-5", false}, {"0.0", false},
+		{`"100"`, false}, {"true", false}, {"null", false}, {"100.5", false},
+	} {
+		if got := sampleRateOK([]byte(tt.in)); got != tt.want {
+			t.Errorf("sampleRateOK(%s) = %v, want %v", tt.in, got, tt.want)
+		}
+		raw := `{"name":"n","time":"2024-05-06T07:08:09Z","iKey":"k","sampleRate":` + tt.in + `,"data":{"baseType":"X","baseData":{}}}`
+		if slow := validateSlow([]byte(raw)); (slow == nil) != tt.want && tt.in != "null" {
+			t.Errorf("the slow way answers %v for sampleRate %s", slow, tt.in)
+		}
+	}
+}
+
+// TestSpecials: the lowest byte that specials flags is the first special
+// byte of the word (a quote, a backslash, a control character), and it
+// flags none in a word without one.
+func TestSpecials(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{'"', '\\', 0, 0x1f, 0x20, 0x21, 'a', 0x7f, 0x80, 0xff, 0x5b, 0x5d, 0x01, 0x22 + 0x80}
+	var w [8]byte
+	for range 200000 {
+		for i := range w {
+			if rng.IntN(2) == 0 {
+				w[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				w[i] = byte(rng.Uint32())
+			}
+		}
+		first := 8
+		for i, c := range w {
+			if !isStringByte(c) {
+				first = i
+				break
+			}
+		}
+		m := specials(binary.LittleEndian.Uint64(w[:]))
+		got := 8
+		if m != 0 {
+			got = bits.TrailingZeros64(m) / 8
+		}
+		if got != first {
+			t.Fatalf("specials(% x) finds byte %d first, want %d", w, got, first)
+		}
 	}
 }

@@ -175,18 +175,27 @@ func (b *Buffers) DecodeLines(r io.Reader, contentEncoding string, lim Limits, c
 }
 
 // DecodeLinesChecked is [Buffers.DecodeLines] for a caller that checks
-// every valid item further (an envelope's schema): check is called with
-// each item that DecodeLines would return valid (its compacted JSON,
-// without the newline), and an error from it becomes the item's Err as it
-// is. check must return an error for anything that is not one valid JSON
-// value (as encoding/json judges it), and keep nothing of its argument.
+// every valid item further (an envelope's schema): each item that
+// DecodeLines would return valid is checked by check, and an error from
+// it becomes the item's Err as it is. check must return an error for
+// anything that is not one valid JSON value (as encoding/json judges it),
+// accept an item compacted if it accepts it with insignificant whitespace,
+// and keep nothing of its argument. Its compact result, for an item it
+// accepts, says that the item certainly has no insignificant whitespace
+// (between its tokens or at its ends); false if it cannot tell.
 //
-// That lets the decode skip its own pass over an item that has no
-// whitespace next to a JSON structural character ({ } [ ] : ,) or at its
-// ends, as encoders write JSON: if check accepts it, it is valid JSON, and
-// then it is compact already. Items, errors and messages are those of
-// DecodeLines followed by check.
-func (b *Buffers) DecodeLinesChecked(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, check func(item []byte) error) ([]Item, error) {
+// That lets the decode skip its own passes over an item as encoders write
+// JSON: check is first called with an object as received (within
+// MaxItemBytes, without the newline), and if it accepts it, it is valid
+// JSON; if check also finds it compact (or the item has no whitespace next
+// to a JSON structural character { } [ ] : , nor at its ends), compacting
+// it would copy it as it is, and the item is stored as it is; otherwise
+// it is stored compacted, without a second check. An item that check
+// refuses is compacted as by DecodeLines and, if valid JSON, checked again
+// as compacted, for DecodeLines' message or check's on what DecodeLines
+// returns. Items, errors and messages are those of DecodeLines followed by
+// check.
+func (b *Buffers) DecodeLinesChecked(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, check func(item []byte) (compact bool, err error)) ([]Item, error) {
 	return decode(r, contentEncoding, lim, charge, true, b, check)
 }
 
@@ -202,7 +211,7 @@ func reader(br **bufio.Reader, r io.Reader, size int) *bufio.Reader {
 
 // decode decodes a body, with bufs' buffers if bufs is not nil; check is
 // DecodeLinesChecked's, or nil.
-func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, lines bool, bufs *Buffers, check func([]byte) error) ([]Item, error) {
+func decode(r io.Reader, contentEncoding string, lim Limits, charge func(n int64) error, lines bool, bufs *Buffers, check func([]byte) (bool, error)) ([]Item, error) {
 	if bufs == nil {
 		bufs = new(Buffers)
 	}

@@ -3,6 +3,7 @@ package breeze
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -129,6 +130,43 @@ func TestIsCompact(t *testing.T) {
 	for _, tt := range tests {
 		if got := isCompact([]byte(tt.in)); got != tt.want {
 			t.Errorf("isCompact(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestDecodeLinesCheckedCalls: a valid item is checked once, as received,
+// whether it is compact (stored as it is) or spaced (stored compacted); a
+// refused one is checked again as compacted, for the same message as
+// DecodeLines followed by the check.
+func TestDecodeLinesCheckedCalls(t *testing.T) {
+	body := "{\"a\":1}\n{\"b\": [1, 2]}\n{\"no\":1}\n{\"no\": 2}\n{ \"c\":\"x y\" }\n"
+	for _, sure := range []bool{true, false} {
+		var calls []string
+		check := func(item []byte) (bool, error) {
+			calls = append(calls, string(item))
+			compact, err := jsonCheck(item)
+			return compact && sure, err
+		}
+		var bufs Buffers
+		items, err := bufs.DecodeLinesChecked(strings.NewReader(body), "", Limits{}, nil, check)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, it := range items {
+			if it.Err != nil {
+				got = append(got, "error: "+it.Err.Error())
+			} else {
+				got = append(got, string(it.Raw))
+			}
+		}
+		want := []string{"{\"a\":1}\n", "{\"b\":[1,2]}\n", "error: " + errCheck.Error(), "error: " + errCheck.Error(), "{\"c\":\"x y\"}\n"}
+		if !slices.Equal(got, want) {
+			t.Errorf("sure=%v: items %q, want %q", sure, got, want)
+		}
+		wantCalls := []string{`{"a":1}`, `{"b": [1, 2]}`, `{"no":1}`, `{"no":1}`, `{"no": 2}`, `{"no":2}`, `{ "c":"x y" }`}
+		if !slices.Equal(calls, wantCalls) {
+			t.Errorf("sure=%v: check called with %q, want %q", sure, calls, wantCalls)
 		}
 	}
 }

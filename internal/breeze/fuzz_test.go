@@ -101,7 +101,8 @@ func checkLines(t *testing.T, items []Item, err error, send []byte, enc string, 
 	for i, it := range items {
 		checked[i] = it
 		if it.Err == nil {
-			checked[i] = Item{Raw: it.Raw, Err: jsonCheck(it.Raw)}
+			_, cerr := jsonCheck(it.Raw)
+			checked[i] = Item{Raw: it.Raw, Err: cerr}
 			if checked[i].Err != nil {
 				checked[i].Raw = nil
 			}
@@ -110,24 +111,38 @@ func checkLines(t *testing.T, items []Item, err error, send []byte, enc string, 
 	checkLinesOf(t, checked, err, func() ([]Item, error) {
 		return bufs.DecodeLinesChecked(bytes.NewReader(send), enc, lim, nil, jsonCheck)
 	})
+	// A check that cannot tell whether items are compact: the decode
+	// judges that itself.
+	unsure := func(item []byte) (bool, error) {
+		_, err := jsonCheck(item)
+		return false, err
+	}
+	checkLinesOf(t, checked, err, func() ([]Item, error) {
+		return bufs.DecodeLinesChecked(bytes.NewReader(send), enc, lim, nil, unsure)
+	})
 }
 
 // errCheck is jsonCheck's refusal.
 var errCheck = errors.New("refused by the check")
 
 // jsonCheck is a check for DecodeLinesChecked: it refuses what is not
-// valid JSON, as the contract asks, and objects with a key "no".
-func jsonCheck(item []byte) error {
+// valid JSON, as the contract asks, and objects with a key "no"; it finds
+// an item compact if encoding/json's Compact leaves it as it is.
+func jsonCheck(item []byte) (compact bool, err error) {
 	if !json.Valid(item) {
-		return errCheck
+		return false, errCheck
 	}
 	var m map[string]any
 	if json.Unmarshal(item, &m) == nil {
 		if _, no := m["no"]; no {
-			return errCheck
+			return false, errCheck
 		}
 	}
-	return nil
+	var c bytes.Buffer
+	if err := json.Compact(&c, item); err != nil {
+		return false, err
+	}
+	return bytes.Equal(c.Bytes(), item), nil
 }
 
 func checkLinesOf(t *testing.T, items []Item, err error, decode func() ([]Item, error)) {

@@ -39,9 +39,9 @@ type decoder struct {
 	free      [][]byte // arenas of an earlier decode, to use first
 	used      [][]byte // the arenas this decode wrote to
 	scratch   []byte
-	line      int                // physical lines consumed (NDJSON), for messages
-	lines     bool               // DecodeLines: a newline after each valid item's Raw
-	check     func([]byte) error // DecodeLinesChecked's, or nil
+	line      int                        // physical lines consumed (NDJSON), for messages
+	lines     bool                       // DecodeLines: a newline after each valid item's Raw
+	check     func([]byte) (bool, error) // DecodeLinesChecked's, or nil
 
 	charge func(int64) error // DecodeCharged's, or nil
 }
@@ -367,12 +367,27 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 	// arena's spare capacity, after the items before it, and so does the
 	// newline of DecodeLines.
 	start := len(d.arena)
-	if d.check != nil && len(raw) > 0 && raw[0] == '{' && len(raw) <= d.lim.MaxItemBytes &&
-		isCompact(raw) && d.check(raw) == nil {
-		// Valid JSON (check accepts nothing else) without insignificant
-		// whitespace: compacting it would copy it as it is.
-		d.keepItem(append(d.arena, raw...), start)
-		return
+	if d.check != nil && len(raw) > 0 && raw[0] == '{' && len(raw) <= d.lim.MaxItemBytes {
+		if compact, err := d.check(raw); err == nil {
+			// Valid JSON (check accepts nothing else).
+			if compact || isCompact(raw) {
+				// Without insignificant whitespace: compacting it would
+				// copy it as it is.
+				d.keepItem(append(d.arena, raw...), start)
+				return
+			}
+			// Compacted, it is an object no larger than raw, which check
+			// accepts too (DecodeLinesChecked's contract).
+			res, stack, err := appendCompact(d.arena, raw, d.stack)
+			d.stack = stack
+			if err == nil {
+				d.keepItem(res, start)
+				return
+			}
+		}
+		// A refused item goes the way of an unchecked item, then the
+		// check: the same items and messages as DecodeLines followed by
+		// check.
 	}
 	res, stack, err := appendCompact(d.arena, raw, d.stack)
 	d.stack = stack
@@ -388,7 +403,7 @@ func (d *decoder) addItem(raw []byte, over bool, unit string, n int) {
 		d.items = append(d.items, Item{Err: fmt.Errorf("%s %d: %w: %d bytes (limit %s)",
 			unit, n, ErrItemTooLarge, len(out), formatBytes(int64(d.lim.MaxItemBytes)))})
 	case d.check != nil:
-		if err := d.check(out); err != nil {
+		if _, err := d.check(out); err != nil {
 			d.items = append(d.items, Item{Err: err})
 			return
 		}
